@@ -1,0 +1,37 @@
+"""Composition root: build the engine from settings. The only place that wires layers together."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.config import Settings, get_settings
+from bot.engine import InterviewEngine
+from bot.engine.signals import SignalSink
+from bot.store.db import Database
+from chains import providers
+
+log = logging.getLogger(__name__)
+
+
+def open_database(settings: Settings, *, migrate: bool = True) -> Database:
+    db = Database(settings.resolved_database_url)
+    if migrate:
+        db.upgrade()
+    return db
+
+
+def make_sink(settings: Settings, db: Database) -> SignalSink:
+    if settings.tasks_in_process:
+        from tasks.dispatch import InProcessSink
+
+        return InProcessSink(db)
+    from tasks.celery_sink import CelerySink  # imported lazily: needs Celery configured
+
+    return CelerySink(db)
+
+
+def build_engine(settings: Settings | None = None, *, provider: str | None = None,
+                 db: Database | None = None) -> InterviewEngine:
+    settings = settings or get_settings()
+    db = db or open_database(settings)
+    return InterviewEngine(db, providers.build(settings, provider), settings, signals=make_sink(settings, db))

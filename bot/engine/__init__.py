@@ -1,0 +1,21 @@
+"""The platform-free interview engine. Adapters translate platform events into these calls."""
+
+from bot.engine.actors import Actor, Authorizer
+from bot.engine.errors import (
+    BadInput,
+    ConcurrentUpdate,
+    EngineError,
+    Forbidden,
+    InvalidTransition,
+    NotYourSession,
+    SessionNotFound,
+    TurnNotFound,
+)
+from bot.engine.interview import InterviewEngine, ProviderUnavailable
+from bot.engine.views import Progress, SessionView, Started, TurnView
+
+__all__ = [
+    "Actor", "Authorizer", "BadInput", "ConcurrentUpdate", "EngineError", "Forbidden", "InterviewEngine",
+    "InvalidTransition", "NotYourSession", "Progress", "ProviderUnavailable", "SessionNotFound", "SessionView",
+    "Started", "TurnNotFound", "TurnView",
+]

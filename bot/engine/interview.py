@@ -1,0 +1,460 @@
+"""The interview engine: platform-free, stateless between calls, safe under concurrency.
+
+State machine of a session (stored in ``interview_sessions.state``)::
+
+    start ──> grading ──(question asked)──> awaiting_answer ──(answer/skip)──> grading ──> ...
+                                                      │                             │
+                                                  end │                  last turn  │
+                                                      v                             v
+                                                    ended                       completed
+
+``grading`` means "the engine is working" (grading an answer or preparing the next
+question). Every transition is a compare-and-set on ``version``, so two answers racing on
+one session cannot both be accepted: the loser gets ``ConcurrentUpdate`` and nothing of it
+is stored. A process that dies in ``grading`` leaves the answer stored; ``resume`` finishes
+the work, and doing it twice is harmless (the next turn's index is unique).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from bot.config import Settings
+from bot.engine.actors import Actor, Authorizer
+from bot.engine.errors import (
+    BadInput,
+    ConcurrentUpdate,
+    EngineError,
+    Forbidden,
+    InvalidTransition,
+    NotYourSession,
+    SessionNotFound,
+    TurnNotFound,
+)
+from bot.engine.report import build_report
+from bot.engine.signals import RECORD_CORRECTION, RECORD_RATING, SignalSink, correction_key, rating_key
+from bot.engine.text import clean_answer
+from bot.engine.views import Progress, SessionView, Started, TurnView
+from bot.store.db import Database
+from bot.store.models import (
+    InterviewSession,
+    SessionState,
+    SurveyResponse,
+    Turn,
+    TurnState,
+    User,
+    UserRole,
+    utcnow,
+)
+from chains.bank import Bank, load_bank
+from chains.providers import AllProvidersFailed, FollowUpRequest, GradeRequest, Provider, QuestionRequest
+from chains.schemas import KINDS, LEVELS, Feedback, Question, SessionReport
+
+log = logging.getLogger(__name__)
+
+Exemplars = Callable[[str, str], tuple[tuple[str, str, Feedback], ...]]
+FINISHED = (SessionState.completed, SessionState.ended)
+
+
+class ProviderUnavailable(EngineError):
+    """No provider could do the work; whatever the candidate sent is kept."""
+
+
+class InterviewEngine:
+    def __init__(
+        self,
+        db: Database,
+        provider: Provider,
+        settings: Settings,
+        *,
+        signals: SignalSink | None = None,
+        bank: Bank | None = None,
+        exemplars: Exemplars | None = None,
+    ) -> None:
+        self.db = db
+        self.provider = provider
+        self.settings = settings
+        self.signals = signals
+        self.bank = bank or load_bank()
+        self.exemplars = exemplars
+        self.authz = Authorizer(settings.recruiters, settings.team_leads)
+
+    # ── people and roles ────────────────────────────────────────────────────────────
+    def _user(self, session: Session, actor: Actor) -> User:
+        user = session.scalar(
+            select(User).where(User.platform == actor.platform, User.platform_user_id == actor.user_id)
+        )
+        if user is None:
+            user = User(platform=actor.platform, platform_user_id=actor.user_id, display_name=actor.display_name,
+                        role=self.authz.primary(self.authz.roles(actor)))
+            session.add(user)
+            try:
+                with session.begin_nested():
+                    session.flush()
+            except IntegrityError:  # created concurrently by another request
+                user = session.scalars(select(User).where(
+                    User.platform == actor.platform, User.platform_user_id == actor.user_id)).one()
+        else:
+            role = self.authz.primary(self.authz.roles(actor, user.role))
+            if user.role != role:
+                user.role = role
+            if actor.display_name and user.display_name != actor.display_name:
+                user.display_name = actor.display_name
+        return user
+
+    def roles(self, actor: Actor) -> set[UserRole]:
+        with self.db.session() as session:
+            return self.authz.roles(actor, self._user(session, actor).role)
+
+    def require(self, actor: Actor, role: UserRole, action: str) -> None:
+        if role not in self.roles(actor):
+            label = {UserRole.recruiter: "recruiters", UserRole.team_lead: "team leads"}.get(role, role.value)
+            raise Forbidden(f"Sorry, only {label} can {action}.")
+
+    # ── sessions ────────────────────────────────────────────────────────────────────
+    def start(
+        self,
+        actor: Actor,
+        *,
+        role: str,
+        kind: str = "behavioral",
+        level: str = "mid",
+        questions: int | None = None,
+        channel_id: str | None = None,
+        thread_id: str | None = None,
+    ) -> Started:
+        """Create a session and ask its first question. Raises ``UnknownRole`` / ``BadInput``."""
+        canonical = self.bank.resolve_role(role)
+        if kind not in KINDS:
+            raise BadInput(f"Kind must be one of: {', '.join(KINDS)} (got {kind!r}).")
+        if level not in LEVELS:
+            raise BadInput(f"Level must be one of: {', '.join(LEVELS)} (got {level!r}).")
+        count = questions if questions is not None else self.settings.default_questions
+        if not 1 <= count <= self.settings.max_questions:
+            raise BadInput(f"Choose between 1 and {self.settings.max_questions} questions (got {count}).")
+        with self.db.session() as session:
+            user = self._user(session, actor)
+            record = InterviewSession(
+                platform=actor.platform, channel_id=channel_id, thread_id=thread_id, candidate_id=user.id,
+                role=canonical, kind=kind, level=level, planned_questions=count, state=SessionState.grading,
+                provider=self.provider.name,
+            )
+            session.add(record)
+            session.flush()
+            session_id = record.id
+        progress = self._advance(session_id)
+        assert progress.next_question is not None
+        return Started(session=progress.session, question=progress.next_question)
+
+    def attach_thread(self, session_id: int, channel_id: str | None, thread_id: str) -> None:
+        """Record where an adapter runs the interview (Slack thread ts, Discord thread id)."""
+        with self.db.session() as session:
+            record = self._load(session, session_id)
+            record.channel_id, record.thread_id = channel_id or record.channel_id, thread_id
+
+    def get(self, session_id: int) -> SessionView:
+        with self.db.session() as session:
+            return SessionView.of(self._load(session, session_id))
+
+    def find_by_thread(self, platform: str, channel_id: str | None, thread_id: str) -> SessionView | None:
+        with self.db.session() as session:
+            query = select(InterviewSession).where(
+                InterviewSession.platform == platform, InterviewSession.thread_id == thread_id)
+            if channel_id is not None:
+                query = query.where(InterviewSession.channel_id == channel_id)
+            record = session.scalars(query.order_by(InterviewSession.id.desc()).limit(1)).first()
+            return SessionView.of(record) if record else None
+
+    def open_session(self, actor: Actor) -> SessionView | None:
+        """The actor's most recent unfinished session on this platform (for ``--resume``)."""
+        with self.db.session() as session:
+            record = session.scalars(
+                select(InterviewSession).join(User, InterviewSession.candidate_id == User.id)
+                .where(User.platform == actor.platform, User.platform_user_id == actor.user_id,
+                       InterviewSession.state.not_in(FINISHED))
+                .order_by(InterviewSession.id.desc()).limit(1)
+            ).first()
+            return SessionView.of(record) if record else None
+
+    def history(self, actor: Actor, limit: int = 20) -> list[dict[str, Any]]:
+        """The actor's recent sessions with average scores, newest first (for progress views)."""
+        with self.db.session() as session:
+            records = session.scalars(
+                select(InterviewSession).join(User, InterviewSession.candidate_id == User.id)
+                .where(User.platform == actor.platform, User.platform_user_id == actor.user_id)
+                .options(selectinload(InterviewSession.turns))
+                .order_by(InterviewSession.id.desc()).limit(limit)
+            ).all()
+            history = []
+            for record in records:
+                scores = [t.feedback["score"] for t in record.turns if t.feedback]
+                history.append({
+                    "session_id": record.id, "role": record.role, "kind": record.kind, "level": record.level,
+                    "state": record.state.value, "created_at": record.created_at.isoformat(),
+                    "average_score": round(sum(scores) / len(scores), 1) if scores else None,
+                })
+            return history
+
+    # ── answering ───────────────────────────────────────────────────────────────────
+    def answer(self, session_id: int, actor: Actor, text: str | bytes, *, event_id: str | None = None) -> Progress:
+        """Store the candidate's answer to the current question, grade it, move on."""
+        cleaned = clean_answer(text, self.settings.max_answer_chars)
+        if not cleaned.text:
+            raise BadInput("Your answer is empty. Type your answer, or 'skip' to move to the next question.")
+        with self.db.session() as session:
+            record = self._load(session, session_id)
+            self._check_candidate(record, actor)
+            if event_id and any(t.answer_event_id == event_id for t in record.turns):
+                return Progress(session=SessionView.of(record), duplicate=True)
+            turn = self._claim_current(session, record, "answer")
+            turn.answer, turn.answer_truncated, turn.answer_event_id = cleaned.text, cleaned.truncated, event_id
+            turn.state, turn.answered_at = TurnState.answered, utcnow()
+            turn_id = turn.id
+        return self._grade_and_advance(session_id, turn_id)
+
+    def skip(self, session_id: int, actor: Actor) -> Progress:
+        with self.db.session() as session:
+            record = self._load(session, session_id)
+            self._check_candidate(record, actor)
+            turn = self._claim_current(session, record, "skip")
+            turn.state = TurnState.skipped
+        return self._advance(session_id)
+
+    def retry(self, session_id: int, actor: Actor) -> Progress:
+        """Finish whatever an earlier failure or crash left undone, for the candidate."""
+        with self.db.session() as session:
+            self._check_candidate(self._load(session, session_id), actor)
+        return self.resume(session_id)
+
+    def resume(self, session_id: int) -> Progress:
+        """Continue after a restart: regrade a stored ungraded answer, or ask the pending question."""
+        view = self.get(session_id)
+        if view.finished:
+            return Progress(session=view, report=self.report(session_id))
+        current = view.current
+        if view.state == SessionState.grading:
+            if current is not None and current.state == TurnState.answered:
+                return self._grade_and_advance(session_id, current.id)
+            return self._advance(session_id)
+        return Progress(session=view, next_question=current)
+
+    def end(self, session_id: int, actor: Actor) -> Progress:
+        """End early; the unanswered question is marked skipped and the report is produced."""
+        with self.db.session() as session:
+            record = self._load(session, session_id)
+            self._check_candidate(record, actor)
+            if record.state not in FINISHED:
+                for turn in record.turns:
+                    if turn.state == TurnState.asked:
+                        turn.state = TurnState.skipped
+                self._cas(session, record, SessionState.ended)
+        return Progress(session=self.get(session_id), report=self.report(session_id))
+
+    def report(self, session_id: int) -> SessionReport:
+        with self.db.session() as session:
+            report = build_report(self._load(session, session_id))
+        enriched = self.provider.report(report)
+        return enriched.value if enriched is not None else report
+
+    # ── internals ───────────────────────────────────────────────────────────────────
+    def _load(self, session: Session, session_id: int) -> InterviewSession:
+        record = session.scalars(
+            select(InterviewSession).where(InterviewSession.id == session_id)
+            .options(selectinload(InterviewSession.turns), selectinload(InterviewSession.candidate))
+        ).first()
+        if record is None:
+            raise SessionNotFound(f"Interview {session_id} does not exist (it may have been deleted).")
+        return record
+
+    @staticmethod
+    def _check_candidate(record: InterviewSession, actor: Actor) -> None:
+        candidate = record.candidate
+        if (candidate.platform, candidate.platform_user_id) != (actor.platform, actor.user_id):
+            raise NotYourSession("Only the candidate of this interview can answer, skip or end it.")
+
+    def _claim_current(self, session: Session, record: InterviewSession, action: str) -> Turn:
+        """Move ``awaiting_answer`` -> ``grading`` atomically and return the open turn."""
+        if record.state in FINISHED:
+            raise InvalidTransition(f"This interview has ended, so there is nothing to {action}. "
+                                    "Start a new one whenever you like.")
+        if record.state == SessionState.grading:
+            raise ConcurrentUpdate("I'm still working on your previous answer; give me a moment.")
+        turn = next((t for t in reversed(record.turns) if t.state == TurnState.asked), None)
+        if turn is None:
+            raise InvalidTransition("There is no open question right now.")
+        self._cas(session, record, SessionState.grading, expect=SessionState.awaiting_answer)
+        return turn
+
+    @staticmethod
+    def _cas(session: Session, record: InterviewSession, new: SessionState,
+             expect: SessionState | None = None) -> None:
+        """Compare-and-set the state on ``version``; losing the race raises ``ConcurrentUpdate``."""
+        query = update(InterviewSession).where(InterviewSession.id == record.id,
+                                               InterviewSession.version == record.version)
+        if expect is not None:
+            query = query.where(InterviewSession.state == expect)
+        values: dict[str, Any] = {"state": new, "version": record.version + 1, "updated_at": utcnow()}
+        if new in FINISHED:
+            values["ended_at"] = utcnow()
+        result = session.execute(query.values(**values).execution_options(synchronize_session=False))
+        if result.rowcount != 1:
+            raise ConcurrentUpdate("Another reply to this question arrived at the same moment; "
+                                   "only the first one counts.")
+        session.expire(record)
+
+    def _grade_and_advance(self, session_id: int, turn_id: int) -> Progress:
+        with self.db.session() as session:
+            record = self._load(session, session_id)
+            turn = next(t for t in record.turns if t.id == turn_id)
+            question = TurnView.of(turn).as_question(record.role, record.kind, record.level)
+            answer, role, kind = turn.answer or "", record.role, record.kind
+        exemplars = self.exemplars(role, kind) if self.exemplars else ()
+        try:
+            result = self.provider.grade(GradeRequest(question=question, answer=answer, exemplars=exemplars))
+        except AllProvidersFailed as exc:
+            log.error("grading failed for session %s turn %s: %s", session_id, turn_id, exc)
+            raise ProviderUnavailable("I couldn't get feedback from the model right now. Your answer is saved; "
+                                      "try again in a minute ('retry').") from exc
+        call = result.call
+        with self.db.session() as session:
+            turn = session.get(Turn, turn_id)
+            if turn is not None and turn.state == TurnState.answered:
+                turn.feedback = result.value.model_dump()
+                turn.provider, turn.model, turn.prompt_version = call.provider, call.model, call.prompt_version
+                turn.prompt, turn.raw_output, turn.latency_ms = call.prompt, call.raw_output, call.latency_ms
+                turn.valid_first_try, turn.repaired, turn.fell_back = (
+                    call.valid_first_try, call.repaired, call.fell_back)
+                turn.model_version = turn.model_version or call.model
+                turn.state, turn.graded_at = TurnState.graded, utcnow()
+            graded = TurnView.of(turn) if turn is not None else None
+        follow_up = None
+        if (self.settings.follow_ups and graded is not None and graded.follow_up_of is None
+                and graded.feedback is not None):
+            try:
+                follow_up = self.provider.follow_up(FollowUpRequest(question, answer, graded.feedback))
+            except Exception as exc:  # a follow-up is optional; never fail the answer for it
+                log.warning("follow-up failed: %s", exc)
+        progress = self._advance(session_id, follow_up=follow_up.value if follow_up else None,
+                                 follow_up_of=turn_id)
+        return Progress(session=progress.session, graded=graded, next_question=progress.next_question,
+                        report=progress.report)
+
+    def _advance(self, session_id: int, *, follow_up: Question | None = None,
+                 follow_up_of: int | None = None) -> Progress:
+        """From ``grading``: ask the next question, or complete the session after the last one."""
+        view = self.get(session_id)
+        if view.finished:
+            return Progress(session=view, report=self.report(session_id))
+        if view.state == SessionState.awaiting_answer:  # someone else already advanced
+            return Progress(session=view, next_question=view.current)
+        if follow_up is None and view.main_questions_done >= view.planned_questions:
+            with self.db.session() as session:
+                record = self._load(session, session_id)
+                if record.state == SessionState.grading:
+                    self._cas(session, record, SessionState.completed, expect=SessionState.grading)
+            return Progress(session=self.get(session_id), report=self.report(session_id))
+        question = follow_up or self._next_question(view)
+        with self.db.session() as session:
+            record = self._load(session, session_id)
+            if record.state != SessionState.grading:
+                return Progress(session=SessionView.of(record), next_question=SessionView.of(record).current)
+            self._cas(session, record, SessionState.awaiting_answer, expect=SessionState.grading)
+            session.add(Turn(
+                session_id=session_id, index=len(record.turns), question_id=question.id, question=question.text,
+                domain=question.domain, key_points=question.key_points,
+                follow_up_of=follow_up_of if follow_up is not None else None,
+            ))
+        view = self.get(session_id)
+        return Progress(session=view, next_question=view.current)
+
+    def _next_question(self, view: SessionView) -> Question:
+        request = QuestionRequest(
+            role=view.role, kind=view.kind, level=view.level,  # type: ignore[arg-type]
+            asked_ids=tuple(t.question_id for t in view.turns if t.question_id),
+            asked_texts=tuple(t.question for t in view.turns),
+            asked_domains=tuple(t.domain for t in view.turns if t.domain),
+            seed=view.id * 1000 + len(view.turns),
+        )
+        try:
+            return self.provider.question(request).value
+        except AllProvidersFailed as exc:
+            raise ProviderUnavailable("I couldn't prepare the next question right now. Nothing is lost; "
+                                      "try again in a minute ('retry').") from exc
+
+    # ── ratings, corrections, surveys ───────────────────────────────────────────────
+    def _graded_turn(self, session: Session, turn_id: int) -> Turn:
+        turn = session.get(Turn, turn_id)
+        if turn is None or turn.feedback is None:
+            raise TurnNotFound("That feedback no longer exists (it may have been deleted).")
+        return turn
+
+    def rate(self, turn_id: int, actor: Actor, value: int) -> dict[str, Any]:
+        """👍 (+1) / 👎 (-1) / withdraw (0). Handed to the background side; returns the payload sent."""
+        if value not in (-1, 0, 1):
+            raise BadInput("A rating is +1 (helpful), -1 (not helpful) or 0 (withdraw).")
+        with self.db.session() as session:
+            self._graded_turn(session, turn_id)
+            user = self._user(session, actor)
+            person = {"platform": actor.platform, "user_id": actor.user_id,
+                      "display_name": actor.display_name, "role": user.role.value}
+        payload = {"turn_id": turn_id, "rater": person, "value": value,
+                   "idempotency_key": rating_key(turn_id, actor.platform, actor.user_id, value)}
+        self._submit(RECORD_RATING, payload)
+        return payload
+
+    def correct(self, turn_id: int, actor: Actor, feedback: Feedback, note: str | None = None) -> dict[str, Any]:
+        """A recruiter's corrected feedback. Non-recruiters get ``Forbidden`` and nothing is stored."""
+        self.require(actor, UserRole.recruiter, "correct feedback")
+        with self.db.session() as session:
+            self._graded_turn(session, turn_id)
+        digest = hashlib.sha256(feedback.model_dump_json().encode()).hexdigest()[:16]
+        payload = {
+            "turn_id": turn_id, "feedback": feedback.model_dump(), "note": note,
+            "recruiter": {"platform": actor.platform, "user_id": actor.user_id,
+                          "display_name": actor.display_name, "role": UserRole.recruiter.value},
+            "idempotency_key": correction_key(turn_id, actor.platform, actor.user_id, digest),
+        }
+        self._submit(RECORD_CORRECTION, payload)
+        return payload
+
+    def _submit(self, task: str, payload: dict[str, Any]) -> None:
+        if self.signals is None:
+            raise EngineError("Ratings are not configured in this process.")
+        self.signals.submit(task, payload)
+
+    def feedback_of(self, turn_id: int) -> tuple[TurnView, SessionView]:
+        """The feedback currently shown for a turn (a recruiter form is prefilled with it)."""
+        with self.db.session() as session:
+            turn = self._graded_turn(session, turn_id)
+            return TurnView.of(turn), SessionView.of(self._load(session, turn.session_id))
+
+    def survey(self, session_id: int, actor: Actor, usefulness: int, comment: str | None = None) -> None:
+        """"How useful was this practice? 1-5", once per session (a second answer replaces the first)."""
+        if not 1 <= usefulness <= 5:
+            raise BadInput("Please rate usefulness from 1 (not useful) to 5 (very useful).")
+        cleaned = clean_answer(comment, 1000).text if comment else None
+        with self.db.session() as session:
+            record = self._load(session, session_id)
+            self._check_candidate(record, actor)
+            existing = session.scalar(select(SurveyResponse).where(SurveyResponse.session_id == session_id))
+            if existing is None:
+                session.add(SurveyResponse(session_id=session_id, usefulness=usefulness, comment=cleaned or None))
+            else:
+                existing.usefulness, existing.comment = usefulness, cleaned or None
+
+    # ── privacy ─────────────────────────────────────────────────────────────────────
+    def forget(self, platform: str, user_id: str) -> bool:
+        """Delete a person and everything about them (sessions, answers, ratings, corrections)."""
+        with self.db.session() as session:
+            result = session.execute(
+                delete(User).where(User.platform == platform, User.platform_user_id == user_id)
+            )
+            return bool(result.rowcount)
+

@@ -1,0 +1,48 @@
+"""Build the end-of-session report from stored turns (no model call needed)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from bot.store.models import InterviewSession, TurnState
+from chains.schemas import Feedback, SessionReport, TurnSummary
+
+
+def _recurring(items: list[str], limit: int) -> list[str]:
+    """Most frequent first, ties in first-seen order."""
+    counts = Counter(items)
+    order = {item: i for i, item in reversed(list(enumerate(items)))}
+    return sorted(counts, key=lambda item: (-counts[item], order[item]))[:limit]
+
+
+def build_report(session: InterviewSession) -> SessionReport:
+    turns: list[TurnSummary] = []
+    feedbacks: list[Feedback] = []
+    for turn in session.turns:
+        feedback = Feedback.model_validate(turn.feedback) if turn.feedback else None
+        if feedback:
+            feedbacks.append(feedback)
+        turns.append(TurnSummary(
+            index=turn.index + 1, question=turn.question, domain=turn.domain or "general",
+            score=feedback.score if feedback else None, summary=feedback.summary if feedback else None,
+            skipped=turn.state == TurnState.skipped,
+        ))
+    scores = [f.score for f in feedbacks]
+    average = round(sum(scores) / len(scores), 1) if scores else None
+    strengths = _recurring([s for f in feedbacks for s in f.strengths], 3)
+    weaknesses = _recurring([w for f in feedbacks for w in f.weaknesses], 3)
+    next_steps = _recurring([s for f in feedbacks for s in f.suggestions], 3)
+    skipped = sum(1 for t in turns if t.skipped)
+    if average is None:
+        summary = "No answers were graded in this session; start another when you are ready."
+    else:
+        best = max((t for t in turns if t.score is not None), key=lambda t: t.score or 0)
+        summary = (f"You answered {len(scores)} question(s) with an average score of {average}/10. "
+                   f"Your strongest answer was on {best.domain} ({best.score}/10).")
+        if next_steps:
+            summary += f" Focus next on: {next_steps[0]}"
+    return SessionReport(
+        session_id=session.id, role=session.role, kind=session.kind, level=session.level,  # type: ignore[arg-type]
+        turns=turns, average_score=average, answered=len(scores), skipped=skipped,
+        strengths=strengths, weaknesses=weaknesses, next_steps=next_steps, summary=summary,
+    )

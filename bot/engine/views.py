@@ -1,0 +1,104 @@
+"""Read-only snapshots the engine returns to adapters (never live ORM objects)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.store.models import InterviewSession, SessionState, Turn, TurnState
+from chains.schemas import Feedback, Question, SessionReport
+
+
+@dataclass(frozen=True)
+class TurnView:
+    id: int
+    session_id: int
+    index: int
+    state: TurnState
+    question: str
+    question_id: str | None
+    domain: str | None
+    key_points: list[str]
+    answer: str | None
+    answer_truncated: bool
+    feedback: Feedback | None
+    provider: str | None
+    model_version: str | None
+    follow_up_of: int | None
+
+    @classmethod
+    def of(cls, turn: Turn) -> TurnView:
+        return cls(
+            id=turn.id, session_id=turn.session_id, index=turn.index, state=turn.state, question=turn.question,
+            question_id=turn.question_id, domain=turn.domain, key_points=list(turn.key_points or []),
+            answer=turn.answer, answer_truncated=turn.answer_truncated,
+            feedback=Feedback.model_validate(turn.feedback) if turn.feedback else None,
+            provider=turn.provider, model_version=turn.model_version, follow_up_of=turn.follow_up_of,
+        )
+
+    def as_question(self, role: str, kind: str, level: str) -> Question:
+        return Question(id=self.question_id or f"turn-{self.id}", role=role, domain=self.domain or "general",
+                        kind=kind, level=level, text=self.question,  # type: ignore[arg-type]
+                        key_points=self.key_points if len(self.key_points) >= 2 else ["relevant", "specific"])
+
+
+@dataclass(frozen=True)
+class SessionView:
+    id: int
+    platform: str
+    channel_id: str | None
+    thread_id: str | None
+    candidate_user_id: str
+    role: str
+    kind: str
+    level: str
+    planned_questions: int
+    state: SessionState
+    created_at: datetime
+    turns: list[TurnView] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, session: InterviewSession) -> SessionView:
+        return cls(
+            id=session.id, platform=session.platform, channel_id=session.channel_id,
+            thread_id=session.thread_id, candidate_user_id=session.candidate.platform_user_id,
+            role=session.role, kind=session.kind, level=session.level,
+            planned_questions=session.planned_questions, state=session.state, created_at=session.created_at,
+            turns=[TurnView.of(t) for t in session.turns],
+        )
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (SessionState.completed, SessionState.ended)
+
+    @property
+    def current(self) -> TurnView | None:
+        """The last turn, if it still waits for (or is being graded on) an answer."""
+        if self.turns and self.turns[-1].state in (TurnState.asked, TurnState.answered):
+            return self.turns[-1]
+        return None
+
+    @property
+    def main_questions_done(self) -> int:
+        return sum(1 for t in self.turns if t.follow_up_of is None and t.state in (TurnState.graded, TurnState.skipped))
+
+
+@dataclass(frozen=True)
+class Started:
+    session: SessionView
+    question: TurnView
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What happened after an answer or a skip: feedback (if any), then a question or the report."""
+
+    session: SessionView
+    graded: TurnView | None = None
+    next_question: TurnView | None = None
+    report: SessionReport | None = None
+    duplicate: bool = False  # the same platform event was already handled; nothing new happened
+
+    @property
+    def finished(self) -> bool:
+        return self.report is not None

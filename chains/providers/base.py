@@ -1,0 +1,92 @@
+"""The provider contract every LLM backend (and the offline rubric) implements.
+
+The engine asks a provider for the next question and for feedback on an answer; each
+call returns the pydantic result together with a ``CallRecord`` describing how it was
+made, which the engine stores with the turn (this is where the JSON validity rate,
+latency and prompt version figures come from).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from chains.schemas import Feedback, Kind, Level, Question, SessionReport
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class QuestionRequest:
+    role: str
+    kind: Kind
+    level: Level
+    asked_ids: tuple[str, ...] = ()
+    asked_texts: tuple[str, ...] = ()
+    asked_domains: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class GradeRequest:
+    question: Question
+    answer: str
+    exemplars: tuple[tuple[str, str, Feedback], ...] = ()  # (question, answer, feedback) few-shot
+
+
+@dataclass(frozen=True)
+class FollowUpRequest:
+    question: Question
+    answer: str
+    feedback: Feedback
+
+
+@dataclass
+class CallRecord:
+    """How one result was produced; stored with the turn."""
+
+    provider: str
+    model: str
+    prompt_version: str
+    prompt: str = ""
+    raw_output: str = ""
+    latency_ms: float = 0.0
+    valid_first_try: bool = True
+    repaired: bool = False
+    fell_back: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Result(Generic[T]):
+    value: T
+    call: CallRecord
+
+
+class ProviderError(RuntimeError):
+    """A provider could not produce a valid result (after its own retries and repair)."""
+
+
+class AllProvidersFailed(ProviderError):
+    """Every provider in the fallback order failed; the message says why, per provider."""
+
+
+class Provider(ABC):
+    """A source of questions and feedback."""
+
+    name: str = "abstract"
+
+    @abstractmethod
+    def question(self, request: QuestionRequest) -> Result[Question]: ...
+
+    @abstractmethod
+    def grade(self, request: GradeRequest) -> Result[Feedback]: ...
+
+    def follow_up(self, request: FollowUpRequest) -> Result[Question] | None:
+        """An optional follow-up question; providers that can't write one return None."""
+        return None
+
+    def report(self, report: SessionReport) -> Result[SessionReport] | None:
+        """An optional enriched end-of-session report; None keeps the engine's own."""
+        return None

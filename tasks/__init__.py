@@ -1,0 +1,1 @@
+"""The background side: ingestion of ratings and corrections, preference data, retraining, stats."""
