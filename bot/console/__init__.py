@@ -1,0 +1,1 @@
+"""The terminal adapter: practice interviews with Rich output."""

@@ -1,0 +1,226 @@
+"""The terminal practice loop: a thin adapter over the engine, like the chat adapters.
+
+Input comes from a ``LineSource``: the keyboard (multi-line answers end with an empty
+line), piped stdin (one answer per line), or an answers file (one answer per line, no
+questions asked back). Everything is stored as it happens, so Ctrl-C loses nothing and
+``--resume`` continues where the candidate stopped.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from rich.console import Console
+
+from bot.console.render import feedback_panel, question_panel, report_panel
+from bot.engine import Actor, BadInput, EngineError, InterviewEngine, Progress, SessionView, TurnView
+from bot.store.models import UserRole
+from chains.schemas import Feedback, SessionReport
+
+SKIP_WORDS = {"skip", "/skip"}
+END_WORDS = {"end", "/end", "quit", "/quit"}
+
+
+class LineSource:
+    """Reads answers and prompts. ``interactive`` means a person is typing at a terminal."""
+
+    def __init__(self, stream: TextIO, interactive: bool) -> None:
+        self.stream = stream
+        self.interactive = interactive
+
+    def line(self) -> str | None:
+        raw = self.stream.readline()
+        return None if raw == "" else raw.rstrip("\n")
+
+    def answer(self) -> str | None:
+        """One answer: until an empty line when interactive, else one line. None at end of input."""
+        if not self.interactive:
+            return self.line()
+        lines: list[str] = []
+        while True:
+            line = self.line()
+            if line is None:
+                return "\n".join(lines) if lines else None
+            if not line.strip():
+                if lines:
+                    return "\n".join(lines)
+                continue
+            if not lines and line.strip().lower() in SKIP_WORDS | END_WORDS:
+                return line
+            lines.append(line)
+
+
+class AnswersFile:
+    """``--answers FILE``: one answer per line; invalid UTF-8 is replaced, never fatal."""
+
+    interactive = False
+
+    def __init__(self, data: bytes) -> None:
+        self._lines: Iterator[str] = iter(data.decode("utf-8", errors="replace").splitlines())
+
+    def answer(self) -> str | None:
+        return next(self._lines, None)
+
+    def line(self) -> str | None:
+        return None
+
+
+@dataclass
+class Transcript:
+    session: dict[str, Any] = field(default_factory=dict)
+    turns: list[dict[str, Any]] = field(default_factory=list)
+    report: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"session": self.session, "turns": self.turns, "report": self.report}
+
+
+class Practice:
+    def __init__(self, engine: InterviewEngine, actor: Actor, source: LineSource | AnswersFile,
+                 console: Console, *, ask_ratings: bool = True) -> None:
+        self.engine = engine
+        self.actor = actor
+        self.source = source
+        self.console = console
+        self.ask_ratings = ask_ratings and not isinstance(source, AnswersFile)
+        self.transcript = Transcript()
+
+    # ── entry points ────────────────────────────────────────────────────────────────
+    def run(self, progress: Progress) -> SessionReport | None:
+        session = progress.session
+        self.transcript.session = {"id": session.id, "role": session.role, "kind": session.kind,
+                                   "level": session.level, "planned_questions": session.planned_questions}
+        self.console.print(f"[bold]Mock interview[/]: {session.role}, {session.kind}, {session.level}. "
+                           "Type your answer; 'skip' skips a question, 'end' finishes early."
+                           + (" Finish each answer with an empty line." if self.source.interactive else ""))
+        while not progress.finished:
+            turn = progress.next_question
+            if turn is None:
+                progress = self.engine.resume(session.id)
+                continue
+            progress = self._ask(session, turn)
+        assert progress.report is not None
+        self._finish(session, progress.report)
+        return progress.report
+
+    # ── one question ────────────────────────────────────────────────────────────────
+    def _ask(self, session: SessionView, turn: TurnView) -> Progress:
+        self.console.print(question_panel(turn, session.planned_questions))
+        while True:
+            self.console.print("[dim]Your answer:[/]")
+            text = self.source.answer()
+            if text is None:
+                self.console.print("[yellow]No more input: ending the interview here.[/]")
+                return self.engine.end(session.id, self.actor)
+            command = text.strip().lower()
+            if command in END_WORDS:
+                return self.engine.end(session.id, self.actor)
+            if command in SKIP_WORDS:
+                self.transcript.turns.append({"question": turn.question, "answer": None, "skipped": True,
+                                              "feedback": None})
+                return self.engine.skip(session.id, self.actor)
+            try:
+                with self.console.status("Grading your answer…"):
+                    progress = self.engine.answer(session.id, self.actor, text)
+            except BadInput as exc:
+                self.console.print(f"[yellow]{exc}[/]")
+                if isinstance(self.source, AnswersFile):
+                    self.console.print("[yellow]Skipping this question.[/]")
+                    return self.engine.skip(session.id, self.actor)
+                continue
+            graded = progress.graded
+            if graded is not None and graded.feedback is not None:
+                self._show_feedback(graded)
+            return progress
+
+    def _show_feedback(self, graded: TurnView) -> None:
+        assert graded.feedback is not None
+        if graded.answer_truncated:
+            self.console.print(f"[yellow]Your answer was longer than {self.engine.settings.max_answer_chars} "
+                               "characters; only the first part was graded.[/]")
+        self.console.print(feedback_panel(graded.feedback, graded.provider))
+        self.transcript.turns.append({
+            "question": graded.question, "domain": graded.domain, "answer": graded.answer,
+            "answer_truncated": graded.answer_truncated, "skipped": False,
+            "feedback": graded.feedback.model_dump(), "provider": graded.provider,
+        })
+        if self.ask_ratings:
+            self._rate(graded)
+            if UserRole.recruiter in self.engine.roles(self.actor):
+                self._correct(graded)
+
+    def _rate(self, graded: TurnView) -> None:
+        self.console.print("Was this feedback helpful? [bold]y[/] 👍 / [bold]n[/] 👎 / Enter to skip")
+        choice = (self.source.line() or "").strip().lower()
+        value = {"y": 1, "yes": 1, "+": 1, "👍": 1, "n": -1, "no": -1, "-": -1, "👎": -1}.get(choice)
+        if value is None:
+            return
+        self.engine.rate(graded.id, self.actor, value)
+        self.transcript.turns[-1]["rating"] = value
+        self.console.print("Thanks, rating saved." if value > 0 else "Thanks; that helps us improve.")
+
+    def _correct(self, graded: TurnView) -> None:
+        assert graded.feedback is not None
+        self.console.print("Correct this feedback as a recruiter? [bold]y[/]/N")
+        if (self.source.line() or "").strip().lower() not in {"y", "yes"}:
+            return
+        current = graded.feedback
+        self.console.print("Press Enter to keep a value. Lists are separated by ';'.")
+        score = self._prompt_int(f"Score 1-10 [{current.score}]", current.score)
+        corrected = Feedback(
+            score=score,
+            strengths=self._prompt_list("Strengths", current.strengths),
+            weaknesses=self._prompt_list("Weaknesses", current.weaknesses),
+            suggestions=self._prompt_list("Suggestions", current.suggestions),
+            criteria=current.criteria,
+            summary=self._prompt_text("Summary", current.summary),
+        )
+        self.engine.correct(graded.id, self.actor, corrected)
+        self.transcript.turns[-1]["correction"] = corrected.model_dump()
+        self.console.print("Correction saved.")
+
+    def _prompt_int(self, label: str, default: int) -> int:
+        while True:
+            self.console.print(label)
+            raw = (self.source.line() or "").strip()
+            if not raw:
+                return default
+            if raw.isdigit() and 1 <= int(raw) <= 10:
+                return int(raw)
+            self.console.print("[yellow]Please enter a whole number from 1 to 10.[/]")
+
+    def _prompt_list(self, label: str, current: list[str]) -> list[str]:
+        self.console.print(f"{label} [{'; '.join(current)}]")
+        raw = (self.source.line() or "").strip()
+        return [part.strip() for part in raw.split(";") if part.strip()] if raw else current
+
+    def _prompt_text(self, label: str, current: str) -> str:
+        self.console.print(f"{label} [{current}]")
+        return (self.source.line() or "").strip() or current
+
+    # ── the end ─────────────────────────────────────────────────────────────────────
+    def _finish(self, session: SessionView, report: SessionReport) -> None:
+        self.console.print(report_panel(report))
+        self.transcript.report = report.model_dump()
+        if not self.ask_ratings:
+            return
+        self.console.print("How useful was this practice? 1-5 (Enter to skip)")
+        raw = (self.source.line() or "").strip()
+        if raw.isdigit() and 1 <= int(raw) <= 5:
+            self.console.print("Any comment? (Enter to skip)")
+            comment = (self.source.line() or "").strip() or None
+            self.engine.survey(session.id, self.actor, int(raw), comment)
+            self.console.print("Thank you!")
+
+
+def stdin_source() -> LineSource:
+    """Stdin that never dies on invalid UTF-8 (replaced with U+FFFD)."""
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="replace")
+    return LineSource(sys.stdin, interactive=sys.stdin.isatty())
+
+
+__all__ = ["AnswersFile", "EngineError", "LineSource", "Practice", "Transcript", "stdin_source"]
