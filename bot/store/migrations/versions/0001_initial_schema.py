@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 20:23:11.248670
+Create Date: 2026-11-24
 """
 from alembic import op
 import sqlalchemy as sa
@@ -68,7 +68,7 @@ def upgrade() -> None:
     sa.Column('role', sa.Enum('candidate', 'recruiter', 'team_lead', name='user_role', native_enum=False, length=20), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
-    sa.UniqueConstraint('platform', 'platform_user_id', name=op.f('uq_users_platform'))
+    sa.UniqueConstraint('platform', 'platform_user_id', name=op.f('uq_users_platform_platform_user_id'))
     )
     op.create_table('interview_sessions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -133,8 +133,8 @@ def upgrade() -> None:
     sa.Column('graded_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['session_id'], ['interview_sessions.id'], name=op.f('fk_turns_session_id_interview_sessions'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_turns')),
-    sa.UniqueConstraint('session_id', 'answer_event_id', name=op.f('uq_turns_session_id')),
-    sa.UniqueConstraint('session_id', 'index', name=op.f('uq_turns_session_id'))
+    sa.UniqueConstraint('session_id', 'answer_event_id', name=op.f('uq_turns_session_id_answer_event_id')),
+    sa.UniqueConstraint('session_id', 'index', name=op.f('uq_turns_session_id_index'))
     )
     op.create_table('corrections',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -147,7 +147,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['recruiter_id'], ['users.id'], name=op.f('fk_corrections_recruiter_id_users'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['turn_id'], ['turns.id'], name=op.f('fk_corrections_turn_id_turns'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_corrections')),
-    sa.UniqueConstraint('turn_id', 'recruiter_id', name=op.f('uq_corrections_turn_id'))
+    sa.UniqueConstraint('turn_id', 'recruiter_id', name=op.f('uq_corrections_turn_id_recruiter_id'))
     )
     with op.batch_alter_table('corrections', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_corrections_turn_id'), ['turn_id'], unique=False)
@@ -188,7 +188,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['rater_id'], ['users.id'], name=op.f('fk_ratings_rater_id_users'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['turn_id'], ['turns.id'], name=op.f('fk_ratings_turn_id_turns'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ratings')),
-    sa.UniqueConstraint('turn_id', 'rater_id', name=op.f('uq_ratings_turn_id'))
+    sa.UniqueConstraint('turn_id', 'rater_id', name=op.f('uq_ratings_turn_id_rater_id'))
     )
     with op.batch_alter_table('ratings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ratings_turn_id'), ['turn_id'], unique=False)

@@ -1,0 +1,257 @@
+"""The interview engine: state machine, concurrency, restarts, roles — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.engine import (
+    Actor,
+    BadInput,
+    ConcurrentUpdate,
+    Forbidden,
+    InterviewEngine,
+    InvalidTransition,
+    NotYourSession,
+    ProviderUnavailable,
+)
+from bot.store.db import Database
+from bot.store.models import Correction, InterviewSession, Rating, SessionState, SurveyResponse, Turn, TurnState, User
+from chains.bank.loader import UnknownRole
+from chains.providers import AllProvidersFailed, GradeRequest, Result
+from chains.providers.offline import OfflineProvider
+from chains.schemas import Feedback
+from tasks.dispatch import InProcessSink
+
+GOOD = ("When I was at my last company our checkout failed 3% of the time. My goal was to fix it within "
+        "two weeks. I analysed the logs, I wrote a retry policy and I led the rollout. As a result "
+        "failures dropped to 0.2%, and I learned to measure before changing anything.")
+
+
+def _start(engine: InterviewEngine, actor: Actor, questions: int = 2, kind: str = "behavioral"):
+    return engine.start(actor, role="backend", kind=kind, level="mid", questions=questions)
+
+
+def test_full_interview_walks_the_state_machine(engine: InterviewEngine, candidate: Actor) -> None:
+    started = _start(engine, candidate, questions=2)
+    assert started.session.state == SessionState.awaiting_answer
+    assert started.question.index == 0 and started.question.state == TurnState.asked
+
+    first = engine.answer(started.session.id, candidate, GOOD)
+    assert first.graded is not None and first.graded.feedback is not None
+    assert first.graded.state == TurnState.graded and first.graded.answer == GOOD
+    assert first.next_question is not None and first.next_question.index == 1
+    assert first.next_question.question != started.question.question
+
+    second = engine.answer(started.session.id, candidate, "We did some stuff, I guess.")
+    assert second.finished and second.report is not None
+    assert second.session.state == SessionState.completed
+    assert second.report.answered == 2
+    assert second.report.turns[0].score == first.graded.feedback.score
+    assert second.report.average_score is not None
+
+    with pytest.raises(InvalidTransition, match="ended"):
+        engine.answer(started.session.id, candidate, "one more")
+
+
+def test_every_turn_records_how_its_feedback_was_made(engine: InterviewEngine, database: Database,
+                                                      candidate: Actor) -> None:
+    started = _start(engine, candidate, questions=1)
+    engine.answer(started.session.id, candidate, GOOD)
+    with database.session() as session:
+        turn = session.scalars(select(Turn).where(Turn.session_id == started.session.id)).one()
+        assert turn.provider == "offline" and turn.prompt_version == "rubric-v1"
+        assert turn.valid_first_try is True and turn.repaired is False and turn.fell_back is False
+        assert turn.latency_ms is not None and turn.raw_output
+        Feedback.model_validate(turn.feedback)
+
+
+def test_skip_and_end_produce_a_report(engine: InterviewEngine, candidate: Actor) -> None:
+    started = _start(engine, candidate, questions=3)
+    skipped = engine.skip(started.session.id, candidate)
+    assert skipped.graded is None and skipped.next_question is not None
+    ended = engine.end(started.session.id, candidate)
+    assert ended.session.state == SessionState.ended
+    assert ended.report is not None and ended.report.skipped == 2 and ended.report.answered == 0
+    with pytest.raises(InvalidTransition):
+        engine.skip(started.session.id, candidate)
+
+
+def test_bad_requests_are_refused_clearly(engine: InterviewEngine, candidate: Actor) -> None:
+    with pytest.raises(UnknownRole, match="Did you mean"):
+        engine.start(candidate, role="bakend")
+    with pytest.raises(BadInput, match="Kind"):
+        engine.start(candidate, role="backend", kind="trivia")
+    with pytest.raises(BadInput, match="between 1 and"):
+        engine.start(candidate, role="backend", questions=99)
+    started = _start(engine, candidate)
+    with pytest.raises(BadInput, match="empty"):
+        engine.answer(started.session.id, candidate, "  \n\t ")
+    with pytest.raises(NotYourSession):
+        engine.answer(started.session.id, Actor("console", "mallory"), GOOD)
+    assert engine.get(started.session.id).state == SessionState.awaiting_answer
+
+
+def test_long_and_dirty_answers_are_cleaned_and_truncated(engine: InterviewEngine, candidate: Actor) -> None:
+    started = _start(engine, candidate)
+    dirty = "Hello\x00\x1b[31m wörld \u202e" + "word " * 2000
+    progress = engine.answer(started.session.id, candidate, dirty.encode("utf-8") + b"\xff\xfe")
+    graded = progress.graded
+    assert graded is not None and graded.answer_truncated
+    assert len(graded.answer or "") <= engine.settings.max_answer_chars
+    assert "\x00" not in graded.answer and "\x1b" not in graded.answer and "\u202e" not in graded.answer
+    assert graded.answer.startswith("Hello[31m wörld")
+
+
+def test_redelivered_answer_event_is_handled_once(engine: InterviewEngine, database: Database,
+                                                  candidate: Actor) -> None:
+    started = _start(engine, candidate, questions=3)
+    first = engine.answer(started.session.id, candidate, GOOD, event_id="Ev1")
+    again = engine.answer(started.session.id, candidate, GOOD, event_id="Ev1")
+    assert first.graded is not None and again.duplicate and again.graded is None
+    with database.session() as session:
+        answered = session.scalar(select(func.count()).select_from(Turn).where(
+            Turn.session_id == started.session.id, Turn.answer.is_not(None)))
+    assert answered == 1
+
+
+def test_racing_answers_are_stored_once_each_never_interleaved(database: Database, settings,
+                                                               candidate: Actor) -> None:
+    barrier = threading.Barrier(2)
+
+    engine = InterviewEngine(database, OfflineProvider(), settings, signals=InProcessSink(database))
+    for round_ in range(5):
+        started = _start(engine, candidate, questions=3)
+        outcomes: list[object] = []
+
+        def answer(text: str, sid: int = started.session.id) -> None:
+            barrier.wait()
+            try:
+                outcomes.append(engine.answer(sid, candidate, text))
+            except ConcurrentUpdate as exc:
+                outcomes.append(exc)
+
+        threads = [threading.Thread(target=answer, args=(f"answer {i} " + GOOD,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        view = engine.get(started.session.id)
+        answered = [t for t in view.turns if t.answer]
+        accepted = [o for o in outcomes if not isinstance(o, Exception)]
+        # Either both were accepted in order (one per question), or one was refused; never lost or mixed.
+        assert len(answered) == len(accepted) >= 1, round_
+        assert [t.index for t in answered] == list(range(len(answered)))
+        assert all(t.feedback is not None for t in answered)
+        assert len({t.answer for t in answered}) == len(answered)
+
+
+def test_a_crash_mid_grading_resumes_after_restart(database: Database, settings, candidate: Actor) -> None:
+    class Crashing(OfflineProvider):
+        def grade(self, request: GradeRequest) -> Result[Feedback]:
+            raise RuntimeError("process killed")
+
+    crashing = InterviewEngine(database, Crashing(), settings, signals=InProcessSink(database))
+    started = _start(crashing, candidate, questions=2)
+    with pytest.raises(RuntimeError):
+        crashing.answer(started.session.id, candidate, GOOD)
+    assert crashing.get(started.session.id).state == SessionState.grading
+
+    restarted = InterviewEngine(Database(database.url), OfflineProvider(), settings,
+                                signals=InProcessSink(database))
+    assert restarted.open_session(candidate).id == started.session.id
+    progress = restarted.resume(started.session.id)
+    assert progress.graded is not None and progress.graded.answer == GOOD and progress.graded.feedback
+    assert progress.next_question is not None and progress.next_question.index == 1
+    assert restarted.resume(started.session.id).next_question == progress.next_question  # idempotent
+
+
+def test_dead_provider_keeps_the_answer_and_retry_grades_it(database: Database, settings,
+                                                            candidate: Actor) -> None:
+    class Dead(OfflineProvider):
+        def grade(self, request: GradeRequest) -> Result[Feedback]:
+            raise AllProvidersFailed("every provider failed: offline: connection refused")
+
+    dead = InterviewEngine(database, Dead(), settings, signals=InProcessSink(database))
+    started = _start(dead, candidate, questions=1)
+    with pytest.raises(ProviderUnavailable, match="answer is saved"):
+        dead.answer(started.session.id, candidate, GOOD)
+    alive = InterviewEngine(database, OfflineProvider(), settings, signals=InProcessSink(database))
+    progress = alive.retry(started.session.id, candidate)
+    assert progress.graded is not None and progress.graded.answer == GOOD
+    assert progress.finished
+
+
+def test_ratings_are_idempotent_and_changeable(engine: InterviewEngine, database: Database,
+                                               candidate: Actor) -> None:
+    started = _start(engine, candidate, questions=1)
+    turn = engine.answer(started.session.id, candidate, GOOD).graded
+    for _ in range(3):
+        engine.rate(turn.id, candidate, 1)
+    assert engine.signals.last_result == {"turn_id": turn.id, "up": 1, "down": 0}
+    engine.rate(turn.id, candidate, -1)
+    assert engine.signals.last_result == {"turn_id": turn.id, "up": 0, "down": 1}
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Rating)) == 1
+    with pytest.raises(BadInput):
+        engine.rate(turn.id, candidate, 5)
+
+
+def test_only_recruiters_can_correct(engine: InterviewEngine, database: Database, candidate: Actor,
+                                     recruiter: Actor) -> None:
+    started = _start(engine, candidate, questions=1)
+    turn = engine.answer(started.session.id, candidate, GOOD).graded
+    better = turn.feedback.model_copy(update={"score": 9, "summary": "Recruiter: strong, specific story."})
+    with pytest.raises(Forbidden, match="only recruiters"):
+        engine.correct(turn.id, candidate, better)
+    # A console user may claim the recruiter role; a Slack user may not.
+    with pytest.raises(Forbidden):
+        engine.correct(turn.id, Actor("slack", "UNOBODY", claimed_role=None), better)
+    engine.correct(turn.id, recruiter, better)
+    engine.correct(turn.id, recruiter, better)  # resubmitted: replaced, not duplicated
+    engine.correct(turn.id, Actor("slack", "URECRUIT"), better)  # configured in RECRUITERS
+    with database.session() as session:
+        corrections = session.scalars(select(Correction)).all()
+        assert len(corrections) == 2 and corrections[0].feedback["score"] == 9
+
+
+def test_group_membership_grants_roles(database: Database, candidate: Actor) -> None:
+    from tests.conftest import make_settings
+
+    engine = InterviewEngine(database, OfflineProvider(), make_settings(TEAM_LEADS="slack:SLEADS"),
+                             signals=InProcessSink(database))
+    from bot.store.models import UserRole
+
+    assert UserRole.team_lead in engine.roles(Actor("slack", "U1", groups=frozenset({"SLEADS"})))
+    assert UserRole.team_lead not in engine.roles(Actor("slack", "U2", groups=frozenset({"SOTHER"})))
+
+
+def test_survey_and_history(engine: InterviewEngine, database: Database, candidate: Actor) -> None:
+    started = _start(engine, candidate, questions=1)
+    engine.answer(started.session.id, candidate, GOOD)
+    with pytest.raises(BadInput):
+        engine.survey(started.session.id, candidate, 7)
+    engine.survey(started.session.id, candidate, 4, "useful")
+    engine.survey(started.session.id, candidate, 5)
+    with database.session() as session:
+        response = session.scalars(select(SurveyResponse)).one()
+        assert (response.usefulness, response.comment) == (5, None)
+    history = engine.history(candidate)
+    assert history[0]["session_id"] == started.session.id and history[0]["average_score"] is not None
+
+
+def test_forget_deletes_everything_about_a_person(engine: InterviewEngine, database: Database,
+                                                  candidate: Actor, recruiter: Actor) -> None:
+    started = _start(engine, candidate, questions=1)
+    turn = engine.answer(started.session.id, candidate, GOOD).graded
+    engine.rate(turn.id, candidate, 1)
+    engine.correct(turn.id, recruiter, turn.feedback)
+    assert engine.forget("console", candidate.user_id)
+    with database.session() as session:
+        for model in (InterviewSession, Turn, Rating, Correction):
+            assert session.scalar(select(func.count()).select_from(model)) == 0, model
+        assert session.scalar(select(func.count()).select_from(User)
+                              .where(User.platform_user_id == candidate.user_id)) == 0
+    assert not engine.forget("console", candidate.user_id)
