@@ -60,6 +60,8 @@ from chains.schemas import KINDS, LEVELS, Feedback, Question, SessionReport
 log = logging.getLogger(__name__)
 
 Exemplars = Callable[[str, str], tuple[tuple[str, str, Feedback], ...]]
+# Picks the model version a new session uses (registry traffic split); None means the configured default.
+VariantChooser = Callable[[], str | None]
 FINISHED = (SessionState.completed, SessionState.ended)
 
 
@@ -77,6 +79,7 @@ class InterviewEngine:
         signals: SignalSink | None = None,
         bank: Bank | None = None,
         exemplars: Exemplars | None = None,
+        variants: VariantChooser | None = None,
     ) -> None:
         self.db = db
         self.provider = provider
@@ -84,6 +87,7 @@ class InterviewEngine:
         self.signals = signals
         self.bank = bank or load_bank()
         self.exemplars = exemplars
+        self.variants = variants
         self.authz = Authorizer(settings.recruiters, settings.team_leads)
 
     # ── people and roles ────────────────────────────────────────────────────────────
@@ -144,7 +148,7 @@ class InterviewEngine:
             record = InterviewSession(
                 platform=actor.platform, channel_id=channel_id, thread_id=thread_id, candidate_id=user.id,
                 role=canonical, kind=kind, level=level, planned_questions=count, state=SessionState.grading,
-                provider=self.provider.name,
+                provider=self.provider.name, model_version=self.variants() if self.variants else None,
             )
             session.add(record)
             session.flush()
@@ -314,10 +318,11 @@ class InterviewEngine:
             record = self._load(session, session_id)
             turn = next(t for t in record.turns if t.id == turn_id)
             question = TurnView.of(turn).as_question(record.role, record.kind, record.level)
-            answer, role, kind = turn.answer or "", record.role, record.kind
+            answer, role, kind, model = turn.answer or "", record.role, record.kind, record.model_version
         exemplars = self.exemplars(role, kind) if self.exemplars else ()
         try:
-            result = self.provider.grade(GradeRequest(question=question, answer=answer, exemplars=exemplars))
+            result = self.provider.grade(GradeRequest(question=question, answer=answer, exemplars=exemplars,
+                                                      model=model))
         except AllProvidersFailed as exc:
             log.error("grading failed for session %s turn %s: %s", session_id, turn_id, exc)
             raise ProviderUnavailable("I couldn't get feedback from the model right now. Your answer is saved; "
@@ -331,7 +336,7 @@ class InterviewEngine:
                 turn.prompt, turn.raw_output, turn.latency_ms = call.prompt, call.raw_output, call.latency_ms
                 turn.valid_first_try, turn.repaired, turn.fell_back = (
                     call.valid_first_try, call.repaired, call.fell_back)
-                turn.model_version = turn.model_version or call.model
+                turn.model_version = model or call.model
                 turn.state, turn.graded_at = TurnState.graded, utcnow()
             graded = TurnView.of(turn) if turn is not None else None
         follow_up = None
@@ -380,7 +385,7 @@ class InterviewEngine:
             asked_ids=tuple(t.question_id for t in view.turns if t.question_id),
             asked_texts=tuple(t.question for t in view.turns),
             asked_domains=tuple(t.domain for t in view.turns if t.domain),
-            seed=view.id * 1000 + len(view.turns),
+            seed=view.id * 1000 + len(view.turns), model=view.model_version,
         )
         try:
             return self.provider.question(request).value

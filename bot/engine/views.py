@@ -55,6 +55,7 @@ class SessionView:
     planned_questions: int
     state: SessionState
     created_at: datetime
+    model_version: str | None = None
     turns: list[TurnView] = field(default_factory=list)
 
     @classmethod
@@ -64,6 +65,7 @@ class SessionView:
             thread_id=session.thread_id, candidate_user_id=session.candidate.platform_user_id,
             role=session.role, kind=session.kind, level=session.level,
             planned_questions=session.planned_questions, state=session.state, created_at=session.created_at,
+            model_version=session.model_version,
             turns=[TurnView.of(t) for t in session.turns],
         )
 

@@ -26,6 +26,7 @@ class QuestionRequest:
     asked_texts: tuple[str, ...] = ()
     asked_domains: tuple[str, ...] = ()
     seed: int | None = None
+    model: str | None = None  # registry traffic split: a model name or TGI adapter id for this session
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class GradeRequest:
     question: Question
     answer: str
     exemplars: tuple[tuple[str, str, Feedback], ...] = ()  # (question, answer, feedback) few-shot
+    model: str | None = None  # registry traffic split: a model name or TGI adapter id for this session
 
 
 @dataclass(frozen=True)
