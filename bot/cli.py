@@ -28,7 +28,9 @@ bank_app = typer.Typer(help="The curated question bank.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(bank_app, name="bank")
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "tasks.evaluation.cli",
+)
 
 err = Console(stderr=True)
 
@@ -41,7 +43,8 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 def _configure_logging() -> None:
     logging.basicConfig(level=get_settings().log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @app.callback()

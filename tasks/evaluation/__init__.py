@@ -1,0 +1,1 @@
+"""The evaluation harness for the four success metrics of the founding research."""

@@ -1,0 +1,80 @@
+"""``mockingbird stats`` and ``mockingbird eval``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+err = Console(stderr=True)
+
+
+def stats(
+    days: Annotated[int, typer.Option(help="Look back this many days.")] = 30,
+    by: Annotated[str, typer.Option(help="Group by role, kind, model or week.")] = "role",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    chart: Annotated[Path | None, typer.Option(help="Write a PNG chart here.")] = None,
+) -> None:
+    """Satisfaction, sessions, completion, corrections, scores and JSON validity."""
+    from bot.app import open_database
+    from bot.config import get_settings
+    from tasks.stats import GROUPINGS, compute_stats, render_chart
+
+    if by not in GROUPINGS or days < 1:
+        err.print(f"[red]--by must be one of {', '.join(GROUPINGS)} and --days at least 1.[/]")
+        raise typer.Exit(2)
+    result = compute_stats(open_database(get_settings()), days=days, by=by)
+    if chart is not None:
+        chart.write_bytes(render_chart(result))
+        err.print(f"Chart written to {chart}.")
+    typer.echo(result.model_dump_json(indent=2) if as_json else result.as_text())
+
+
+def evaluate(
+    provider: Annotated[str | None, typer.Option(help="Provider to evaluate (default: LLM_PROVIDER).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    html_out: Annotated[Path | None, typer.Option("--html", help="Write an HTML report here.")] = None,
+    questions: Annotated[int, typer.Option(help="Questions per simulated session.")] = 5,
+    no_embeddings: Annotated[bool, typer.Option(help="Skip embedding-based metrics.")] = False,
+) -> None:
+    """Evaluate a provider on the held-out set: validity, accuracy, diversity/relevance, satisfaction."""
+    from bot.app import open_database
+    from bot.config import get_settings
+    from chains import providers
+    from chains.bank import load_bank
+    from tasks.evaluation.harness import load_eval_set, run_eval
+    from tasks.stats import compute_stats
+
+    settings = get_settings()
+    chosen = provider or settings.llm_provider
+    if chosen not in providers.available():
+        err.print(f"[red]Unknown provider {chosen!r}; choose one of {', '.join(providers.available())}.[/]")
+        raise typer.Exit(2)
+    db = open_database(settings)
+    items = load_eval_set()
+    total = len(items) + 2 * len(load_bank().roles)
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task(f"Evaluating {chosen}", total=total)
+        report = run_eval(providers.create(chosen, settings), db=db, items=items, per_session=questions,
+                          use_embeddings=not no_embeddings, step=lambda _: progress.advance(task))
+    for note in report.notes:
+        err.print(f"[yellow]{note}[/]")
+    if html_out is not None:
+        from tasks.evaluation.html import render_html
+
+        html_out.write_text(render_html(report, compute_stats(db, days=90, by="week")), encoding="utf-8")
+        err.print(f"HTML report written to {html_out}.")
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    summary = report.model_dump(exclude={"items", "created_at"})
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("stats")(stats)
+    app.command("eval")(evaluate)
