@@ -1,0 +1,195 @@
+"""Slash commands: ``/interview`` opens a thread and runs the interview there; ``/interview-stats``
+shows team leads satisfaction over time with a chart.
+
+(No ``from __future__ import annotations`` here: discord.py reads the parameter annotations at
+definition time, and ``count``'s upper bound comes from settings.)
+"""
+
+import io
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.app_commands import Choice, Range
+
+from bot.discord import render
+from bot.discord.actors import actor_of
+from bot.discord.conversation import post_question
+from bot.discord.replies import offload, private
+from bot.engine import EngineError, InterviewEngine, Progress
+from bot.store.models import UserRole
+from chains.bank.loader import UnknownRole
+from chains.schemas import KINDS, LEVELS
+
+log = logging.getLogger(__name__)
+
+THREAD_ARCHIVE_MINUTES = 1440
+CHART_NAME = "mockingbird-stats.png"
+STATS_GROUPINGS = ("role", "kind", "model", "week")
+
+
+class InterviewTree(app_commands.CommandTree[Any]):
+    """The command tree; unexpected errors are logged and answered privately, never left hanging."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError, /
+    ) -> None:
+        log.error("command %s failed", interaction.command and interaction.command.name, exc_info=error)
+        try:
+            await private(
+                interaction, "Sorry, something went wrong. Nothing you sent was lost; please try again."
+            )
+        except discord.HTTPException:
+            pass
+
+
+def build_tree(client: discord.Client, engine: InterviewEngine) -> InterviewTree:
+    """Attach the commands to ``client``; ``count``'s range follows ``MAX_QUESTIONS``."""
+    tree = InterviewTree(client)
+    settings = engine.settings
+    max_questions = settings.max_questions
+
+    async def role_autocomplete(interaction: discord.Interaction[Any], current: str) -> list[Choice[str]]:
+        typed = current.strip().lower()
+        roles = sorted(engine.bank.roles.values(), key=lambda spec: spec.title)
+        matches = [
+            spec
+            for spec in roles
+            if not typed
+            or typed in spec.role
+            or typed in spec.title.lower()
+            or any(typed in alias.lower() for alias in spec.aliases)
+        ]
+        return [Choice(name=spec.title[:100], value=spec.role) for spec in matches[:25]]
+
+    @tree.command(name="interview", description="Start a mock interview in a new thread.")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        role="The role you are practising for",
+        kind="Behavioral or technical questions",
+        level="Seniority of the questions",
+        count="How many questions",
+    )
+    @app_commands.autocomplete(role=role_autocomplete)
+    @app_commands.choices(
+        kind=[Choice(name=k.title(), value=k) for k in KINDS],
+        level=[Choice(name=lv.title(), value=lv) for lv in LEVELS],
+    )
+    async def interview(
+        interaction: discord.Interaction[Any],
+        role: str,
+        kind: str = "behavioral",
+        level: str = "mid",
+        count: Range[int, 1, max_questions] | None = None,
+    ) -> None:
+        await start_interview(engine, interaction, role=role, kind=kind, level=level, count=count)
+
+    @tree.command(
+        name="interview-stats", description="Satisfaction with the feedback over time (team leads)."
+    )
+    @app_commands.guild_only()
+    @app_commands.describe(days="How many days back (default 30)", by="Break satisfaction down by")
+    @app_commands.choices(by=[Choice(name=g.title(), value=g) for g in STATS_GROUPINGS])
+    async def interview_stats(
+        interaction: discord.Interaction[Any], days: Range[int, 1, 365] = 30, by: str = "role"
+    ) -> None:
+        await show_stats(engine, interaction, days=days, by=by)
+
+    return tree
+
+
+async def start_interview(
+    engine: InterviewEngine,
+    interaction: discord.Interaction[Any],
+    *,
+    role: str,
+    kind: str,
+    level: str,
+    count: int | None,
+) -> None:
+    """Check what can be checked at once, defer, start the session, open a thread, ask question 1."""
+    channel = interaction.channel
+    if not isinstance(channel, discord.TextChannel):
+        await private(
+            interaction, "Please start interviews from a server text channel; I'll open a thread there."
+        )
+        return
+    permissions = interaction.app_permissions
+    if not (permissions.create_public_threads and permissions.send_messages_in_threads):
+        await private(
+            interaction,
+            "I need the Create Public Threads and Send Messages in Threads permissions "
+            "in this channel to run an interview. Please ask a server admin.",
+        )
+        return
+    try:
+        engine.bank.resolve_role(role)
+    except UnknownRole as exc:
+        await private(interaction, str(exc))
+        return
+
+    await interaction.response.defer(thinking=True)  # the first question may come from the model
+    actor = actor_of(interaction.user)
+    try:
+        started = await offload(
+            engine.start,
+            actor,
+            role=role,
+            kind=kind,
+            level=level,
+            questions=count,
+            channel_id=str(channel.id),
+        )
+    except EngineError as exc:
+        await interaction.edit_original_response(content=str(exc))
+        return
+    session = started.session
+    parent = await interaction.edit_original_response(
+        embed=render.intro_embed(session, interaction.user.mention)
+    )
+    name = render.clip(
+        f"Interview: {session.role} ({session.kind}, {session.level}) with {interaction.user.display_name}",
+        100,
+    )
+    try:
+        thread = await parent.create_thread(name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES)
+    except discord.HTTPException as exc:
+        log.warning("could not open a thread for session %s: %s", session.id, exc)
+        await offload(engine.end, session.id, actor)
+        await interaction.followup.send(
+            "I couldn't open a thread here, so the interview was not started. "
+            "Please check my thread permissions.",
+            ephemeral=True,
+        )
+        return
+    await offload(engine.attach_thread, session.id, str(channel.id), str(thread.id))
+    await post_question(
+        thread,
+        session,
+        Progress(session=session, next_question=started.question),
+        mention=interaction.user.mention,
+    )
+
+
+async def show_stats(
+    engine: InterviewEngine, interaction: discord.Interaction[Any], *, days: int, by: str
+) -> None:
+    """Team leads only; the answer is private to whoever asked."""
+    from tasks.stats import compute_stats, render_chart
+
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    try:
+        await offload(
+            engine.require, actor_of(interaction.user), UserRole.team_lead, "see interview statistics"
+        )
+    except EngineError as exc:
+        await private(interaction, str(exc))
+        return
+    stats = await offload(compute_stats, engine.db, days, by)
+    chart = await offload(render_chart, stats)
+    await interaction.followup.send(
+        embed=render.stats_embed(stats.as_text(), CHART_NAME),
+        file=discord.File(io.BytesIO(chart), filename=CHART_NAME),
+        ephemeral=True,
+    )

@@ -1,0 +1,154 @@
+"""The interview thread: the candidate's messages are answers; feedback, questions and the report
+are posted back. Only the candidate is heard; anyone else in the thread is ignored."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import discord
+from sqlalchemy.exc import IntegrityError
+
+from bot.discord import render
+from bot.discord.actors import PLATFORM, actor_of
+from bot.discord.components import feedback_view, survey_view
+from bot.discord.replies import offload
+from bot.engine import EngineError, InterviewEngine, Progress, SessionView
+from bot.store.models import ProcessedEvent
+
+log = logging.getLogger(__name__)
+
+SKIP_WORDS = {"skip", "/skip", "pass"}
+END_WORDS = {"end", "/end", "stop", "quit"}
+RETRY_WORDS = {"retry", "/retry"}
+NO_PINGS = discord.AllowedMentions.none()
+
+
+async def handle_message(engine: InterviewEngine, message: discord.Message) -> None:
+    """Answer, skip, end or retry for the candidate of the interview running in this thread.
+
+    A message delivered twice (a gateway replay, two processes on one shard) is handled once:
+    its id is claimed first (``claim_message``), and it is also the answer's event id, so the
+    engine would report a second grading as a duplicate anyway.
+    """
+    # A thread missing from the cache (archived, then revived after a restart) arrives as a
+    # PartialMessageable; the database says whether it is an interview.
+    in_thread = isinstance(message.channel, discord.Thread | discord.PartialMessageable)
+    if message.author.bot or message.guild is None or not in_thread:
+        return
+    session = await offload(engine.find_by_thread, PLATFORM, None, str(message.channel.id))
+    if session is None or session.finished or session.candidate_user_id != str(message.author.id):
+        return
+    if not await offload(claim_message, engine, message.id):
+        log.info("message %s in thread %s was already handled", message.id, message.channel.id)
+        return
+    actor = actor_of(message.author)
+    command = message.content.strip().lower()
+    try:
+        async with typing(message.channel):
+            if command in SKIP_WORDS:
+                progress = await offload(engine.skip, session.id, actor)
+            elif command in END_WORDS:
+                progress = await offload(engine.end, session.id, actor)
+            elif command in RETRY_WORDS:
+                progress = await offload(engine.retry, session.id, actor)
+            else:
+                progress = await offload(
+                    engine.answer, session.id, actor, message.content, event_id=str(message.id)
+                )
+    except EngineError as exc:
+        await message.reply(str(exc), mention_author=False, allowed_mentions=NO_PINGS)
+        return
+    except Exception:
+        log.exception("session %s: handling message %s failed", session.id, message.id)
+        await message.reply(
+            "Sorry, something went wrong on my side. Anything already received is kept; "
+            "type `retry` in a minute.",
+            mention_author=False,
+            allowed_mentions=NO_PINGS,
+        )
+        return
+    if progress.duplicate:
+        log.info("message %s in thread %s was already answered", message.id, message.channel.id)
+        return
+    await post_progress(
+        message.channel, progress, reply_to=message, max_chars=engine.settings.max_answer_chars
+    )
+
+
+def claim_message(engine: InterviewEngine, message_id: int) -> bool:
+    """True the first time a message is seen, on any shard or replica; False for a redelivery.
+
+    The claim is a row in ``processed_events`` (its primary key makes it atomic). Answers are
+    also deduplicated by the engine through their event id; the claim covers skip, end and retry
+    too, and keeps a duplicate racing the original from getting a "someone else answered" reply.
+    """
+    try:
+        with engine.db.session() as session:
+            session.add(ProcessedEvent(key=f"discord:message:{message_id}"))
+        return True
+    except IntegrityError:
+        return False
+
+
+@asynccontextmanager
+async def typing(channel: discord.Thread | discord.PartialMessageable) -> AsyncIterator[None]:
+    """ "Mockingbird is typing…" while the model works; failing to show it never blocks an answer."""
+    indicator = channel.typing()
+    try:
+        await indicator.__aenter__()
+    except discord.HTTPException as exc:
+        log.warning("no typing indicator in %s: %s", channel.id, exc)
+        yield
+        return
+    try:
+        yield
+    finally:
+        await indicator.__aexit__(None, None, None)
+
+
+async def post_progress(
+    thread: discord.abc.Messageable,
+    progress: Progress,
+    *,
+    reply_to: discord.Message | None = None,
+    max_chars: int = 0,
+) -> None:
+    """Feedback (with rating and correction buttons), then the next question or the report."""
+    session = progress.session
+    graded = progress.graded
+    if graded is not None and graded.feedback is not None:
+        note = (
+            f"Your answer was longer than {max_chars} characters; only the first part was graded."
+            if graded.answer_truncated
+            else None
+        )
+        await thread.send(
+            note,
+            embed=render.graded_embed(graded, session.planned_questions),
+            view=feedback_view(graded.id),
+            reference=reply_to,
+            mention_author=False,
+            allowed_mentions=NO_PINGS,
+        )
+    if progress.next_question is not None:
+        await post_question(thread, session, progress)
+    elif progress.report is not None:
+        await thread.send(
+            embed=render.report_embed(progress.report),
+            view=survey_view(session.id),
+            allowed_mentions=NO_PINGS,
+        )
+
+
+async def post_question(
+    thread: discord.abc.Messageable, session: SessionView, progress: Progress, mention: str | None = None
+) -> None:
+    assert progress.next_question is not None
+    content = f"{mention}, here is your first question." if mention else None
+    await thread.send(
+        content,
+        embed=render.question_embed(progress.next_question, session.planned_questions),
+        allowed_mentions=discord.AllowedMentions(users=True, roles=False, everyone=False),
+    )

@@ -1,0 +1,128 @@
+"""Engine results as Discord embeds. Pure functions: no network, no engine calls.
+
+Discord caps embeds (title 256, description 4096, field value 1024, 25 fields, 6000 in all),
+so every piece of model or user text is clipped here rather than rejected by the API.
+"""
+
+from __future__ import annotations
+
+import discord
+
+from bot.engine import SessionView, TurnView
+from chains.schemas import Feedback, SessionReport
+
+TITLE_MAX, DESCRIPTION_MAX, FIELD_MAX, FOOTER_MAX = 256, 4096, 1024, 2048
+# Budgets so that the largest feedback or report (every field full) stays under the 6000 total.
+SUMMARY_MAX, CRITERIA_MAX, SHORT_FOOTER_MAX = 1200, 500, 200
+HOW_TO_ANSWER = "Reply in this thread to answer. Type skip to skip a question, end to finish early."
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, marking the cut with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def bullets(items: list[str], limit: int = FIELD_MAX) -> str:
+    return clip("\n".join(f"• {item}" for item in items), limit)
+
+
+def score_colour(score: int | None) -> discord.Colour:
+    if score is None:
+        return discord.Colour.light_grey()
+    if score >= 7:
+        return discord.Colour.green()
+    if score >= 4:
+        return discord.Colour.gold()
+    return discord.Colour.red()
+
+
+def intro_embed(session: SessionView, candidate: str) -> discord.Embed:
+    """The parent message the interview thread hangs from."""
+    embed = discord.Embed(
+        title=clip(f"Mock interview: {session.role}, {session.kind}, {session.level}", TITLE_MAX),
+        description=f"{candidate} is practising {session.planned_questions} question(s). "
+        "The interview runs in the thread below.",
+        colour=discord.Colour.blurple(),
+    )
+    embed.set_footer(text=f"Session {session.id}")
+    return embed
+
+
+def question_embed(turn: TurnView, planned: int) -> discord.Embed:
+    label = "Follow-up question" if turn.follow_up_of else f"Question {turn.index + 1} of {planned}"
+    embed = discord.Embed(
+        title=label, description=clip(turn.question, DESCRIPTION_MAX), colour=discord.Colour.blurple()
+    )
+    footer = f"{turn.domain} · {HOW_TO_ANSWER}" if turn.domain else HOW_TO_ANSWER
+    embed.set_footer(text=clip(footer, FOOTER_MAX))
+    return embed
+
+
+def feedback_embed(feedback: Feedback, *, title: str, footer: str | None = None) -> discord.Embed:
+    """Score, strengths, weaknesses, suggestions, per-criterion scores and the summary."""
+    embed = discord.Embed(
+        title=clip(title, TITLE_MAX),
+        description=clip(feedback.summary, SUMMARY_MAX),
+        colour=score_colour(feedback.score),
+    )
+    embed.add_field(name="Score", value=f"**{feedback.score}/10**", inline=True)
+    if feedback.criteria:
+        lines = "\n".join(f"{name}: {value}/10" for name, value in list(feedback.criteria.items())[:10])
+        embed.add_field(name="Criteria", value=clip(lines, CRITERIA_MAX), inline=True)
+    for name, items in (
+        ("Strengths", feedback.strengths),
+        ("Weaknesses", feedback.weaknesses),
+        ("Suggestions", feedback.suggestions),
+    ):
+        if items:
+            embed.add_field(name=name, value=bullets(items), inline=False)
+    if footer:
+        embed.set_footer(text=clip(footer, SHORT_FOOTER_MAX))
+    return embed
+
+
+def graded_embed(turn: TurnView, planned: int) -> discord.Embed:
+    """Feedback on one answer, as posted under the candidate's reply."""
+    assert turn.feedback is not None
+    label = "Follow-up" if turn.follow_up_of else f"Question {turn.index + 1} of {planned}"
+    footer = "Was this helpful? Rate it below."
+    if turn.provider:
+        footer += f" · graded by {turn.provider}"
+    return feedback_embed(turn.feedback, title=f"Feedback · {label}", footer=footer)
+
+
+def report_embed(report: SessionReport) -> discord.Embed:
+    embed = discord.Embed(
+        title=clip(f"Session report: {report.role}, {report.kind}, {report.level}", TITLE_MAX),
+        description=clip(report.summary, SUMMARY_MAX),
+        colour=score_colour(round(report.average_score) if report.average_score is not None else None),
+    )
+    rows = [
+        f"{turn.index}. {turn.domain}: "
+        + ("skipped" if turn.skipped else f"{turn.score}/10" if turn.score is not None else "-")
+        for turn in report.turns
+    ]
+    if rows:
+        embed.add_field(name="Scores", value=clip("\n".join(rows), FIELD_MAX), inline=False)
+    for name, items in (
+        ("Recurring strengths", report.strengths),
+        ("Recurring weaknesses", report.weaknesses),
+        ("Next steps", report.next_steps),
+    ):
+        if items:
+            embed.add_field(name=name, value=bullets(items), inline=False)
+    embed.set_footer(text=f"Session {report.session_id} · How useful was this practice? Rate it 1-5 below.")
+    return embed
+
+
+def stats_embed(text: str, chart_name: str | None) -> discord.Embed:
+    """Team-lead statistics: the summary text and, when attached, the chart."""
+    lines = text.splitlines()
+    embed = discord.Embed(
+        title=clip(lines[0] if lines else "Mockingbird stats", TITLE_MAX),
+        description=clip("\n".join(lines[1:]) or "No data yet.", DESCRIPTION_MAX),
+        colour=discord.Colour.blurple(),
+    )
+    if chart_name:
+        embed.set_image(url=f"attachment://{chart_name}")
+    return embed

@@ -1,0 +1,42 @@
+"""Small helpers every Discord handler shares: reach the engine, run it off the event loop, reply
+privately whatever state the interaction is in."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import discord
+
+from bot.engine import InterviewEngine
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def engine_of(interaction: discord.Interaction[Any]) -> InterviewEngine:
+    """The engine of the bot that received ``interaction`` (``MockingbirdBot.engine``)."""
+    engine = getattr(interaction.client, "engine", None)
+    if not isinstance(engine, InterviewEngine):
+        raise RuntimeError("this client has no interview engine; run it through MockingbirdBot")
+    return engine
+
+
+async def offload(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a blocking engine call (database, model) in a worker thread.
+
+    The engine is synchronous; calling it on the event loop would stall heartbeats and every
+    other guild on the shard while a model grades an answer.
+    """
+    return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
+
+
+async def private(interaction: discord.Interaction[Any], text: str) -> None:
+    """An ephemeral reply, as the first response or as a follow-up after a deferral."""
+    text = text if len(text) <= 2000 else text[:1999] + "…"
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True)
+    else:
+        await interaction.response.send_message(text, ephemeral=True)

@@ -1,0 +1,1 @@
+"""Wire-level fakes of external APIs (Slack, Discord, OpenAI, Gemini, TGI), served on loopback."""

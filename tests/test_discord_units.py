@@ -1,0 +1,145 @@
+"""Pieces of the Discord adapter without a network: embeds within Discord's limits, the correction
+form's parsing, who an actor is, where the REST client points."""
+
+from __future__ import annotations
+
+import discord
+import pytest
+from discord.http import Route
+
+from bot.discord import render
+from bot.discord.actors import actor_of
+from bot.discord.client import DEFAULT_API_URL, intents, use_api_url
+from bot.discord.correction import corrected_feedback
+from bot.engine import Authorizer, BadInput
+from bot.store.models import UserRole
+from chains.schemas import Feedback, SessionReport, TurnSummary
+from tests.fakes.discord_api import FakeDiscord
+
+ORIGINAL = Feedback(
+    score=6,
+    strengths=["clear"],
+    weaknesses=["vague"],
+    suggestions=["add numbers"],
+    criteria={"structure": 6, "impact": 5},
+    summary="Fine overall.",
+)
+
+
+def test_clip_marks_the_cut_and_leaves_short_text_alone() -> None:
+    assert render.clip("short", 10) == "short"
+    assert render.clip("x" * 10, 10) == "x" * 10
+    clipped = render.clip("word " * 100, 50)
+    assert len(clipped) <= 50 and clipped.endswith("…")
+
+
+def test_the_largest_feedback_and_report_fit_discords_embed_limits() -> None:
+    huge = Feedback(
+        score=2,
+        strengths=["s" * 900] * 8,
+        weaknesses=["w" * 900] * 8,
+        suggestions=["g" * 900] * 8,
+        criteria={f"criterion {i}": 5 for i in range(20)},
+        summary="y" * 2000,
+    )
+    embed = render.feedback_embed(huge, title="t" * 400, footer="f" * 3000)
+    assert len(embed) <= 6000 and len(embed.fields) <= 25
+    assert all(len(field.value or "") <= 1024 for field in embed.fields)
+    assert len(embed.title or "") <= 256 and embed.colour == discord.Colour.red()
+
+    turns = [
+        TurnSummary(index=i, question="q" * 500, domain="d" * 60, score=5, summary="s") for i in range(1, 31)
+    ]
+    report = SessionReport(
+        session_id=1,
+        role="backend",
+        kind="technical",
+        level="senior",
+        turns=turns,
+        average_score=7.4,
+        answered=30,
+        skipped=0,
+        strengths=["a" * 1500] * 3,
+        weaknesses=["b" * 1500] * 3,
+        next_steps=["c" * 1500] * 3,
+        summary="z" * 3000,
+    )
+    embed = render.report_embed(report)
+    assert len(embed) <= 6000 and all(len(field.value or "") <= 1024 for field in embed.fields)
+    assert embed.colour == discord.Colour.green()
+
+
+def test_stats_embed_splits_the_summary_and_points_at_the_chart() -> None:
+    embed = render.stats_embed("Mockingbird stats, last 7 days\nSatisfaction: 80%", "chart.png")
+    assert embed.title == "Mockingbird stats, last 7 days" and embed.description == "Satisfaction: 80%"
+    assert embed.image.url == "attachment://chart.png"
+
+
+def test_a_correction_keeps_criteria_and_reads_one_item_per_line() -> None:
+    fixed = corrected_feedback(
+        ORIGINAL,
+        score=" 7/10 ",
+        strengths="• structured\n  - measurable\n\n*  ",
+        weaknesses="",
+        suggestions="name the trade-offs",
+        summary="  Better than it looked. ",
+    )
+    assert fixed == Feedback(
+        score=7,
+        strengths=["structured", "measurable"],
+        weaknesses=[],
+        suggestions=["name the trade-offs"],
+        criteria=ORIGINAL.criteria,
+        summary="Better than it looked.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"score": "0"}, "whole number from 1 to 10"),
+        ({"score": "7.5"}, "whole number from 1 to 10"),
+        ({"summary": "   "}, "summary: must not be empty"),
+        ({"strengths": "\n".join(f"point {i}" for i in range(9))}, "strengths: at most 8 items"),
+    ],
+)
+def test_a_bad_correction_says_which_field_to_fix(fields: dict[str, str], message: str) -> None:
+    values = {"score": "5", "strengths": "", "weaknesses": "", "suggestions": "", "summary": "ok", **fields}
+    with pytest.raises(BadInput, match=message):
+        corrected_feedback(ORIGINAL, **values)
+
+
+def test_a_members_roles_make_them_a_recruiter_through_the_engines_authorizer() -> None:
+    fake = FakeDiscord()  # used for its payloads only; no server is started
+    state = discord.Client(intents=discord.Intents.default())._connection
+    guild = discord.Guild(data=fake.guild_payload(), state=state)  # type: ignore[arg-type]
+    member = discord.Member(
+        data=fake.member(fake.user("rita"), roles=(fake.recruiter_role_id,)),  # type: ignore[arg-type]
+        guild=guild,
+        state=state,
+    )
+    actor = actor_of(member)
+    assert (actor.platform, actor.user_id, actor.display_name) == ("discord", str(member.id), "Rita")
+    assert fake.recruiter_role_id in actor.groups
+    authz = Authorizer([f"discord:{fake.recruiter_role_id}"], [f"discord:{member.id}"])
+    assert authz.roles(actor) == {UserRole.candidate, UserRole.recruiter, UserRole.team_lead}
+    # the same person as a plain user (outside a server) has no roles: only the user-id entry applies
+    user = discord.User(state=state, data=fake.user("rita", str(member.id)))  # type: ignore[arg-type]
+    assert actor_of(user).groups == frozenset()
+    assert authz.roles(actor_of(user)) == {UserRole.candidate, UserRole.team_lead}
+
+
+def test_the_api_url_is_explicit_and_process_wide() -> None:
+    before = Route.BASE
+    try:
+        assert use_api_url("http://127.0.0.1:9/api/v10/") == "http://127.0.0.1:9/api/v10"
+        assert Route("GET", "/users/@me").url == "http://127.0.0.1:9/api/v10/users/@me"
+        assert use_api_url(None) == DEFAULT_API_URL
+    finally:
+        Route.BASE = before
+
+
+def test_the_bot_asks_for_exactly_the_intents_it_needs() -> None:
+    wanted = intents()
+    assert wanted.message_content and wanted.guilds and wanted.guild_messages
+    assert not wanted.members and not wanted.presences  # the other privileged intents stay off
