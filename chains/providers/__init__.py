@@ -39,13 +39,18 @@ def create(name: str, settings: Any) -> Provider:
 
 
 def build(settings: Any, provider: str | None = None) -> Provider:
-    """The configured provider followed by its fallbacks (deduplicated, offline last if listed)."""
+    """The configured provider followed by its fallbacks (deduplicated, offline last if listed).
+
+    Unknown names fail at once (a typo must not silently mean "offline"). Even a single provider
+    is wrapped, so its failure is always ``AllProvidersFailed`` with a reason per provider.
+    """
     from chains.providers.fallback import FallbackProvider
 
     primary = provider or settings.llm_provider
     order = list(dict.fromkeys([primary, *settings.llm_fallbacks]))
-    if len(order) == 1:
-        return create(primary, settings)
+    unknown = [name for name in order if name not in _REGISTRY]
+    if unknown:
+        raise ProviderError(f"unknown provider {unknown[0]!r}; choose one of: {', '.join(available())}")
     return FallbackProvider([(name, lambda name=name: create(name, settings)) for name in order])
 
 
@@ -55,7 +60,28 @@ def _offline(settings: Any) -> Provider:
     return OfflineProvider()
 
 
+def _openai(settings: Any) -> Provider:
+    from chains.providers.openai import build as build_openai
+
+    return build_openai(settings)
+
+
+def _gemini(settings: Any) -> Provider:
+    from chains.providers.gemini import build as build_gemini
+
+    return build_gemini(settings)
+
+
+def _tgi(settings: Any) -> Provider:
+    from chains.providers.tgi import build as build_tgi
+
+    return build_tgi(settings)
+
+
 register("offline", _offline)
+register("openai", _openai)  # SDKs are imported on first use, so a bare install starts fast
+register("gemini", _gemini)
+register("tgi", _tgi)
 
 __all__ = [
     "AllProvidersFailed", "CallRecord", "FollowUpRequest", "GradeRequest", "Provider", "ProviderError",

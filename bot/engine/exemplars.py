@@ -1,0 +1,83 @@
+"""Few-shot candidates from stored feedback: what recruiters corrected and what candidates liked.
+
+The engine passes these to the provider with every grading call (``GradeRequest.exemplars``);
+the chain picks the closest ones that fit ``FEWSHOT_TOKEN_BUDGET``. Only the same role and
+interview kind are used, recruiter corrections come first (they are the best labels we
+have), then feedback rated 👍 more often than 👎. Candidates' names are taken out of their
+answers before anyone else's prompt sees them; deleted people are gone with their turns.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from pydantic import ValidationError
+from sqlalchemy import case, func, select
+
+from bot.store.db import Database
+from bot.store.models import Correction, InterviewSession, Rating, Turn, User
+from chains.schemas import Feedback
+
+log = logging.getLogger(__name__)
+
+Exemplar = tuple[str, str, Feedback]
+
+
+def redact_name(text: str, display_name: str | None) -> str:
+    """Replace each part of the candidate's display name (3+ letters) with ``[name]``."""
+    for part in {p for p in re.split(r"\W+", display_name or "") if len(p) >= 3}:
+        text = re.sub(rf"\b{re.escape(part)}\b", "[name]", text, flags=re.IGNORECASE)
+    return text
+
+
+class ExemplarSource:
+    """``source(role, kind)`` -> up to ``limit`` (question, answer, feedback), best source first."""
+
+    def __init__(self, db: Database, limit: int = 12) -> None:
+        self.db = db
+        self.limit = limit
+
+    def __call__(self, role: str, kind: str) -> tuple[Exemplar, ...]:
+        with self.db.session() as session:
+            corrected = session.execute(
+                select(Turn.id, Turn.question, Turn.answer, Correction.feedback, User.display_name)
+                .join(Correction, Correction.turn_id == Turn.id)
+                .join(InterviewSession, InterviewSession.id == Turn.session_id)
+                .join(User, User.id == InterviewSession.candidate_id)
+                .where(InterviewSession.role == role, InterviewSession.kind == kind, Turn.answer.is_not(None))
+                .order_by(Correction.updated_at.desc(), Correction.id.desc())
+                .limit(self.limit * 2)
+            ).all()
+            liked_ids = (
+                select(Rating.turn_id)
+                .group_by(Rating.turn_id)
+                .having(
+                    func.sum(case((Rating.value > 0, 1), else_=0))
+                    > func.sum(case((Rating.value < 0, 1), else_=0))
+                )
+                .subquery()
+            )
+            liked = session.execute(
+                select(Turn.id, Turn.question, Turn.answer, Turn.feedback, User.display_name)
+                .join(InterviewSession, InterviewSession.id == Turn.session_id)
+                .join(User, User.id == InterviewSession.candidate_id)
+                .where(
+                    Turn.id.in_(select(liked_ids.c.turn_id)),
+                    InterviewSession.role == role,
+                    InterviewSession.kind == kind,
+                    Turn.answer.is_not(None),
+                    Turn.feedback.is_not(None),
+                )
+                .order_by(Turn.graded_at.desc(), Turn.id.desc())
+                .limit(self.limit * 2)
+            ).all()
+        chosen: dict[int, Exemplar] = {}
+        for turn_id, question, answer, feedback, name in [*corrected, *liked]:
+            if turn_id in chosen or len(chosen) >= self.limit:
+                continue  # one exemplar per turn: a correction outranks the rated original
+            try:
+                chosen[turn_id] = (question, redact_name(answer, name), Feedback.model_validate(feedback))
+            except ValidationError:
+                log.warning("skipping turn %s as an exemplar: stored feedback does not validate", turn_id)
+        return tuple(chosen.values())

@@ -1,0 +1,141 @@
+"""The one chain shape every task and provider shares.
+
+    request ─> prompt (system file text + few-shot + delimited user data)
+            ─> model with native constrained output ─> strict parse
+                                                    └─ lenient parse (fences, trailing text)
+                                                       └─ one repair call ─> parse
+            ─> pydantic result + CallRecord
+
+A provider error (after the SDK's own retries) or a second invalid reply raises
+``ProviderError``, and the fallback order moves on to the next provider.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.prompts import ChatPromptTemplate, HumanMessagePromptTemplate, MessagesPlaceholder
+from langchain_core.runnables import Runnable, RunnableLambda
+from pydantic import BaseModel, ValidationError
+
+from chains import prompts
+from chains.llm import parse as parsing
+from chains.llm.backend import Backend, OutputSpec, as_role_dicts
+from chains.llm.errors import describe
+from chains.llm.schema import strict_json_schema
+from chains.providers.base import CallRecord, ProviderError, Result
+
+log = logging.getLogger(__name__)
+
+In = TypeVar("In")
+W = TypeVar("W", bound=BaseModel)
+Out = TypeVar("Out")
+
+
+class InvalidOutput(ProviderError):
+    """The model's reply could not be used, even after the repair call."""
+
+
+class StructuredChain(Generic[In, W, Out]):
+    """``request -> Result[Out]`` as a LangChain Runnable (``.runnable``), for one prompt file."""
+
+    def __init__(
+        self,
+        *,
+        prompt: str,
+        wire: type[W],
+        backend: Backend,
+        render: Callable[[In], dict[str, str]],
+        convert: Callable[[W, In], Out],
+        temperature: float = 0.2,
+        examples: Callable[[In], list[BaseMessage]] | None = None,
+    ) -> None:
+        self.prompt = prompts.load(prompt)
+        self.repair_prompt = prompts.load("repair")
+        self.wire = wire
+        self.backend = backend
+        self._render = render
+        self._convert = convert
+        self._examples = examples
+        self.template = ChatPromptTemplate.from_messages(
+            [
+                SystemMessage(content=self.prompt.system),  # a message, not a template: sent verbatim
+                MessagesPlaceholder("examples", optional=True),
+                HumanMessagePromptTemplate.from_template(self.prompt.user),
+            ]
+        )
+        task = prompt.removesuffix("_behavioral").removesuffix("_technical")  # feedback, follow_up, ...
+        spec = OutputSpec(name=task, schema=strict_json_schema(wire), temperature=temperature)
+        self.model: Runnable[list[BaseMessage], str] = backend.structured(spec)
+        self.runnable: Runnable[In, Result[Out]] = RunnableLambda(
+            self._invoke, name=f"{backend.name}:{prompt}"
+        )
+
+    def invoke(self, request: In) -> Result[Out]:
+        return self.runnable.invoke(request)
+
+    # ── steps ───────────────────────────────────────────────────────────────────────
+    def messages(self, request: In) -> list[BaseMessage]:
+        values = self._render(request)
+        examples = self._examples(request) if self._examples else []
+        return self.template.invoke({**values, "examples": examples}).to_messages()
+
+    def _call(self, messages: list[BaseMessage]) -> str:
+        try:
+            return self.model.invoke(messages)
+        except ProviderError:
+            raise
+        except Exception as exc:  # every SDK's errors become one readable ProviderError
+            raise ProviderError(
+                describe(exc, timeout_s=self.backend.timeout_s, where=self.backend.where)
+            ) from exc
+
+    def _accept(self, raw: str, request: In) -> tuple[Out | None, parsing.Parsed[W]]:
+        parsed = parsing.parse(raw, self.wire)
+        if parsed.value is None:
+            return None, parsed
+        try:
+            return self._convert(parsed.value, request), parsed
+        except (ValidationError, ValueError) as exc:
+            problem = parsing.describe_validation(exc) if isinstance(exc, ValidationError) else str(exc)
+            return None, parsing.Parsed(None, problem)
+
+    def _invoke(self, request: In) -> Result[Out]:
+        started = time.perf_counter()
+        messages = self.messages(request)
+        call = CallRecord(
+            provider=self.backend.name,
+            model=self.backend.model,
+            prompt_version=self.prompt.version,
+            prompt=json.dumps(as_role_dicts(messages), ensure_ascii=False),
+        )
+        raw = self._call(messages)
+        value, parsed = self._accept(raw, request)
+        call.valid_first_try = value is not None and not parsed.lenient
+        if value is not None and parsed.lenient:
+            call.repaired = True
+            call.errors.append("lenient parse: the reply needed cleaning (code fence or extra text)")
+        if value is None:
+            problem = parsed.problem or "unusable reply"
+            call.errors.append(f"first reply: {problem}")
+            log.info(
+                "%s %s: invalid reply (%s); asking for a repair", self.backend.name, self.prompt.name, problem
+            )
+            repair = [
+                *messages,
+                AIMessage(content=raw[:4000] or "(empty reply)"),
+                HumanMessage(content=self.repair_prompt.render_user(problem=problem)),
+            ]
+            raw = self._call(repair)
+            value, parsed = self._accept(raw, request)
+            if value is None:
+                raise InvalidOutput(f"invalid output twice ({parsed.problem})")
+            call.repaired = True
+        call.raw_output = raw
+        call.latency_ms = (time.perf_counter() - started) * 1000
+        return Result(value, call)

@@ -1,0 +1,91 @@
+"""Gemini through langchain-google-genai's ``ChatGoogleGenerativeAI`` (on the google-genai SDK).
+
+Google deprecated the older ``google-generativeai`` package in favour of ``google-genai``;
+this module uses the latter. Structured output is Gemini's response schema
+(``response_mime_type=application/json`` + ``response_json_schema``). Gemini is not
+fine-tuned here: its prompt-tuning is the few-shot exemplars the feedback chain adds.
+``GEMINI_BASE_URL`` points the SDK elsewhere (a proxy, or the fake server in tests).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.genai.types import HttpOptions, HttpRetryOptions
+from langchain_core.messages import BaseMessage
+from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_google_genai import ChatGoogleGenerativeAI
+
+from chains.llm import LLMProvider, OutputSpec
+from chains.llm.backend import message_text
+from chains.llm.errors import is_dropped
+from chains.llm.retry import INITIAL_BACKOFF_S, MAX_BACKOFF_S, with_retries
+from chains.providers.base import ProviderError
+
+DEFAULT_URL = "https://generativelanguage.googleapis.com"
+RETRY_STATUSES = [408, 429, 500, 502, 503, 504]
+
+
+class GeminiBackend:
+    name = "gemini"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        model: str,
+        base_url: str | None = None,
+        timeout_s: float = 30.0,
+        max_retries: int = 2,
+        client_args: dict[str, Any] | None = None,
+    ) -> None:
+        self.model = model
+        self.timeout_s = timeout_s
+        self.where = base_url or DEFAULT_URL
+        self.max_retries = max_retries
+        # The SDK counts attempts (the first call included) and backs off with tenacity.
+        self.retry = HttpRetryOptions(
+            attempts=max_retries + 1,
+            initial_delay=INITIAL_BACKOFF_S,
+            jitter=0.25,
+            max_delay=MAX_BACKOFF_S,
+            http_status_codes=RETRY_STATUSES,
+        )
+        self.llm = ChatGoogleGenerativeAI(
+            model=model,
+            google_api_key=api_key,
+            base_url=base_url,
+            timeout=timeout_s,
+            max_retries=max_retries + 1,
+            client_args=client_args,
+        )
+
+    def structured(self, spec: OutputSpec) -> Runnable[list[BaseMessage], str]:
+        bound = self.llm.bind(
+            response_mime_type="application/json",
+            response_json_schema=spec.schema,
+            temperature=spec.temperature,
+            http_options=HttpOptions(retry_options=self.retry),
+        )
+        chain = bound | RunnableLambda(message_text, name="reply_text")
+        # google-genai retries timeouts, refused connections, 429 and 5xx, but not a connection the
+        # server dropped mid-exchange (an idle keep-alive race); those get the same retry budget here.
+        return RunnableLambda(
+            lambda messages: with_retries(lambda: chain.invoke(messages), self.max_retries, when=is_dropped),
+            name="gemini_generate",
+        )
+
+
+def build(settings: Any, *, client_args: dict[str, Any] | None = None) -> LLMProvider:
+    """The ``gemini`` provider from settings; a missing key fails like a dead provider."""
+    if settings.google_api_key is None or not settings.google_api_key.get_secret_value():
+        raise ProviderError("GOOGLE_API_KEY is not set")
+    backend = GeminiBackend(
+        api_key=settings.google_api_key.get_secret_value(),
+        model=settings.gemini_model,
+        base_url=settings.gemini_base_url,
+        timeout_s=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+        client_args=client_args,
+    )
+    return LLMProvider(backend, fewshot_token_budget=settings.fewshot_token_budget)

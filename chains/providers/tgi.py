@@ -1,0 +1,116 @@
+"""A fine-tuned open model (LLaMA / Mistral / Falcon) served by Text Generation Inference.
+
+The client is huggingface_hub's ``InferenceClient`` (the maintained TGI client; the older
+``text-generation`` package is deprecated), wrapped in a LangChain ``RunnableLambda`` so the
+chain has the same shape as for the other providers. Structured output is TGI's JSON
+grammar; ``TGI_ADAPTER_ID`` picks the LoRA adapter per request (on the Messages API TGI
+reads it from ``model``; on ``/generate`` from ``parameters.adapter_id``). A model without a
+chat template makes TGI refuse the Messages API; the backend then uses ``/generate``
+with a plain-text prompt. InferenceClient has no retries, so ``chains.llm.retry`` adds them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from huggingface_hub import InferenceClient
+from langchain_core.messages import BaseMessage
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from chains.llm import LLMProvider, OutputSpec
+from chains.llm.backend import as_role_dicts
+from chains.llm.errors import status_of
+from chains.llm.retry import with_retries
+from chains.providers.base import ProviderError
+
+log = logging.getLogger(__name__)
+BASE_MODEL = "tgi"  # TGI's name for "no adapter" on the Messages API
+MAX_NEW_TOKENS = 1024
+
+
+def plain_prompt(messages: list[BaseMessage]) -> str:
+    """A chat as plain text, for ``/generate`` when the model has no chat template."""
+    labels = {"system": "### System", "human": "### User", "ai": "### Assistant"}
+    parts = [f"{labels.get(m.type, '### ' + m.type)}:\n{m.text}" for m in messages]
+    return "\n\n".join(parts) + "\n\n### Assistant:\n"
+
+
+def _template_missing(exc: BaseException) -> bool:
+    """TGI without the Messages API (404), or a model without a chat template (422 "Template error")."""
+    status = status_of(exc)
+    return status == 404 or (status == 422 and "template" in str(exc).lower())
+
+
+class TGIBackend:
+    name = "tgi"
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        api_key: str | None = None,
+        adapter_id: str | None = None,
+        timeout_s: float = 30.0,
+        max_retries: int = 2,
+    ) -> None:
+        self.adapter_id = adapter_id
+        self.model = adapter_id or "tgi-base"
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.where = url
+        # Without a key, huggingface_hub would send the machine's saved Hugging Face token (HF_TOKEN,
+        # `hf auth login`) to this URL; an explicit empty Authorization header keeps it at home.
+        headers = None if api_key else {"authorization": ""}
+        self.client = InferenceClient(base_url=url, token=api_key, timeout=timeout_s, headers=headers)
+        self.chat_api = True  # until the server says the model has no chat template
+
+    def _chat(self, messages: list[BaseMessage], spec: OutputSpec) -> str:
+        output = self.client.chat_completion(
+            as_role_dicts(messages),
+            model=self.adapter_id or BASE_MODEL,
+            max_tokens=MAX_NEW_TOKENS,
+            temperature=spec.temperature,
+            response_format={"type": "json", "value": spec.schema},
+        )
+        return output.choices[0].message.content or ""
+
+    def _generate(self, messages: list[BaseMessage], spec: OutputSpec) -> str:
+        return str(
+            self.client.text_generation(
+                plain_prompt(messages),
+                max_new_tokens=MAX_NEW_TOKENS,
+                temperature=spec.temperature,
+                grammar={"type": "json", "value": spec.schema},
+                adapter_id=self.adapter_id,
+            )
+        )
+
+    def complete(self, messages: list[BaseMessage], spec: OutputSpec) -> str:
+        if self.chat_api:
+            try:
+                return with_retries(lambda: self._chat(messages, spec), self.max_retries)
+            except Exception as exc:
+                if not _template_missing(exc):
+                    raise
+                log.warning("TGI at %s has no chat template; using /generate with a plain prompt", self.where)
+                self.chat_api = False
+        return with_retries(lambda: self._generate(messages, spec), self.max_retries)
+
+    def structured(self, spec: OutputSpec) -> Runnable[list[BaseMessage], str]:
+        return RunnableLambda(lambda messages: self.complete(messages, spec), name="tgi_generate")
+
+
+def build(settings: Any) -> LLMProvider:
+    """The ``tgi`` provider from settings; a missing ``TGI_URL`` fails like a dead provider."""
+    if not settings.tgi_url:
+        raise ProviderError("TGI_URL is not set")
+    key = settings.tgi_api_key.get_secret_value() if settings.tgi_api_key is not None else None
+    backend = TGIBackend(
+        url=settings.tgi_url.rstrip("/"),
+        api_key=key or None,
+        adapter_id=settings.tgi_adapter_id,
+        timeout_s=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+    )
+    return LLMProvider(backend, fewshot_token_budget=settings.fewshot_token_budget)

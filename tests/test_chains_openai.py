@@ -1,0 +1,89 @@
+"""OpenAI specifics: strict tool calls as the alternative structured output, keys, fine-tuned models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from chains import providers
+from chains.bank import load_bank
+from chains.providers import GradeRequest, ProviderError
+from chains.schemas import Question
+from tests.conftest import make_settings
+from tests.fakes.llm_env import env_for
+from tests.fakes.llm_server import MALFORMED, VALID, canned
+from tests.fakes.openai_server import FakeOpenAI
+
+ANSWER = "I would add an index on the foreign key, measure p95 before and after, and watch write latency."
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI(api_key="sk-test-not-a-secret") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def question() -> Question:
+    return next(q for q in load_bank().questions if q.kind == "technical")
+
+
+def build(fake: FakeOpenAI, **extra: object):  # type: ignore[no-untyped-def]
+    return providers.build(
+        make_settings(
+            LLM_PROVIDER="openai",
+            LLM_FALLBACKS="",
+            LLM_MAX_RETRIES=0,
+            **{**env_for("openai", fake.base_url), **extra},
+        )
+    )
+
+
+def test_function_calling_mode_uses_a_strict_forced_tool(fake: FakeOpenAI, question: Question) -> None:
+    fake.script(VALID)
+    result = build(fake, OPENAI_STRUCTURED_OUTPUT="function_calling").grade(
+        GradeRequest(question=question, answer=ANSWER)
+    )
+    body = fake.requests[0].body
+    assert "response_format" not in body
+    tool = body["tools"][0]["function"]
+    assert tool["name"] == "feedback" and tool["strict"] is True
+    assert tool["parameters"]["additionalProperties"] is False
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "feedback"}}
+    assert result.value.score == canned("feedback")["score"] and result.call.valid_first_try
+
+
+def test_malformed_tool_arguments_are_repaired(fake: FakeOpenAI, question: Question) -> None:
+    fake.script(MALFORMED, VALID)
+    result = build(fake, OPENAI_STRUCTURED_OUTPUT="function_calling").grade(
+        GradeRequest(question=question, answer=ANSWER)
+    )
+    assert result.call.repaired and not result.call.valid_first_try
+    assert len(fake.requests) == 2
+
+
+def test_fine_tuned_model_names_pass_through(fake: FakeOpenAI, question: Question) -> None:
+    model = "ft:gpt-4o-mini-2024-07-18:mockingbird::dpo123"
+    result = build(fake, OPENAI_MODEL=model).grade(GradeRequest(question=question, answer=ANSWER))
+    assert fake.requests[0].body["model"] == model
+    assert result.call.model == model
+
+
+def test_a_rejected_key_is_reported_without_the_key(fake: FakeOpenAI, question: Question) -> None:
+    with pytest.raises(ProviderError) as failure:
+        build(fake, OPENAI_API_KEY="sk-wrong-key-123").grade(GradeRequest(question=question, answer=ANSWER))
+    assert "API key was rejected (HTTP 401)" in str(failure.value)
+    assert "sk-wrong-key-123" not in str(failure.value)
+    assert fake.requests[0].headers["authorization"] == "Bearer sk-wrong-key-123"
+    assert len(fake.requests) == 1  # a 401 is not retried
+
+
+def test_unknown_structured_output_mode_is_a_configuration_error(
+    fake: FakeOpenAI, question: Question
+) -> None:
+    with pytest.raises(
+        ProviderError, match="OPENAI_STRUCTURED_OUTPUT must be json_schema or function_calling"
+    ):
+        build(fake, OPENAI_STRUCTURED_OUTPUT="yaml").grade(GradeRequest(question=question, answer=ANSWER))
+    assert fake.requests == []
