@@ -1,0 +1,191 @@
+"""Block Kit renderings of engine results: questions, feedback, corrections, reports, help.
+
+Pure functions from engine views to ``(text, blocks)``; ``text`` is the notification and
+screen-reader fallback Slack shows where blocks cannot be rendered. Lengths are capped to
+Slack's limits (3,000 characters per section, 75 per button label) so a long model output
+can never make a post fail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.engine.views import SessionView, TurnView
+from chains.schemas import Feedback, SessionReport
+
+Block = dict[str, Any]
+
+RATE_UP, RATE_DOWN, CORRECT, SURVEY = "rate_up", "rate_down", "correct_feedback", "survey"
+SECTION_LIMIT = 3000
+
+HELP_TEXT = (
+    "*Mock interviews with Mockingbird*\n"
+    "• `/interview` opens a form to choose the interview.\n"
+    "• `/interview [role] [behavioral|technical] [junior|mid|senior] [N]`, e.g. "
+    "`/interview backend technical senior 5`.\n"
+    "• Answer each question by replying in the interview's thread. In the thread, `skip` moves to the "
+    "next question, `end` finishes early with your report, `retry` finishes work that failed.\n"
+    "• Rate each feedback with 👍 / 👎; recruiters can correct it.\n"
+    "• `/interview-stats [days]` shows satisfaction figures (team leads)."
+)
+THREAD_HELP = (
+    "Reply in this thread with your answer. `skip` moves to the next question, `end` finishes "
+    "early with your report, `retry` finishes anything that failed."
+)
+
+
+def clip(text: str, limit: int = SECTION_LIMIT) -> str:
+    """Cut to ``limit`` characters, marking the cut, so Slack never rejects a block for length."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, 2000)}]}
+
+
+def button(label: str, action_id: str, value: str, style: str | None = None) -> Block:
+    element: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": clip(label, 75), "emoji": True},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        element["style"] = style
+    return element
+
+
+def quote(text: str) -> str:
+    return "\n".join(f">{line}" if line else ">" for line in text.splitlines())
+
+
+def bullets(title: str, items: list[str]) -> str:
+    return f"*{title}*\n" + "\n".join(f"• {item}" for item in items)
+
+
+def score_bar(score: int) -> str:
+    return "▰" * score + "▱" * (10 - score)
+
+
+def question_number(turn: TurnView, session: SessionView) -> int:
+    """1-based position among main questions (follow-ups share their parent's number)."""
+    return sum(1 for t in session.turns if t.follow_up_of is None and t.index <= turn.index)
+
+
+def question_label(turn: TurnView, session: SessionView) -> str:
+    number = question_number(turn, session)
+    if turn.follow_up_of is not None:
+        return f"Follow-up to question {number}"
+    return f"Question {number} of {session.planned_questions}"
+
+
+def question_message(turn: TurnView, session: SessionView) -> tuple[str, list[Block]]:
+    label = question_label(turn, session)
+    domain = f" · _{turn.domain}_" if turn.domain else ""
+    blocks = [section(f"*{label}*{domain}\n{quote(turn.question)}"), context(THREAD_HELP)]
+    return f"{label}: {turn.question}", blocks
+
+
+def _feedback_sections(feedback: Feedback) -> list[Block]:
+    blocks = [section(feedback.summary)]
+    for title, items in (
+        ("Strengths", feedback.strengths),
+        ("Weaknesses", feedback.weaknesses),
+        ("Suggestions", feedback.suggestions),
+    ):
+        if items:
+            blocks.append(section(bullets(title, items)))
+    if feedback.criteria:
+        blocks.append(context(" · ".join(f"{name}: {value}/10" for name, value in feedback.criteria.items())))
+    return blocks
+
+
+def feedback_message(
+    turn: TurnView, session: SessionView, tally: dict[str, Any] | None = None
+) -> tuple[str, list[Block]]:
+    """The model's feedback with 👍 / 👎 (showing the tally) and a "Correct" button for recruiters."""
+    assert turn.feedback is not None, "only graded turns have feedback"
+    feedback = turn.feedback
+    up, down = (tally or {}).get("up", 0), (tally or {}).get("down", 0)
+    label = question_label(turn, session)
+    head = f"*Feedback on {label.lower()}* · score *{feedback.score}/10*  {score_bar(feedback.score)}"
+    blocks = [section(head), *_feedback_sections(feedback)]
+    if turn.answer_truncated:
+        blocks.append(context("Your answer was long, so only its first part was graded."))
+    value = str(turn.id)
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": f"rate-{turn.id}",
+            "elements": [
+                button(f"👍 Helpful · {up}", RATE_UP, value),
+                button(f"👎 Not helpful · {down}", RATE_DOWN, value),
+                button("✏️ Correct", CORRECT, value),
+            ],
+        }
+    )
+    return f"Feedback on {label.lower()}: {feedback.score}/10. {feedback.summary}", blocks
+
+
+def thinking_message() -> tuple[str, list[Block]]:
+    text = "Thinking… reading your answer."
+    return text, [context(f":hourglass_flowing_sand: {text}")]
+
+
+def correction_message(
+    turn: TurnView, session: SessionView, feedback: Feedback, recruiter_id: str, note: str | None
+) -> tuple[str, list[Block]]:
+    """A recruiter's version of a feedback, posted in the thread beside the model's."""
+    label = question_label(turn, session).lower()
+    head = (
+        f"✏️ *<@{recruiter_id}>'s corrected feedback on {label}* · score *{feedback.score}/10*  "
+        f"{score_bar(feedback.score)}"
+    )
+    blocks = [section(head), *_feedback_sections(feedback)]
+    if note:
+        blocks.append(context(f"Recruiter's note: {note}"))
+    return f"Recruiter's corrected feedback on {label}: {feedback.score}/10. {feedback.summary}", blocks
+
+
+def report_message(report: SessionReport) -> tuple[str, list[Block]]:
+    lines = []
+    for turn in report.turns:
+        score = (
+            "skipped" if turn.skipped else (f"{turn.score}/10" if turn.score is not None else "not graded")
+        )
+        lines.append(f"{turn.index}. {turn.domain}: *{score}*")
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Interview report", "emoji": True}},
+        section(report.summary),
+    ]
+    if lines:
+        blocks.append(section("\n".join(lines)))
+    for title, items in (
+        ("Recurring strengths", report.strengths),
+        ("To work on", report.weaknesses),
+        ("Next steps", report.next_steps),
+    ):
+        if items:
+            blocks.append(section(bullets(title, items)))
+    blocks.append(section("*How useful was this practice?*"))
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": f"survey-{report.session_id}",
+            "elements": [button(str(n), SURVEY, f"{report.session_id}:{n}") for n in range(1, 6)],
+        }
+    )
+    blocks.append(
+        context("1 = not useful, 5 = very useful. Start another with `/interview` whenever you like.")
+    )
+    average = f" Average score {report.average_score}/10." if report.average_score is not None else ""
+    return f"Interview report: {report.answered} answered, {report.skipped} skipped.{average}", blocks
+
+
+def notice(text: str) -> tuple[str, list[Block]]:
+    """A plain message (errors, confirmations) in the same shape as the others."""
+    return text, [section(text)]

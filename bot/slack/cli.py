@@ -1,0 +1,72 @@
+"""``mockingbird slack --socket | --http --port P``: run the Slack bot."""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+err = Console(stderr=True)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def slack(
+        socket: Annotated[
+            bool, typer.Option("--socket", help="Socket Mode (needs SLACK_APP_TOKEN).")
+        ] = False,
+        http: Annotated[
+            bool, typer.Option("--http", help="HTTP mode: Slack posts to /slack/events.")
+        ] = False,
+        port: Annotated[int, typer.Option(help="HTTP port.", min=0, max=65535)] = 3000,
+        host: Annotated[str, typer.Option(help="HTTP address to listen on.")] = "0.0.0.0",
+        workers: Annotated[int, typer.Option(help="Threads doing model and database work.", min=1)] = 64,
+        threads: Annotated[
+            int, typer.Option(help="HTTP threads (they only verify and acknowledge).", min=1)
+        ] = 16,
+    ) -> None:
+        """Run the Slack bot (`/interview`, ratings, corrections, `/interview-stats`, App Home)."""
+        from bot.app import build_engine
+        from bot.config import get_settings
+        from bot.slack.app import ConfigError, build_app
+
+        if socket == http:
+            err.print("[red]Choose one mode: --socket (Socket Mode) or --http --port P (HTTP mode).[/]")
+            raise typer.Exit(2)
+        settings = get_settings()
+        if socket and settings.slack_app_token is None:
+            err.print("[red]SLACK_APP_TOKEN is not set; Socket Mode needs the app-level token (xapp-…).[/]")
+            raise typer.Exit(2)
+        try:
+            bolt = build_app(build_engine(settings), settings, workers=workers, socket_mode=socket)
+        except ConfigError as exc:
+            err.print(f"[red]{exc}[/]")
+            raise typer.Exit(2) from exc
+        except Exception as exc:  # e.g. auth.test rejecting the token at startup
+            err.print(f"[red]Could not start the Slack app: {exc}[/]")
+            raise typer.Exit(1) from exc
+        from bot.ops import start_ops_server
+
+        start_ops_server(settings)  # /healthz, /livez, /metrics on METRICS_PORT (off when unset)
+        if socket:
+            from bot.slack.server import run_socket_mode
+
+            assert settings.slack_app_token is not None
+            err.print("Connecting to Slack in Socket Mode…")
+            run_socket_mode(bolt, settings.slack_app_token.get_secret_value())
+            return
+        from bot.slack.server import HttpServer
+
+        server = HttpServer(bolt, host=host, port=port, threads=threads)
+
+        def _terminate(signum: int, frame: FrameType | None) -> None:
+            server.stop_soon()
+
+        signal.signal(signal.SIGTERM, _terminate)
+        err.print(f"Listening on http://{host}:{server.port}/slack/events (health: /healthz)", soft_wrap=True)
+        server.serve_forever()
+        bolt.listener_runner.listener_executor.shutdown(wait=True)
+        err.print("Stopped.")

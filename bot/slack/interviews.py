@@ -1,0 +1,304 @@
+"""Interviews in threads: ``/interview``, the start form, the candidate's replies, the survey.
+
+Each handler comes in two halves. ``ack_*`` runs inside the HTTP request and only
+parses and acknowledges (well under Slack's 3 seconds); the rest runs afterwards as a Bolt
+lazy listener and does the database and model work. Nothing is remembered between calls:
+the thread's interview is looked up in the database on every reply.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import BoltRequest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
+from slack_sdk.webhook import WebhookClient
+
+from bot.engine import Actor, ConcurrentUpdate, EngineError, InterviewEngine, Progress, SessionView, TurnView
+from bot.slack import blocks, dedup, web
+from bot.slack.blocks import HELP_TEXT, THREAD_HELP
+from bot.slack.commands import InterviewRequest, Reply, parse_interview
+from bot.slack.modals import metadata, parse_start, start_form
+from bot.slack.people import PLATFORM, People
+from chains.bank.loader import UnknownRole
+
+log = logging.getLogger(__name__)
+
+SKIP_WORDS = {"skip", "pass", "next"}
+END_WORDS = {"end", "stop", "quit", "finish"}
+RETRY_WORDS = {"retry", "try again"}
+HELP_WORDS = {"help", "?"}
+# Message subtypes that are still a person typing in the thread; everything else is not an answer.
+ANSWER_SUBTYPES = {None, "thread_broadcast", "file_share"}
+
+Notify = Callable[[str], None]
+
+
+def webhook_notifier(response_url: str | None) -> Notify:
+    """Ephemeral replies through a slash command's ``response_url`` (works where the bot is not a member)."""
+
+    def notify(text: str) -> None:
+        if not response_url:
+            log.info("nowhere to send: %s", text)
+            return
+        try:
+            WebhookClient(response_url).send(text=text, response_type="ephemeral")
+        except Exception as exc:  # a failed courtesy message must not fail the handler
+            log.warning("response_url post failed: %s", exc)
+
+    return notify
+
+
+class Interviews:
+    def __init__(self, engine: InterviewEngine, people: People) -> None:
+        self.engine = engine
+        self.people = people
+        # Posts the "thinking…" placeholder while the engine is already at work on the answer.
+        self._posts = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack-post")
+
+    def _parse(self, text: str) -> InterviewRequest | Reply | None:
+        settings = self.engine.settings
+        return parse_interview(text, self.engine.bank, settings.max_questions)
+
+    # ── /interview ──────────────────────────────────────────────────────────────────
+    def ack_command(self, ack: Callable[..., Any], command: dict[str, Any]) -> None:
+        parsed = self._parse(command.get("text") or "")
+        if isinstance(parsed, Reply):
+            ack(text=HELP_TEXT if parsed.text == "help" else parsed.text, response_type="ephemeral")
+        else:
+            ack()
+
+    def run_command(self, command: dict[str, Any], client: WebClient) -> None:
+        parsed = self._parse(command.get("text") or "")
+        if isinstance(parsed, Reply):
+            return
+        notify = webhook_notifier(command.get("response_url"))
+        if parsed is None:
+            settings = self.engine.settings
+            meta = {"channel": command["channel_id"], "response_url": command.get("response_url")}
+            form = start_form(self.engine.bank, settings.max_questions, settings.default_questions, meta)
+            try:
+                client.views_open(trigger_id=command["trigger_id"], view=form)
+            except SlackClientError as exc:
+                notify(f"{web.explain(exc)} You can also type `/interview backend technical mid 3`.")
+            return
+        self.start(client, command["user_id"], command["channel_id"], parsed, notify)
+
+    # ── the start form ──────────────────────────────────────────────────────────────
+    def ack_form(self, ack: Callable[..., Any], view: dict[str, Any]) -> None:
+        parsed = parse_start(view, self.engine.bank, self.engine.settings.max_questions)
+        if isinstance(parsed, dict):
+            ack(response_action="errors", errors=parsed)
+        else:
+            ack()
+
+    def run_form(self, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        parsed = parse_start(view, self.engine.bank, self.engine.settings.max_questions)
+        if isinstance(parsed, dict):
+            return
+        meta = metadata(view)
+        user = body["user"]["id"]
+        channel = meta.get("channel") or user  # without a channel, the app's DM with the user
+        self.start(client, user, channel, parsed, webhook_notifier(meta.get("response_url")))
+
+    # ── starting ────────────────────────────────────────────────────────────────────
+    def start(
+        self, client: WebClient, user: str, channel: str, request: InterviewRequest, notify: Notify
+    ) -> None:
+        """Post the parent message, create the session on its thread, ask the first question."""
+        actor = self.people.actor(user)
+        spec = self.engine.bank.roles.get(request.role)
+        title = spec.title if spec else request.role
+        count = request.questions or self.engine.settings.default_questions
+        intro = (
+            f"<@{user}> started a mock interview: *{title}*, {request.kind}, {request.level}, "
+            f"{count} question{'s' if count != 1 else ''}. The questions and answers go in this thread."
+        )
+        try:
+            parent = web.post(client, channel, intro, [blocks.section(intro)])
+        except SlackClientError as exc:
+            notify(web.explain(exc))
+            return
+        try:
+            started = self.engine.start(
+                actor,
+                role=request.role,
+                kind=request.kind,
+                level=request.level,
+                questions=request.questions,
+                channel_id=channel,
+                thread_id=parent,
+            )
+        except (EngineError, UnknownRole) as exc:
+            failed = self.engine.find_by_thread(PLATFORM, channel, parent)
+            extra = " Type `retry` in this thread to try again." if failed is not None else ""
+            web.update(client, channel, parent, *blocks.notice(f"{intro}\n:warning: {exc}{extra}"))
+            return
+        self._post(client, channel, parent, *blocks.question_message(started.question, started.session))
+
+    # ── replies in a thread ─────────────────────────────────────────────────────────
+    def run_message(
+        self, body: dict[str, Any], event: dict[str, Any], client: WebClient, request: BoltRequest
+    ) -> None:
+        """A message event: an answer or a thread command when it is the candidate's reply."""
+        if event.get("subtype") not in ANSWER_SUBTYPES or event.get("bot_id"):
+            return
+        thread, channel, user = event.get("thread_ts"), event.get("channel"), event.get("user")
+        if not thread or thread == event.get("ts") or not channel or not user:
+            return  # not a reply in a thread
+        view = self.engine.find_by_thread(PLATFORM, channel, thread)
+        if view is None or view.candidate_user_id != user:
+            return  # not an interview thread, or someone else talking in it
+        event_id = str(body.get("event_id") or f"{channel}:{event.get('ts')}")
+        retried = bool(request.headers.get("x-slack-retry-num"))
+        actor = self.people.actor(user)
+        text = event.get("text") or ""
+        word = text.strip().lower().rstrip(".!")
+        if word not in HELP_WORDS | SKIP_WORDS | END_WORDS | RETRY_WORDS:
+            self._answer(client, view, actor, text, event_id, retried)
+            return
+        # Commands change the session without an event id of their own: the claim makes them once-only.
+        if not dedup.claim(self.engine.db, f"{PLATFORM}:event:{event_id}"):
+            log.info("duplicate delivery of %s ignored", event_id)
+        elif word in HELP_WORDS:
+            web.tell(client, channel, user, THREAD_HELP, thread_ts=thread)
+        elif word in SKIP_WORDS:
+            self._run(client, view, None, lambda: self.engine.skip(view.id, actor))
+        elif word in END_WORDS:
+            self._run(client, view, None, lambda: self.engine.end(view.id, actor))
+        else:
+            self._run(
+                client, view, self._placeholder(client, view), lambda: self.engine.retry(view.id, actor)
+            )
+
+    def _answer(
+        self, client: WebClient, view: SessionView, actor: Actor, text: str, event_id: str, retried: bool
+    ) -> None:
+        """Placeholder, grading, feedback in place of the placeholder, then the next question or report.
+
+        The engine deduplicates by ``event_id``: a redelivery (``X-Slack-Retry-Num``) of an answer
+        already taken changes nothing and, having no placeholder of its own, shows nothing.
+        The placeholder is posted while the engine starts, and the feedback is shown the moment
+        it is stored (``on_graded``), before the next question is prepared.
+        """
+        assert view.channel_id and view.thread_id
+        channel, thread = view.channel_id, view.thread_id
+        pending = None if retried else self._posts.submit(self._placeholder, client, view)
+        shown: list[bool] = []
+
+        def placeholder() -> str | None:
+            return pending.result() if pending is not None else None
+
+        def on_graded(turn: TurnView) -> None:
+            message = blocks.feedback_message(turn, view)
+            ts = placeholder()
+            if ts is None or not web.update(client, channel, ts, *message):
+                web.post(client, channel, *message, thread_ts=thread)
+            shown.append(True)
+
+        try:
+            progress = self.engine.answer(view.id, actor, text, event_id=event_id, on_graded=on_graded)
+        except ConcurrentUpdate as exc:
+            if dedup.answered(self.engine.db, view.id, event_id):  # our own redelivery won the race
+                self._delete(client, channel, placeholder())
+                return
+            self._notice(client, channel, thread, placeholder(), exc)
+            return
+        except EngineError as exc:
+            self._notice(client, channel, thread, placeholder(), exc)
+            return
+        self.show(client, channel, thread, progress, placeholder(), feedback_shown=bool(shown))
+
+    def _placeholder(self, client: WebClient, view: SessionView) -> str | None:
+        assert view.channel_id and view.thread_id
+        try:
+            return web.post(client, view.channel_id, *blocks.thinking_message(), thread_ts=view.thread_id)
+        except SlackClientError as exc:
+            log.warning("could not post the placeholder in %s: %s", view.channel_id, web.error_code(exc))
+            return None
+
+    def _notice(
+        self, client: WebClient, channel: str, thread: str, placeholder: str | None, exc: Exception
+    ) -> None:
+        message = blocks.notice(f":warning: {exc}")
+        if placeholder is None or not web.update(client, channel, placeholder, *message):
+            self._post(client, channel, thread, *message)
+
+    def _run(
+        self, client: WebClient, view: SessionView, placeholder: str | None, call: Callable[[], Progress]
+    ) -> None:
+        assert view.channel_id and view.thread_id
+        try:
+            progress = call()
+        except EngineError as exc:
+            self._notice(client, view.channel_id, view.thread_id, placeholder, exc)
+            return
+        self.show(client, view.channel_id, view.thread_id, progress, placeholder)
+
+    def show(
+        self,
+        client: WebClient,
+        channel: str,
+        thread: str,
+        progress: Progress,
+        placeholder: str | None = None,
+        *,
+        feedback_shown: bool = False,
+    ) -> None:
+        """Feedback (replacing the placeholder), then the next question or the report."""
+        if progress.duplicate:
+            self._delete(client, channel, placeholder)
+            return
+        graded = progress.graded
+        if graded is not None and graded.feedback is not None and not feedback_shown:
+            message = blocks.feedback_message(graded, progress.session)
+            if placeholder is None or not web.update(client, channel, placeholder, *message):
+                self._post(client, channel, thread, *message)
+        elif not feedback_shown:
+            self._delete(client, channel, placeholder)
+        if progress.next_question is not None:
+            self._post(
+                client, channel, thread, *blocks.question_message(progress.next_question, progress.session)
+            )
+        if progress.report is not None:
+            self._post(client, channel, thread, *blocks.report_message(progress.report))
+
+    @staticmethod
+    def _post(client: WebClient, channel: str, thread: str, text: str, body: list[dict[str, Any]]) -> None:
+        try:
+            web.post(client, channel, text, body, thread_ts=thread)
+        except SlackClientError as exc:  # the content is stored; 'retry' or the App Home shows it again
+            log.warning("could not post in %s/%s: %s", channel, thread, web.error_code(exc))
+
+    @staticmethod
+    def _delete(client: WebClient, channel: str, ts: str | None) -> None:
+        if ts is None:
+            return
+        try:
+            client.chat_delete(channel=channel, ts=ts)
+        except SlackClientError as exc:
+            log.warning("could not delete %s/%s: %s", channel, ts, web.error_code(exc))
+
+    # ── the end-of-session survey ───────────────────────────────────────────────────
+    def run_survey(self, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
+        thread = (body.get("container") or {}).get("thread_ts") or (body.get("message") or {}).get(
+            "thread_ts"
+        )
+        try:
+            session_id, value = (int(part) for part in str(action.get("value", "")).split(":", 1))
+            self.engine.survey(session_id, self._actor(user), value)
+            reply = f"Thanks! You rated this practice {value}/5."
+        except EngineError as exc:
+            reply = str(exc)
+        except ValueError:
+            reply = "That survey button is not valid any more."
+        if channel:
+            web.tell(client, channel, user, reply, thread_ts=thread)
+
+    def _actor(self, user: str) -> Actor:
+        return self.people.actor(user)

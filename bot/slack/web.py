@@ -1,0 +1,104 @@
+"""The Web API client and what to do when Slack says no.
+
+Rate limits (HTTP 429) are retried by the SDK after ``Retry-After``; dropped connections and
+5xx answers are retried too. Everything else comes back as ``SlackApiError`` and is turned
+into a sentence a person can act on (``explain``); no listener lets one escape.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+EXPLANATIONS = {
+    "channel_not_found": (
+        "I can't see this channel. If it is private, invite me first with `/invite @Mockingbird`."
+    ),
+    "not_in_channel": (
+        "I'm not a member of this channel yet. Invite me with `/invite @Mockingbird`, then try again."
+    ),
+    "is_archived": "This channel is archived, so I can't post in it.",
+    "restricted_action": "A workspace setting stops me from posting here.",
+    "ratelimited": "Slack is rate-limiting me right now. Please try again in a minute.",
+    "message_not_found": "That message no longer exists.",
+    "expired_trigger_id": "That took too long for Slack; please try again.",
+    "missing_scope": "I'm missing a permission for this; ask an admin to reinstall the app.",
+}
+
+
+def api_url(settings: Settings) -> str:
+    """``SLACK_API_URL`` with the trailing slash the SDK needs."""
+    url = settings.slack_api_url
+    return url if url.endswith("/") else url + "/"
+
+
+def make_client(settings: Settings, *, rate_limit_retries: int = 3) -> WebClient:
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return WebClient(
+        token=token,
+        base_url=api_url(settings),
+        timeout=15,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def error_code(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error") or f"http_{exc.response.status_code}")
+    return type(exc).__name__
+
+
+def explain(exc: Exception) -> str:
+    """A user-facing sentence for a failed Web API call."""
+    code = error_code(exc)
+    return EXPLANATIONS.get(code, f"Slack refused my request ({code}). Please try again in a moment.")
+
+
+def post(
+    client: WebClient,
+    channel: str,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+    thread_ts: str | None = None,
+) -> str:
+    """``chat.postMessage``; returns the new message's ts. Raises ``SlackClientError``."""
+    response = client.chat_postMessage(
+        channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False
+    )
+    return str(response["ts"])
+
+
+def update(client: WebClient, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> bool:
+    """``chat.update``; False (logged) when Slack refuses, since the content is also in the database."""
+    try:
+        client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        return True
+    except SlackClientError as exc:
+        log.warning("chat.update %s/%s failed: %s", channel, ts, error_code(exc))
+        return False
+
+
+def tell(client: WebClient, channel: str, user: str, text: str, thread_ts: str | None = None) -> bool:
+    """An ephemeral message to one person; False (logged) when Slack refuses."""
+    try:
+        client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+        return True
+    except SlackClientError as exc:
+        log.warning("chat.postEphemeral to %s in %s failed: %s", user, channel, error_code(exc))
+        return False

@@ -1,0 +1,134 @@
+"""The Slack bot running for real in HTTP mode against ``FakeSlackAPI``, plus steps tests repeat.
+
+``running_bot`` builds the engine through the composition root (``bot.app.build_engine``),
+the Bolt app through ``bot.slack.app.build_app``, and serves it with waitress on a free
+loopback port; ``SlackSender`` then talks to it exactly as Slack would (signed requests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from bot.app import build_engine
+from bot.config import Settings
+from bot.engine import InterviewEngine
+from bot.slack.app import build_app
+from bot.slack.server import HttpServer
+from bot.store.db import Database
+from fakes.slack_api import Call, FakeSlackAPI, SlackSender
+
+SECRET = "test-signing-secret"
+CHANNEL = "C0001"
+GOOD_ANSWER = (
+    "At my last job I led the migration of our billing API. I measured p99 latency before and after, "
+    "added idempotency keys so retries were safe, and rolled it out behind a feature flag; the error "
+    "rate fell by 40% and I wrote the runbook the on-call team still uses."
+)
+
+
+def slack_settings(fake: FakeSlackAPI, database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": fake.url,
+        "DATABASE_URL": database_url,
+        "RECRUITERS": "slack:URECRUIT,slack:SRECRUITERS",
+        "TEAM_LEADS": "slack:ULEAD",
+        "DEFAULT_QUESTIONS": 2,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@dataclass
+class RunningBot:
+    fake: FakeSlackAPI
+    sender: SlackSender
+    server: HttpServer
+    engine: InterviewEngine
+
+    # ── steps ───────────────────────────────────────────────────────────────────────
+    def start_interview(
+        self, user: str, text: str = "backend technical mid 2", channel: str = CHANNEL
+    ) -> str:
+        """``/interview`` and wait for the first question; returns the thread ts (the parent message)."""
+        before = len(self.fake.calls_to("chat.postMessage", ok=True))
+        sent = self.sender.command("/interview", text, user, channel)
+        assert sent.status == 200 and sent.elapsed_s < 3, sent
+        posts = self.fake.wait_calls("chat.postMessage", before + 2, ok=True)
+        parent = posts[before]
+        assert parent.params.get("thread_ts") is None and f"<@{user}>" in parent.params["text"]
+        question = posts[before + 1]
+        assert question.params["thread_ts"] == parent.response["ts"]
+        return str(parent.response["ts"])
+
+    def answer(
+        self, user: str, thread: str, text: str = GOOD_ANSWER, channel: str = CHANNEL, **kw: Any
+    ) -> Call:
+        """Reply in the thread and wait for the feedback; returns the call that showed it.
+
+        Normally that is the ``chat.update`` of the "thinking…" placeholder; when a redelivery
+        of the same event won the race it is a new ``chat.postMessage`` (see ``message_ts``).
+        """
+        before = len(self.feedback_calls(thread))
+        sent = self.sender.reply(user, channel, thread, text, **kw)
+        assert sent.status == 200 and sent.elapsed_s < 3, sent
+        return self.fake.wait_for(
+            lambda: (u := self.feedback_calls(thread)) and len(u) > before and u[-1], what="feedback posted"
+        )
+
+    def feedback_updates(self, thread: str) -> list[Call]:
+        """Placeholders replaced by feedback, in order."""
+        placeholders = {
+            c.response.get("ts")
+            for c in self.fake.calls_to("chat.postMessage", ok=True)
+            if c.params.get("thread_ts") == thread and "Thinking" in c.params.get("text", "")
+        }
+        return [
+            c
+            for c in self.fake.calls_to("chat.update", ok=True)
+            if c.params.get("ts") in placeholders and c.params["text"].startswith("Feedback")
+        ]
+
+    def feedback_calls(self, thread: str) -> list[Call]:
+        """Every call that first showed a feedback in the thread (placeholder updates and new posts)."""
+        posted = [c for c in self.thread_posts(thread) if c.params["text"].startswith("Feedback")]
+        return sorted(self.feedback_updates(thread) + posted, key=lambda c: c.at)
+
+    def thread_posts(self, thread: str) -> list[Call]:
+        return [
+            c for c in self.fake.calls_to("chat.postMessage", ok=True) if c.params.get("thread_ts") == thread
+        ]
+
+
+@contextmanager
+def running_bot(fake: FakeSlackAPI, db: Database, **overrides: Any) -> Iterator[RunningBot]:
+    tally_timeout_s = float(overrides.pop("tally_timeout_s", 10))
+    settings = slack_settings(fake, db.url, **overrides)
+    engine = build_engine(settings, db=db)
+    app = build_app(engine, settings, workers=16, tally_timeout_s=tally_timeout_s)
+    server = HttpServer(app, host="127.0.0.1", port=0, threads=8).start()
+    try:
+        yield RunningBot(fake, SlackSender(server.url, SECRET, fake), server, engine)
+    finally:
+        server.stop()
+        app.listener_runner.listener_executor.shutdown(wait=True)  # type: ignore[attr-defined]
+
+
+def action_values(call: Call) -> dict[str, str]:
+    """``{action_id: button label}`` of the last actions block of a posted or updated message."""
+    actions = [b for b in call.params.get("blocks", []) if b.get("type") == "actions"][-1]
+    return {e["action_id"]: e["text"]["text"] for e in actions["elements"]}
+
+
+def turn_of(call: Call) -> str:
+    actions = [b for b in call.params.get("blocks", []) if b.get("type") == "actions"][-1]
+    return str(actions["elements"][0]["value"])
+
+
+def message_ts(call: Call) -> str:
+    """The ts of the message a ``chat.update`` or ``chat.postMessage`` call showed."""
+    return str(call.params["ts"] if call.method == "chat.update" else call.response["ts"])

@@ -1,0 +1,257 @@
+"""Unit tier for the Slack adapter: argument parsing, forms, Block Kit limits, the Home trend. No I/O."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.engine.views import SessionView, TurnView
+from bot.slack import blocks
+from bot.slack.commands import InterviewRequest, Reply, parse_interview, parse_stats
+from bot.slack.home import home_view, sparkline, trend_text
+from bot.slack.modals import correction_form, parse_correction, parse_start, start_form
+from bot.store.models import SessionState, TurnState
+from chains.bank import load_bank
+from chains.schemas import Feedback
+
+
+@pytest.fixture(scope="module")
+def bank():  # type: ignore[no-untyped-def]
+    return load_bank()
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("backend technical senior 5", InterviewRequest("backend", "technical", "senior", 5)),
+        ("senior backend", InterviewRequest("backend", "behavioral", "senior", None)),
+        ("Product Management 2 technical", InterviewRequest("product-management", "technical", "mid", 2)),
+    ],
+)
+def test_interview_arguments_in_any_order(bank, text: str, expected: InterviewRequest) -> None:  # type: ignore[no-untyped-def]
+    assert parse_interview(text, bank, max_questions=10) == expected
+
+
+def test_no_arguments_means_the_form_and_help_means_help(bank) -> None:  # type: ignore[no-untyped-def]
+    assert parse_interview("  ", bank, 10) is None
+    assert parse_interview("help", bank, 10) == Reply("help")
+
+
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("backend 99", "between 1 and 10"),
+        ("backend 2 3", "two question counts"),
+        ("technical senior", "Which role"),
+        ("bakcend", "Did you mean backend"),
+    ],
+)
+def test_bad_interview_arguments_explain_themselves(bank, text: str, needle: str) -> None:  # type: ignore[no-untyped-def]
+    reply = parse_interview(text, bank, 10)
+    assert isinstance(reply, Reply) and needle in reply.text and "Usage" in reply.text
+
+
+def test_stats_days() -> None:
+    assert parse_stats("") == 30
+    assert parse_stats("7") == 7
+    assert isinstance(parse_stats("0"), Reply)
+    assert isinstance(parse_stats("last week"), Reply)
+
+
+def _state(values: dict[str, str | None], selects: set[str]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for block_id, value in values.items():
+        if block_id in selects:
+            out[block_id] = {
+                "value": {"type": "static_select", "selected_option": {"value": value} if value else None}
+            }
+        else:
+            out[block_id] = {"value": {"type": "plain_text_input", "value": value}}
+    return {"state": {"values": out}}
+
+
+def test_start_form_round_trip(bank) -> None:  # type: ignore[no-untyped-def]
+    form = start_form(bank, 10, 3, {"channel": "C1"})
+    assert form["callback_id"] == "interview_start" and json.loads(form["private_metadata"]) == {
+        "channel": "C1"
+    }
+    role_options = {o["value"] for o in form["blocks"][0]["element"]["options"]}
+    assert role_options == set(bank.roles)
+    view = _state(
+        {"role": "frontend", "kind": "technical", "level": "junior", "questions": "4"},
+        {"role", "kind", "level", "questions"},
+    )
+    assert parse_start(view, bank, 10) == InterviewRequest("frontend", "technical", "junior", 4)
+    errors = parse_start(
+        _state(
+            {"role": "astronaut", "kind": "technical", "level": "junior", "questions": "40"},
+            {"role", "kind", "level", "questions"},
+        ),
+        bank,
+        10,
+    )
+    assert set(errors) == {"role", "questions"}  # type: ignore[arg-type]
+
+
+FEEDBACK = Feedback(
+    score=6,
+    strengths=["clear structure"],
+    weaknesses=["no metrics"],
+    suggestions=["quantify impact"],
+    criteria={"structure": 7},
+    summary="Solid but vague.",
+)
+
+
+def test_correction_form_is_prefilled_and_parses_back() -> None:
+    form = correction_form(FEEDBACK, {"turn": 5})
+    by_id = {b["block_id"]: b for b in form["blocks"]}
+    assert by_id["score"]["element"]["initial_option"]["value"] == "6"
+    assert by_id["summary"]["element"]["initial_value"] == "Solid but vague."
+    assert by_id["weaknesses"]["element"]["initial_value"] == "no metrics"
+    view = _state(
+        {
+            "score": "8",
+            "summary": "Good, add numbers.",
+            "strengths": "clear structure\n• owns outcome",
+            "weaknesses": "",
+            "suggestions": "- quantify impact\n",
+            "note": "  ",
+        },
+        {"score"},
+    )
+    corrected, note = parse_correction(view, FEEDBACK.criteria)  # type: ignore[misc]
+    assert corrected.score == 8 and corrected.strengths == ["clear structure", "owns outcome"]
+    assert corrected.weaknesses == [] and corrected.suggestions == ["quantify impact"]
+    assert corrected.criteria == {"structure": 7} and note is None
+
+
+def test_correction_form_errors_name_the_field() -> None:
+    assert parse_correction(_state({"score": None, "summary": "x"}, {"score"})) == {
+        "score": "Choose a score from 1 to 10."
+    }
+    assert "summary" in parse_correction(_state({"score": "5", "summary": "  "}, {"score"}))  # type: ignore[operator]
+    nine = "\n".join(f"item {i}" for i in range(9))
+    assert "strengths" in parse_correction(
+        _state({"score": "5", "summary": "ok", "strengths": nine}, {"score"})
+    )  # type: ignore[operator]
+
+
+def _turn(feedback: Feedback | None, index: int = 0, follow_up_of: int | None = None) -> TurnView:
+    return TurnView(
+        id=11 + index,
+        session_id=1,
+        index=index,
+        state=TurnState.graded,
+        question="Tell me about X?",
+        question_id="q",
+        domain="apis",
+        key_points=[],
+        answer="a",
+        answer_truncated=True,
+        feedback=feedback,
+        provider="offline",
+        model_version=None,
+        follow_up_of=follow_up_of,
+    )
+
+
+def _session(turns: list[TurnView]) -> SessionView:
+    from datetime import UTC, datetime
+
+    return SessionView(
+        id=1,
+        platform="slack",
+        channel_id="C1",
+        thread_id="1.0",
+        candidate_user_id="U1",
+        role="backend",
+        kind="technical",
+        level="mid",
+        planned_questions=3,
+        state=SessionState.awaiting_answer,
+        created_at=datetime.now(UTC),
+        turns=turns,
+    )
+
+
+def test_feedback_blocks_carry_tally_buttons_and_respect_slack_limits() -> None:
+    huge = FEEDBACK.model_copy(update={"summary": "word " * 1500, "strengths": ["s" * 900] * 8})
+    turn = _turn(huge)
+    text, body = blocks.feedback_message(turn, _session([turn]), {"up": 3, "down": 1})
+    assert all(len(b["text"]["text"]) <= 3000 for b in body if b["type"] == "section")
+    actions = body[-1]["elements"]
+    assert [a["action_id"] for a in actions] == ["rate_up", "rate_down", "correct_feedback"]
+    assert actions[0]["text"]["text"].endswith("· 3") and actions[1]["text"]["text"].endswith("· 1")
+    assert {a["value"] for a in actions} == {"11"}
+    assert any("only its first part" in json.dumps(b) for b in body)
+    assert "question 1 of 3" in text
+
+
+def test_follow_up_keeps_its_parents_number() -> None:
+    first, follow = _turn(FEEDBACK, 0), _turn(None, 1, follow_up_of=11)
+    session = _session([first, follow])
+    assert blocks.question_label(follow, session) == "Follow-up to question 1"
+    text, _ = blocks.question_message(follow, session)
+    assert text.startswith("Follow-up to question 1")
+
+
+def test_home_trend() -> None:
+    assert sparkline([1, 10]) == "▁█"
+    history = [
+        {
+            "session_id": 2,
+            "role": "backend",
+            "kind": "technical",
+            "level": "mid",
+            "state": "completed",
+            "created_at": "2030-01-02T10:00:00",
+            "average_score": 7.0,
+        },
+        {
+            "session_id": 1,
+            "role": "backend",
+            "kind": "technical",
+            "level": "mid",
+            "state": "ended",
+            "created_at": "2030-01-01T10:00:00",
+            "average_score": 4.5,
+        },
+    ]
+    assert "up 2.5" in trend_text(history)
+    view = home_view(history)
+    assert view["type"] == "home" and "ended early" in json.dumps(view)
+    assert "No graded answers yet" in json.dumps(home_view([]))
+
+
+def test_the_manifest_matches_what_the_app_listens_for() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from bot.slack.app import INTERVIEW_COMMAND, STATS_COMMAND
+    from bot.slack.server import EVENTS_PATH
+
+    manifest = yaml.safe_load((Path(__file__).parents[1] / "deploy" / "slack-manifest.yml").read_text())
+    commands = {c["command"]: c for c in manifest["features"]["slash_commands"]}
+    assert set(commands) == {INTERVIEW_COMMAND, STATS_COMMAND}
+    settings = manifest["settings"]
+    urls = [c["url"] for c in commands.values()]
+    urls += [settings["event_subscriptions"]["request_url"], settings["interactivity"]["request_url"]]
+    assert all(url.startswith("https://") and url.endswith(EVENTS_PATH) for url in urls)
+    assert settings["interactivity"]["is_enabled"] is True
+    assert {"app_home_opened", "message.channels", "message.groups"} <= set(
+        settings["event_subscriptions"]["bot_events"]
+    )
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {
+        "commands",
+        "chat:write",
+        "channels:history",
+        "groups:history",
+        "files:write",
+        "usergroups:read",
+    } <= scopes
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert 174 <= len(manifest["display_information"]["long_description"]) <= 4000
