@@ -42,6 +42,9 @@ def register(app: typer.Typer) -> None:
             err.print(f"[red]DISCORD_GUILD_IDS must be numeric server ids (got {', '.join(bad_ids)}).[/]")
             raise typer.Exit(2)
 
+        from bot.ops import start_ops_server
+
+        start_ops_server(settings)  # /healthz and /metrics on METRICS_PORT, when set
         import discord
 
         from bot.app import build_engine

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 
 from pydantic import ValidationError
 from sqlalchemy import case, func, select
@@ -34,11 +36,27 @@ def redact_name(text: str, display_name: str | None) -> str:
 class ExemplarSource:
     """``source(role, kind)`` -> up to ``limit`` (question, answer, feedback), best source first."""
 
-    def __init__(self, db: Database, limit: int = 12) -> None:
+    def __init__(self, db: Database, limit: int = 12, ttl_s: float = 30.0) -> None:
         self.db = db
         self.limit = limit
+        # Exemplars change slowly (a correction or a rating at a time) while every answer asks for
+        # them: a short-lived per-process cache keeps two aggregate queries off the answer path.
+        self.ttl_s = ttl_s
+        self._cache: dict[tuple[str, str], tuple[float, tuple[Exemplar, ...]]] = {}
+        self._lock = threading.Lock()
 
     def __call__(self, role: str, kind: str) -> tuple[Exemplar, ...]:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get((role, kind))
+        if cached is not None and now - cached[0] < self.ttl_s:
+            return cached[1]
+        exemplars = self._query(role, kind)
+        with self._lock:
+            self._cache[(role, kind)] = (now, exemplars)
+        return exemplars
+
+    def _query(self, role: str, kind: str) -> tuple[Exemplar, ...]:
         with self.db.session() as session:
             corrected = session.execute(
                 select(Turn.id, Turn.question, Turn.answer, Correction.feedback, User.display_name)

@@ -78,6 +78,7 @@ class Provider(ABC):
     """A source of questions and feedback."""
 
     name: str = "abstract"
+    uses_exemplars: bool = True  # False lets the engine skip the few-shot query (the offline rubric)
 
     @abstractmethod
     def question(self, request: QuestionRequest) -> Result[Question]: ...

@@ -14,6 +14,7 @@ from chains.schemas import Feedback, Question
 
 class OfflineProvider(Provider):
     name = "offline"
+    uses_exemplars = False
 
     def __init__(self, bank: Bank | None = None) -> None:
         self.bank = bank or load_bank()
