@@ -1,0 +1,614 @@
+"""The model registry: candidates, an evaluation gate, a traffic split, promotion and rollback.
+
+Every trained version (a TGI LoRA adapter, an OpenAI fine-tuned model, a Gemini few-shot
+exemplar set) is a row in ``model_versions``: status ``candidate`` -> ``live`` -> ``retired``.
+
+- **Gate.** A candidate takes traffic or goes live only if its held-out metrics pass:
+  JSON validity, agreement with the recruiter-approved score (within one point), and, where
+  it can be measured (TRL DPO/KTO), preference accuracy at least 0.5 and no lower than the
+  base model's. Missing measurements fail the gate.
+- **Split.** ``choose_variant`` picks, for each NEW session, a candidate with probability
+  equal to its ``traffic_share``, otherwise the live version (or ``None``: the configured
+  default). The engine stores the pick in ``interview_sessions.model_version`` and passes it
+  to the provider as ``request.model`` (OpenAI model name, TGI ``adapter_id``), so every turn
+  and every 👍 / 👎 is attributable to a version.
+- **Decision.** 👍 rates of candidate and baseline since the split began are compared with a
+  one-sided two-proportion z-test (pooled variance, alpha 0.05, at least 30 ratings per arm).
+  Significantly better: promote. Significantly worse: roll back (retire, no more traffic).
+  Otherwise keep collecting. A manual promotion is refused when the candidate is measured as
+  significantly worse, so no measurably worse model goes live.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from bot.store.db import Database
+from bot.store.models import ModelVersion, Rating, Turn, utcnow
+
+CANDIDATE, LIVE, RETIRED = "candidate", "live", "retired"
+BACKENDS = ("trl", "openai", "gemini")
+# Which registry backend serves the sessions of each LLM provider.
+PROVIDER_BACKEND = {"tgi": "trl", "openai": "openai", "gemini": "gemini"}
+ALPHA = 0.05
+MIN_RATINGS = 30
+
+
+class RegistryError(ValueError):
+    """A registry action that cannot be done; the message says why and what to do instead."""
+
+
+# ── statistics ──────────────────────────────────────────────────────────────────────
+def _normal_sf(z: float) -> float:
+    """P(Z > z) for a standard normal variable."""
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+@dataclass(frozen=True)
+class ZTest:
+    """One-sided two-proportion z-test of arm A against arm B (pooled standard error)."""
+
+    z: float | None
+    p_better: float | None  # P-value for "A's rate is higher than B's"
+    p_worse: float | None  # P-value for "A's rate is lower than B's"
+
+
+def two_proportion_z_test(up_a: int, n_a: int, up_b: int, n_b: int) -> ZTest:
+    if n_a == 0 or n_b == 0:
+        return ZTest(None, None, None)
+    pooled = (up_a + up_b) / (n_a + n_b)
+    variance = pooled * (1 - pooled) * (1 / n_a + 1 / n_b)
+    diff = up_a / n_a - up_b / n_b
+    if variance == 0:  # both arms all 👍 or all 👎: no evidence either way
+        return ZTest(0.0, 0.5, 0.5)
+    z = diff / math.sqrt(variance)
+    return ZTest(round(z, 4), _normal_sf(z), _normal_sf(-z))
+
+
+# ── gate ────────────────────────────────────────────────────────────────────────────
+@dataclass(frozen=True)
+class GateThresholds:
+    min_json_validity: float = 0.95
+    min_agreement: float = 0.6
+    min_preference_accuracy: float = 0.5
+
+
+@dataclass
+class Check:
+    name: str
+    value: float | None
+    threshold: str
+    passed: bool
+    note: str = ""
+
+
+@dataclass
+class GateResult:
+    passed: bool
+    checks: list[Check]
+    at: str = field(default_factory=lambda: utcnow().isoformat())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "at": self.at, "checks": [c.__dict__ for c in self.checks]}
+
+    def reasons(self) -> list[str]:
+        return [f"{c.name}: {c.note}" for c in self.checks if not c.passed]
+
+
+def run_gate(
+    metrics: dict[str, Any], backend: str, thresholds: GateThresholds = GateThresholds()
+) -> GateResult:
+    """Check measured metrics against the thresholds; a missing required metric fails."""
+    checks: list[Check] = []
+
+    def at_least(name: str, minimum: float, label: str) -> None:
+        value = metrics.get(name)
+        if value is None:
+            checks.append(Check(name, None, f">= {minimum}", False, f"{label} was not measured"))
+        else:
+            ok = float(value) >= minimum
+            checks.append(
+                Check(
+                    name,
+                    float(value),
+                    f">= {minimum}",
+                    ok,
+                    f"{label} {float(value):.3f} {'meets' if ok else 'is below'} {minimum}",
+                )
+            )
+
+    at_least("json_validity", thresholds.min_json_validity, "JSON validity")
+    at_least("agreement", thresholds.min_agreement, "agreement with recruiter scores")
+    if backend == "trl" and metrics.get("method", "dpo") == "kto" and metrics.get("heldout_pairs") == 0:
+        checks.append(
+            Check(
+                "preference_accuracy",
+                None,
+                "n/a",
+                True,
+                "no held-out prompt has both a 👍 and a 👎 reply; judged by the other checks",
+            )
+        )
+    elif backend == "trl" and metrics.get("method", "dpo") in ("dpo", "kto"):
+        at_least("preference_accuracy", thresholds.min_preference_accuracy, "held-out preference accuracy")
+        base, after = metrics.get("preference_accuracy_base"), metrics.get("preference_accuracy")
+        if base is not None and after is not None:
+            ok = after >= base
+            checks.append(
+                Check(
+                    "preference_gain",
+                    round(after - base, 4),
+                    ">= 0",
+                    ok,
+                    f"preference accuracy {'did not fall' if ok else 'fell'} from the base model's "
+                    f"{base:.3f} to {after:.3f}",
+                )
+            )
+    else:
+        checks.append(
+            Check(
+                "preference_accuracy",
+                metrics.get("preference_accuracy"),
+                "n/a",
+                True,
+                "not measurable for this backend or method; judged by the other checks",
+            )
+        )
+    return GateResult(all(c.passed for c in checks), checks)
+
+
+# ── views ───────────────────────────────────────────────────────────────────────────
+@dataclass
+class VersionView:
+    id: int
+    name: str
+    backend: str
+    base_model: str | None
+    artifact: str | None
+    status: str
+    traffic_share: float
+    metrics: dict[str, Any]
+    data_snapshot: dict[str, Any]
+    created_at: datetime
+    promoted_at: datetime | None
+    retired_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ModelVersion) -> VersionView:
+        return cls(
+            id=row.id,
+            name=row.name,
+            backend=row.backend,
+            base_model=row.base_model,
+            artifact=row.artifact,
+            status=row.status,
+            traffic_share=row.traffic_share,
+            metrics=dict(row.metrics or {}),
+            data_snapshot=dict(row.data_snapshot or {}),
+            created_at=row.created_at,
+            promoted_at=row.promoted_at,
+            retired_at=row.retired_at,
+        )
+
+    @property
+    def serving_id(self) -> str:
+        return serving_id(self.backend, self.name, self.artifact)
+
+    @property
+    def gate_passed(self) -> bool:
+        return bool(self.metrics.get("gate", {}).get("passed"))
+
+    @property
+    def splittable(self) -> bool:
+        return splittable(self.backend, self.metrics)
+
+
+def serving_id(backend: str, name: str, artifact: str | None) -> str:
+    """What a session asks the provider for: the OpenAI model name, or the TGI adapter id (the name)."""
+    return (artifact or name) if backend == "openai" else name
+
+
+def splittable(backend: str, metrics: dict[str, Any]) -> bool:
+    """Whether a provider can serve this version for some sessions only (chosen per request)."""
+    if backend == "openai":
+        return True
+    if backend == "trl":
+        return metrics.get("serving", "lora-adapter") == "lora-adapter"
+    return False  # a Gemini exemplar set applies to every session once promoted
+
+
+def _get(session: Session, name: str, *, lock: bool = False) -> ModelVersion:
+    query = select(ModelVersion).where(ModelVersion.name == name)
+    if lock:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        known = session.scalars(select(ModelVersion.name).order_by(ModelVersion.id.desc()).limit(5)).all()
+        hint = f" Known versions: {', '.join(known)}." if known else " The registry is empty."
+        raise RegistryError(f"There is no model version named {name!r}.{hint}")
+    return row
+
+
+def _live(session: Session, backend: str, *, lock: bool = False) -> ModelVersion | None:
+    query = select(ModelVersion).where(ModelVersion.status == LIVE, ModelVersion.backend == backend)
+    if lock:
+        query = query.with_for_update()
+    return session.scalars(query.order_by(ModelVersion.promoted_at.desc())).first()
+
+
+# ── lifecycle ───────────────────────────────────────────────────────────────────────
+def register_candidate(
+    db: Database,
+    *,
+    name: str,
+    backend: str,
+    base_model: str | None,
+    artifact: str | None,
+    data_snapshot: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    thresholds: GateThresholds = GateThresholds(),
+) -> VersionView:
+    """Add a new version as a candidate (no traffic) and run the gate on the metrics it came with."""
+    if backend not in BACKENDS:
+        raise RegistryError(f"backend must be one of {', '.join(BACKENDS)} (got {backend!r})")
+    measured = dict(metrics or {})
+    measured["gate"] = run_gate(measured, backend, thresholds).as_dict()
+    with db.session() as session:
+        if session.scalar(select(ModelVersion.id).where(ModelVersion.name == name)) is not None:
+            raise RegistryError(f"A model version named {name!r} already exists; choose another --name.")
+        row = ModelVersion(
+            name=name,
+            backend=backend,
+            base_model=base_model,
+            artifact=artifact,
+            status=CANDIDATE,
+            traffic_share=0.0,
+            data_snapshot=dict(data_snapshot or {}),
+            metrics=measured,
+        )
+        session.add(row)
+        session.flush()
+        return VersionView.of(row)
+
+
+def record_metrics(
+    db: Database, name: str, metrics: dict[str, Any], thresholds: GateThresholds = GateThresholds()
+) -> VersionView:
+    """Merge new measurements into a version and re-run its gate."""
+    with db.session() as session:
+        row = _get(session, name, lock=True)
+        merged = {**(row.metrics or {}), **metrics}
+        merged["gate"] = run_gate(merged, row.backend, thresholds).as_dict()
+        row.metrics = merged
+        if not merged["gate"]["passed"] and row.status == CANDIDATE:
+            row.traffic_share = 0.0  # a candidate that no longer passes takes no traffic
+        return VersionView.of(row)
+
+
+def check_gate(db: Database, name: str, thresholds: GateThresholds = GateThresholds()) -> GateResult:
+    with db.session() as session:
+        row = _get(session, name, lock=True)
+        result = run_gate(row.metrics or {}, row.backend, thresholds)
+        row.metrics = {**(row.metrics or {}), "gate": result.as_dict()}
+        if not result.passed and row.status == CANDIDATE:
+            row.traffic_share = 0.0
+        return result
+
+
+def set_traffic(db: Database, name: str, share: float) -> VersionView:
+    """Give a gated candidate ``share`` (0-1) of new sessions; the live version serves the rest."""
+    if not 0.0 <= share <= 1.0:
+        raise RegistryError("The traffic share is a fraction between 0 and 1, for example 0.1 for 10%.")
+    with db.session() as session:
+        row = _get(session, name, lock=True)
+        view = VersionView.of(row)
+        if row.status != CANDIDATE:
+            raise RegistryError(f"{name} is {row.status}; only a candidate takes a traffic share.")
+        if share > 0 and not view.gate_passed:
+            reasons = "; ".join(run_gate(view.metrics, row.backend).reasons()) or "the gate has not been run"
+            raise RegistryError(f"{name} has not passed the evaluation gate ({reasons}).")
+        if share > 0 and not view.splittable:
+            raise RegistryError(
+                f"{name} cannot be served to only some sessions ("
+                + (
+                    "a Gemini exemplar set applies to every session"
+                    if row.backend == "gemini"
+                    else "TGI serves LoRA adapters per request, not prefix adapters or full models"
+                )
+                + "); evaluate it and promote it instead."
+            )
+        others = (
+            session.scalar(
+                select(func.coalesce(func.sum(ModelVersion.traffic_share), 0.0)).where(
+                    ModelVersion.status == CANDIDATE,
+                    ModelVersion.backend == row.backend,
+                    ModelVersion.id != row.id,
+                )
+            )
+            or 0.0
+        )
+        if share + others > 1.0 + 1e-9:
+            raise RegistryError(
+                f"Other {row.backend} candidates already take {others:.0%} of sessions; "
+                f"at most {1 - others:.0%} is left for {name}."
+            )
+        metrics = dict(row.metrics or {})
+        if share > 0 and row.traffic_share == 0:
+            metrics["split_started_at"] = utcnow().isoformat()
+        row.metrics = metrics
+        row.traffic_share = share
+        return VersionView.of(row)
+
+
+def choose_variant(db: Database, rng: random.Random, backend: str | None = None) -> str | None:
+    """The model name / TGI adapter id a NEW session should use, or None for the configured default."""
+    with db.session() as session:
+        query = select(ModelVersion).where(ModelVersion.status.in_((LIVE, CANDIDATE)))
+        if backend is not None:
+            query = query.where(ModelVersion.backend == backend)
+        rows = [VersionView.of(r) for r in session.scalars(query.order_by(ModelVersion.id))]
+    candidates = [
+        v for v in rows if v.status == CANDIDATE and v.traffic_share > 0 and v.gate_passed and v.splittable
+    ]
+    live = next(
+        (
+            v
+            for v in sorted(rows, key=lambda v: v.promoted_at or v.created_at, reverse=True)
+            if v.status == LIVE and v.splittable
+        ),
+        None,
+    )
+    draw = rng.random()
+    for candidate in candidates:
+        if draw < candidate.traffic_share:
+            return candidate.serving_id
+        draw -= candidate.traffic_share
+    return live.serving_id if live else None
+
+
+def variant_chooser(
+    db: Database, provider: str, rng: random.Random | None = None
+) -> Callable[[], str | None] | None:
+    """``InterviewEngine(variants=...)`` for the configured provider, or None where nothing is registered."""
+    backend = PROVIDER_BACKEND.get(provider)
+    if backend is None or backend == "gemini":
+        return None
+    chooser = rng or random.SystemRandom()
+    return lambda: choose_variant(db, chooser, backend)
+
+
+# ── measurement ─────────────────────────────────────────────────────────────────────
+@dataclass
+class Arm:
+    label: str
+    up: int
+    total: int
+
+    @property
+    def rate(self) -> float | None:
+        return round(self.up / self.total, 4) if self.total else None
+
+
+@dataclass
+class Comparison:
+    candidate: str
+    since: str | None
+    candidate_arm: Arm
+    baseline_arm: Arm
+    test: ZTest
+    decision: str  # promote / rollback / wait
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "candidate": self.candidate,
+            "since": self.since,
+            "decision": self.decision,
+            "reason": self.reason,
+            "candidate_arm": self.candidate_arm.__dict__ | {"rate": self.candidate_arm.rate},
+            "baseline_arm": self.baseline_arm.__dict__ | {"rate": self.baseline_arm.rate},
+            "z": self.test.z,
+            "p_better": self.test.p_better,
+            "p_worse": self.test.p_worse,
+        }
+
+
+def _arm(session: Session, label: str, condition: Any, since: datetime | None) -> Arm:
+    query = (
+        select(func.coalesce(func.sum(case((Rating.value > 0, 1), else_=0)), 0), func.count())
+        .select_from(Rating)
+        .join(Turn, Turn.id == Rating.turn_id)
+        .where(Rating.value != 0, condition)
+    )
+    if since is not None:
+        query = query.where(Turn.graded_at >= since)
+    up, total = session.execute(query).one()
+    return Arm(label, int(up or 0), int(total or 0))
+
+
+def compare(db: Database, name: str, *, alpha: float = ALPHA, min_ratings: int = MIN_RATINGS) -> Comparison:
+    """👍 rate of a candidate against its baseline (the live version, else the configured default)."""
+    with db.session() as session:
+        row = _get(session, name)
+        view = VersionView.of(row)
+        started = view.metrics.get("split_started_at")
+        since = datetime.fromisoformat(started) if started else None
+        live = _live(session, row.backend)
+        candidate_arm = _arm(session, view.serving_id, Turn.model_version == view.serving_id, since)
+        if live is not None:
+            baseline_id = VersionView.of(live).serving_id
+            baseline_arm = _arm(session, baseline_id, Turn.model_version == baseline_id, since)
+        else:
+            registered = [
+                VersionView.of(r).serving_id
+                for r in session.scalars(select(ModelVersion).where(ModelVersion.backend == row.backend))
+            ]
+            baseline_arm = _arm(session, "default model", Turn.model_version.not_in(registered), since)
+    test = two_proportion_z_test(candidate_arm.up, candidate_arm.total, baseline_arm.up, baseline_arm.total)
+    short = min(candidate_arm.total, baseline_arm.total) < min_ratings
+    if short:
+        decision, reason = (
+            "wait",
+            (f"need {min_ratings} ratings per arm (have {candidate_arm.total} and {baseline_arm.total})"),
+        )
+    elif test.p_better is not None and test.p_better < alpha:
+        decision, reason = (
+            "promote",
+            f"👍 rate significantly higher (one-sided p = {test.p_better:.4f} < {alpha})",
+        )
+    elif test.p_worse is not None and test.p_worse < alpha:
+        decision, reason = (
+            "rollback",
+            f"👍 rate significantly lower (one-sided p = {test.p_worse:.4f} < {alpha})",
+        )
+    else:
+        decision, reason = "wait", f"no significant difference yet (p = {test.p_better:.4f} for better)"
+    return Comparison(name, started, candidate_arm, baseline_arm, test, decision, reason)
+
+
+# ── promotion and rollback ──────────────────────────────────────────────────────────
+def promote(db: Database, name: str, *, alpha: float = ALPHA, min_ratings: int = MIN_RATINGS) -> VersionView:
+    """Make a gated candidate live; the live version it replaces is retired (rollback brings it back)."""
+    comparison = compare(db, name, alpha=alpha, min_ratings=min_ratings)
+    if comparison.decision == "rollback":
+        raise RegistryError(
+            f"{name} is measured worse than what it would replace ({comparison.reason}); "
+            "it cannot go live. Roll it back instead."
+        )
+    with db.session() as session:
+        row = _get(session, name, lock=True)
+        view = VersionView.of(row)
+        if row.status != CANDIDATE:
+            raise RegistryError(
+                f"{name} is {row.status}; only a candidate can be promoted "
+                "(use rollback to bring back a retired version)."
+            )
+        if not view.gate_passed:
+            reasons = "; ".join(run_gate(view.metrics, row.backend).reasons()) or "the gate has not been run"
+            raise RegistryError(f"{name} has not passed the evaluation gate ({reasons}).")
+        if row.backend == "trl" and not view.splittable:
+            raise RegistryError(
+                f"{name} is a {view.metrics.get('serving')}; TGI selects LoRA adapters per request "
+                "only. Deploy it as its own TGI model and register that instead."
+            )
+        now = utcnow()
+        previous = _live(session, row.backend, lock=True)
+        if previous is not None:
+            previous.status, previous.retired_at, previous.traffic_share = RETIRED, now, 0.0
+        row.status, row.promoted_at, row.retired_at, row.traffic_share = LIVE, now, None, 0.0
+        # Other candidates are now measured against the new live version, from now on.
+        for other in session.scalars(
+            select(ModelVersion).where(
+                ModelVersion.status == CANDIDATE,
+                ModelVersion.backend == row.backend,
+                ModelVersion.traffic_share > 0,
+            )
+        ):
+            other.metrics = {**(other.metrics or {}), "split_started_at": now.isoformat()}
+        row.metrics = {**(row.metrics or {}), "promotion": comparison.as_dict()}
+        return VersionView.of(row)
+
+
+@dataclass
+class Rollback:
+    retired: VersionView
+    reinstated: VersionView | None
+    was_live: bool
+
+
+def rollback(db: Database, name: str | None = None, *, backend: str | None = None) -> Rollback:
+    """Retire a candidate (no more traffic), or retire the live version and bring back the one before it."""
+    with db.session() as session:
+        if name is None:
+            query = select(ModelVersion).where(ModelVersion.status == LIVE)
+            if backend:
+                query = query.where(ModelVersion.backend == backend)
+            lives = session.scalars(query.with_for_update()).all()
+            if not lives:
+                raise RegistryError(
+                    "No version is live" + (f" for {backend}" if backend else "") + "; nothing to roll back."
+                )
+            if len(lives) > 1:
+                raise RegistryError(
+                    "Several backends have a live version ("
+                    + ", ".join(f"{r.name} [{r.backend}]" for r in lives)
+                    + "); name the one to roll back."
+                )
+            row = lives[0]
+        else:
+            row = _get(session, name, lock=True)
+        if row.status == RETIRED:
+            raise RegistryError(f"{row.name} is already retired.")
+        now = utcnow()
+        was_live = row.status == LIVE
+        row.status, row.retired_at, row.traffic_share = RETIRED, now, 0.0
+        row.metrics = {**(row.metrics or {}), "rolled_back_at": now.isoformat()}
+        reinstated = None
+        if was_live:
+            # The version it replaced: retired after having been live, and never rolled back itself.
+            previous = session.scalars(
+                select(ModelVersion)
+                .where(
+                    ModelVersion.backend == row.backend,
+                    ModelVersion.status == RETIRED,
+                    ModelVersion.promoted_at.is_not(None),
+                    ModelVersion.id != row.id,
+                )
+                .order_by(ModelVersion.retired_at.desc())
+                .with_for_update()
+            ).all()
+            reinstated = next((r for r in previous if "rolled_back_at" not in (r.metrics or {})), None)
+            if reinstated is not None:
+                reinstated.status, reinstated.retired_at, reinstated.promoted_at = LIVE, None, now
+        session.flush()
+        return Rollback(VersionView.of(row), VersionView.of(reinstated) if reinstated else None, was_live)
+
+
+@dataclass
+class Decision:
+    name: str
+    action: str  # promoted / rolled back / waiting
+    comparison: Comparison
+
+
+def review(db: Database, *, alpha: float = ALPHA, min_ratings: int = MIN_RATINGS) -> list[Decision]:
+    """Apply the statistical rule to every candidate taking traffic (the beat schedule can run this)."""
+    with db.session() as session:
+        names = session.scalars(
+            select(ModelVersion.name)
+            .where(ModelVersion.status == CANDIDATE, ModelVersion.traffic_share > 0)
+            .order_by(ModelVersion.id)
+        ).all()
+    decisions = []
+    for name in names:
+        comparison = compare(db, name, alpha=alpha, min_ratings=min_ratings)
+        action = "waiting"
+        if comparison.decision == "promote":
+            promote(db, name, alpha=alpha, min_ratings=min_ratings)
+            action = "promoted"
+        elif comparison.decision == "rollback":
+            rollback(db, name)
+            action = "rolled back"
+        decisions.append(Decision(name, action, comparison))
+    return decisions
+
+
+def list_versions(db: Database, backend: str | None = None) -> list[VersionView]:
+    with db.session() as session:
+        query = select(ModelVersion).order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc())
+        if backend:
+            query = query.where(ModelVersion.backend == backend)
+        return [VersionView.of(row) for row in session.scalars(query)]
+
+
+def get_version(db: Database, name: str) -> VersionView:
+    with db.session() as session:
+        return VersionView.of(_get(session, name))
