@@ -87,3 +87,17 @@ def test_unknown_structured_output_mode_is_a_configuration_error(
     ):
         build(fake, OPENAI_STRUCTURED_OUTPUT="yaml").grade(GradeRequest(question=question, answer=ANSWER))
     assert fake.requests == []
+
+
+def test_the_sessions_registry_variant_overrides_the_configured_model(fake: FakeOpenAI,
+                                                                      question: Question) -> None:
+    provider = build(fake)
+    variant = "ft:gpt-4o-mini-2024-07-18:mockingbird::candidate7"
+    fake.script(VALID, VALID, MALFORMED, VALID)
+    chosen = provider.grade(GradeRequest(question=question, answer=ANSWER, model=variant))
+    default = provider.grade(GradeRequest(question=question, answer=ANSWER))
+    repaired = provider.grade(GradeRequest(question=question, answer=ANSWER, model=variant))
+    models = [r.body["model"] for r in fake.requests]
+    assert models[0] == variant and models[1] != variant
+    assert models[2:] == [variant, variant]  # the repair call goes to the same variant
+    assert chosen.call.model == variant and default.call.model == models[1] and repaired.call.repaired

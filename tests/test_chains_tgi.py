@@ -82,3 +82,11 @@ def test_the_local_hugging_face_token_never_leaves_without_a_key(
     build(fake.base_url, TGI_API_KEY="").grade(GradeRequest(question=question, answer=ANSWER))
     assert "hf_local_secret_token" not in str(fake.requests[0].headers)
     assert fake.requests[0].headers.get("authorization", "") == ""
+
+
+def test_the_sessions_registry_variant_selects_its_lora_adapter(fake: FakeTGI, question: Question) -> None:
+    provider = build(fake.base_url, TGI_ADAPTER_ID="mockingbird-live")
+    live = provider.grade(GradeRequest(question=question, answer=ANSWER))
+    candidate = provider.grade(GradeRequest(question=question, answer=ANSWER, model="mockingbird-candidate"))
+    assert fake.adapters() == ["mockingbird-live", "mockingbird-candidate"]
+    assert (live.call.model, candidate.call.model) == ("mockingbird-live", "mockingbird-candidate")

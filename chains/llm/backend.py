@@ -33,6 +33,12 @@ class Backend(Protocol):
 
     def structured(self, spec: OutputSpec) -> Runnable[list[BaseMessage], str]: ...
 
+    def with_model(self, model: str) -> Backend:
+        """The same endpoint with another model: a fine-tuned model name, or a TGI LoRA adapter id.
+
+        The registry's traffic split picks it per session (``GradeRequest.model``)."""
+        ...
+
 
 def message_text(message: BaseMessage) -> str:
     """The text of a reply; for a tool call, its raw arguments (the JSON the model wrote)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -71,7 +72,10 @@ class StructuredChain(Generic[In, W, Out]):
         )
         task = prompt.removesuffix("_behavioral").removesuffix("_technical")  # feedback, follow_up, ...
         spec = OutputSpec(name=task, schema=strict_json_schema(wire), temperature=temperature)
+        self.spec = spec
         self.model: Runnable[list[BaseMessage], str] = backend.structured(spec)
+        self._variants: dict[str, tuple[Backend, Runnable[list[BaseMessage], str]]] = {}
+        self._variants_lock = threading.Lock()
         self.runnable: Runnable[In, Result[Out]] = RunnableLambda(
             self._invoke, name=f"{backend.name}:{prompt}"
         )
@@ -85,9 +89,20 @@ class StructuredChain(Generic[In, W, Out]):
         examples = self._examples(request) if self._examples else []
         return self.template.invoke({**values, "examples": examples}).to_messages()
 
-    def _call(self, messages: list[BaseMessage]) -> str:
+    def _target(self, request: In) -> tuple[Backend, Runnable[list[BaseMessage], str]]:
+        """The configured model, or the session's variant from the registry traffic split."""
+        variant = getattr(request, "model", None)
+        if not variant or variant == self.backend.model:
+            return self.backend, self.model
+        with self._variants_lock:
+            if variant not in self._variants:
+                backend = self.backend.with_model(variant)
+                self._variants[variant] = (backend, backend.structured(self.spec))
+            return self._variants[variant]
+
+    def _call(self, messages: list[BaseMessage], model: Runnable[list[BaseMessage], str] | None = None) -> str:
         try:
-            return self.model.invoke(messages)
+            return (model or self.model).invoke(messages)
         except ProviderError:
             raise
         except Exception as exc:  # every SDK's errors become one readable ProviderError
@@ -108,13 +123,14 @@ class StructuredChain(Generic[In, W, Out]):
     def _invoke(self, request: In) -> Result[Out]:
         started = time.perf_counter()
         messages = self.messages(request)
+        backend, model = self._target(request)
         call = CallRecord(
-            provider=self.backend.name,
-            model=self.backend.model,
+            provider=backend.name,
+            model=backend.model,
             prompt_version=self.prompt.version,
             prompt=json.dumps(as_role_dicts(messages), ensure_ascii=False),
         )
-        raw = self._call(messages)
+        raw = self._call(messages, model)
         value, parsed = self._accept(raw, request)
         call.valid_first_try = value is not None and not parsed.lenient
         if value is not None and parsed.lenient:
@@ -131,7 +147,7 @@ class StructuredChain(Generic[In, W, Out]):
                 AIMessage(content=raw[:4000] or "(empty reply)"),
                 HumanMessage(content=self.repair_prompt.render_user(problem=problem)),
             ]
-            raw = self._call(repair)
+            raw = self._call(repair, model)
             value, parsed = self._accept(raw, request)
             if value is None:
                 raise InvalidOutput(f"invalid output twice ({parsed.problem})")

@@ -9,6 +9,8 @@ fine-tuned here: its prompt-tuning is the few-shot exemplars the feedback chain 
 
 from __future__ import annotations
 
+import copy
+
 from typing import Any
 
 from google.genai.types import HttpOptions, HttpRetryOptions
@@ -59,6 +61,12 @@ class GeminiBackend:
             max_retries=max_retries + 1,
             client_args=client_args,
         )
+
+    def with_model(self, model: str) -> GeminiBackend:
+        variant = copy.copy(self)
+        variant.model = model
+        variant.llm = self.llm.model_copy(update={"model": model})
+        return variant
 
     def structured(self, spec: OutputSpec) -> Runnable[list[BaseMessage], str]:
         bound = self.llm.bind(

@@ -8,6 +8,7 @@ retries 429 / 5xx / timeouts ``LLM_MAX_RETRIES`` times with backoff, honouring R
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage
@@ -49,6 +50,12 @@ class OpenAIBackend:
             http_client=http_client,
             stream_usage=False,
         )
+
+    def with_model(self, model: str) -> OpenAIBackend:
+        variant = copy.copy(self)
+        variant.model = model
+        variant.llm = self.llm.model_copy(update={"model_name": model})  # shares the HTTP client
+        return variant
 
     def structured(self, spec: OutputSpec) -> Runnable[list[BaseMessage], str]:
         if self.method == "function_calling":

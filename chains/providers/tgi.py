@@ -11,6 +11,8 @@ with a plain-text prompt. InferenceClient has no retries, so ``chains.llm.retry`
 
 from __future__ import annotations
 
+import copy
+
 import logging
 from typing import Any
 
@@ -96,6 +98,12 @@ class TGIBackend:
                 log.warning("TGI at %s has no chat template; using /generate with a plain prompt", self.where)
                 self.chat_api = False
         return with_retries(lambda: self._generate(messages, spec), self.max_retries)
+
+    def with_model(self, model: str) -> TGIBackend:
+        """The same TGI server with another LoRA adapter (``adapter_id`` per request)."""
+        variant = copy.copy(self)
+        variant.adapter_id = variant.model = model
+        return variant
 
     def structured(self, spec: OutputSpec) -> Runnable[list[BaseMessage], str]:
         return RunnableLambda(lambda messages: self.complete(messages, spec), name="tgi_generate")
