@@ -6,6 +6,7 @@ import logging
 
 from bot.config import Settings, get_settings
 from bot.engine import InterviewEngine
+from bot.engine.exemplars import ExemplarSource
 from bot.engine.signals import SignalSink
 from bot.store.db import Database
 from chains import providers
@@ -32,6 +33,13 @@ def make_sink(settings: Settings, db: Database) -> SignalSink:
 
 def build_engine(settings: Settings | None = None, *, provider: str | None = None,
                  db: Database | None = None) -> InterviewEngine:
+    from tasks.registry import variant_chooser
+    from tasks.training.gemini_backend import RegistryExemplars
+
     settings = settings or get_settings()
     db = db or open_database(settings)
-    return InterviewEngine(db, providers.build(settings, provider), settings, signals=make_sink(settings, db))
+    chosen = provider or settings.llm_provider
+    # A promoted Gemini exemplar set (prompt-tuning version) replaces the live query for Gemini.
+    exemplars = RegistryExemplars(db, fallback=ExemplarSource(db)) if chosen == "gemini" else ExemplarSource(db)
+    return InterviewEngine(db, providers.build(settings, provider), settings, signals=make_sink(settings, db),
+                           exemplars=exemplars, variants=variant_chooser(db, chosen))

@@ -30,6 +30,11 @@ app.add_typer(bank_app, name="bank")
 
 COMMAND_MODULES: tuple[str, ...] = (
     "tasks.evaluation.cli",
+    "tasks.cli",
+    "bot.slack.cli",
+    "bot.discord.cli",
+    "tasks.retention_cli",
+    "tasks.training.cli",
 )
 
 err = Console(stderr=True)
@@ -107,6 +112,7 @@ def practice(
     from bot.console.practice import AnswersFile, Practice, stdin_source
     from bot.engine import Actor, EngineError
     from bot.store.models import UserRole
+    from chains.providers import ProviderError
 
     if kind not in KINDS:
         raise _fail(f"--kind must be one of {', '.join(KINDS)}.")
@@ -144,6 +150,8 @@ def practice(
         raise typer.Exit(130) from None
     except EngineError as exc:
         raise _fail(f"{exc} (Your progress is saved: mockingbird practice --resume.)", code=1) from exc
+    except ProviderError as exc:  # e.g. an unknown --provider name
+        raise _fail(str(exc)) from exc
     if as_json:
         typer.echo(json.dumps(runner.transcript.as_json(), indent=2, ensure_ascii=False))
 

@@ -21,8 +21,13 @@ class Settings(BaseSettings):
 
     # Storage and background work
     data_dir: Path = Field(default=Path("data"), alias="MOCKINGBIRD_DATA_DIR")
-    database_url: str | None = Field(default=None, alias="DATABASE_URL")
-    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    # URLs may carry passwords: kept out of repr() so a logged Settings shows none.
+    database_url: str | None = Field(default=None, alias="DATABASE_URL", repr=False)
+    redis_url: str | None = Field(default=None, alias="REDIS_URL", repr=False)
+    # Celery queue name (one per deployment, or per test run) and how long an unacknowledged
+    # message waits before Redis hands it to another worker (longer than the longest task).
+    celery_queue: str = Field(default="mockingbird", min_length=1, alias="CELERY_QUEUE")
+    celery_visibility_timeout_s: int = Field(default=3600, ge=1, alias="CELERY_VISIBILITY_TIMEOUT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     retention_days: int = Field(default=0, ge=0, alias="RETENTION_DAYS")
 
@@ -45,6 +50,7 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
     openai_model: str = Field(default="gpt-4o-mini", alias="OPENAI_MODEL")
+    openai_structured_output: str = Field(default="json_schema", alias="OPENAI_STRUCTURED_OUTPUT")
     google_api_key: SecretStr | None = Field(default=None, alias="GOOGLE_API_KEY")
     gemini_model: str = Field(default="gemini-2.0-flash", alias="GEMINI_MODEL")
     gemini_base_url: str | None = Field(default=None, alias="GEMINI_BASE_URL")

@@ -24,7 +24,8 @@ PG_HOST, PG_PORT = os.environ.get("TEST_PG_HOST", "127.0.0.1"), int(os.environ.g
 REDIS_HOST, REDIS_PORT = os.environ.get("TEST_REDIS_HOST", "127.0.0.1"), int(os.environ.get("TEST_REDIS_PORT", "6379"))
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ENV_PREFIXES = ("DATABASE_URL", "REDIS_URL", "LLM_", "OPENAI_", "GOOGLE_", "GEMINI_", "TGI_", "SLACK_", "DISCORD_",
-                "RECRUITERS", "TEAM_LEADS", "MOCKINGBIRD_", "FOLLOW_UPS", "MAX_", "DEFAULT_QUESTIONS", "RETRAIN_")
+                "RECRUITERS", "TEAM_LEADS", "MOCKINGBIRD_", "FOLLOW_UPS", "MAX_", "DEFAULT_QUESTIONS", "RETRAIN_",
+                "CELERY_")
 
 
 def service_missing(what: str, how: str) -> None:

@@ -20,9 +20,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -42,6 +43,7 @@ from bot.engine.report import build_report
 from bot.engine.signals import RECORD_CORRECTION, RECORD_RATING, SignalSink, correction_key, rating_key
 from bot.engine.text import clean_answer
 from bot.engine.views import Progress, SessionView, Started, TurnView
+from bot.ops.metrics import count_rating, observe_llm_call
 from bot.store.db import Database
 from bot.store.models import (
     InterviewSession,
@@ -53,6 +55,7 @@ from bot.store.models import (
     UserRole,
     utcnow,
 )
+from bot.store.privacy import forget_person
 from chains.bank import Bank, load_bank
 from chains.providers import AllProvidersFailed, FollowUpRequest, GradeRequest, Provider, QuestionRequest
 from chains.schemas import KINDS, LEVELS, Feedback, Question, SessionReport
@@ -67,6 +70,23 @@ FINISHED = (SessionState.completed, SessionState.ended)
 
 class ProviderUnavailable(EngineError):
     """No provider could do the work; whatever the candidate sent is kept."""
+
+
+@dataclass(frozen=True)
+class _GradingWork:
+    """What grading needs, captured in the transaction that claimed the answer (saves a reload)."""
+
+    turn_id: int
+    question: Question
+    answer: str
+    role: str
+    kind: str
+    model: str | None
+
+    @classmethod
+    def of(cls, record: InterviewSession, turn: Turn) -> _GradingWork:
+        question = TurnView.of(turn).as_question(record.role, record.kind, record.level)
+        return cls(turn.id, question, turn.answer or "", record.role, record.kind, record.model_version)
 
 
 class InterviewEngine:
@@ -207,8 +227,13 @@ class InterviewEngine:
             return history
 
     # ── answering ───────────────────────────────────────────────────────────────────
-    def answer(self, session_id: int, actor: Actor, text: str | bytes, *, event_id: str | None = None) -> Progress:
-        """Store the candidate's answer to the current question, grade it, move on."""
+    def answer(self, session_id: int, actor: Actor, text: str | bytes, *, event_id: str | None = None,
+               on_graded: Callable[[TurnView], None] | None = None) -> Progress:
+        """Store the candidate's answer to the current question, grade it, move on.
+
+        ``on_graded`` is called with the feedback as soon as it is stored, before the next
+        question is prepared, so an adapter can show it without waiting for that work.
+        """
         cleaned = clean_answer(text, self.settings.max_answer_chars)
         if not cleaned.text:
             raise BadInput("Your answer is empty. Type your answer, or 'skip' to move to the next question.")
@@ -220,8 +245,8 @@ class InterviewEngine:
             turn = self._claim_current(session, record, "answer")
             turn.answer, turn.answer_truncated, turn.answer_event_id = cleaned.text, cleaned.truncated, event_id
             turn.state, turn.answered_at = TurnState.answered, utcnow()
-            turn_id = turn.id
-        return self._grade_and_advance(session_id, turn_id)
+            work = _GradingWork.of(record, turn)
+        return self._grade_and_advance(session_id, work.turn_id, on_graded, work)
 
     def skip(self, session_id: int, actor: Actor) -> Progress:
         with self.db.session() as session:
@@ -313,13 +338,16 @@ class InterviewEngine:
                                    "only the first one counts.")
         session.expire(record)
 
-    def _grade_and_advance(self, session_id: int, turn_id: int) -> Progress:
-        with self.db.session() as session:
-            record = self._load(session, session_id)
-            turn = next(t for t in record.turns if t.id == turn_id)
-            question = TurnView.of(turn).as_question(record.role, record.kind, record.level)
-            answer, role, kind, model = turn.answer or "", record.role, record.kind, record.model_version
-        exemplars = self.exemplars(role, kind) if self.exemplars else ()
+    def _grade_and_advance(self, session_id: int, turn_id: int,
+                           on_graded: Callable[[TurnView], None] | None = None,
+                           work: _GradingWork | None = None) -> Progress:
+        if work is None:  # resuming: read what the answer transaction would have handed over
+            with self.db.session() as session:
+                record = self._load(session, session_id)
+                work = _GradingWork.of(record, next(t for t in record.turns if t.id == turn_id))
+        question, answer, model = work.question, work.answer, work.model
+        exemplars = (self.exemplars(work.role, work.kind)
+                     if self.exemplars and self.provider.uses_exemplars else ())
         try:
             result = self.provider.grade(GradeRequest(question=question, answer=answer, exemplars=exemplars,
                                                       model=model))
@@ -328,6 +356,7 @@ class InterviewEngine:
             raise ProviderUnavailable("I couldn't get feedback from the model right now. Your answer is saved; "
                                       "try again in a minute ('retry').") from exc
         call = result.call
+        observe_llm_call(call, "grade")
         with self.db.session() as session:
             turn = session.get(Turn, turn_id)
             if turn is not None and turn.state == TurnState.answered:
@@ -339,6 +368,11 @@ class InterviewEngine:
                 turn.model_version = model or call.model
                 turn.state, turn.graded_at = TurnState.graded, utcnow()
             graded = TurnView.of(turn) if turn is not None else None
+        if on_graded is not None and graded is not None and graded.feedback is not None:
+            try:
+                on_graded(graded)
+            except Exception:  # showing the feedback early is a courtesy; the result still carries it
+                log.exception("on_graded callback failed for turn %s", turn_id)
         follow_up = None
         if (self.settings.follow_ups and graded is not None and graded.follow_up_of is None
                 and graded.feedback is not None):
@@ -388,10 +422,12 @@ class InterviewEngine:
             seed=view.id * 1000 + len(view.turns), model=view.model_version,
         )
         try:
-            return self.provider.question(request).value
+            result = self.provider.question(request)
         except AllProvidersFailed as exc:
             raise ProviderUnavailable("I couldn't prepare the next question right now. Nothing is lost; "
                                       "try again in a minute ('retry').") from exc
+        observe_llm_call(result.call, "question")
+        return result.value
 
     # ── ratings, corrections, surveys ───────────────────────────────────────────────
     def _graded_turn(self, session: Session, turn_id: int) -> Turn:
@@ -412,6 +448,7 @@ class InterviewEngine:
         payload = {"turn_id": turn_id, "rater": person, "value": value,
                    "idempotency_key": rating_key(turn_id, actor.platform, actor.user_id, value)}
         self._submit(RECORD_RATING, payload)
+        count_rating(actor.platform, value)
         return payload
 
     def correct(self, turn_id: int, actor: Actor, feedback: Feedback, note: str | None = None) -> dict[str, Any]:
@@ -456,10 +493,12 @@ class InterviewEngine:
 
     # ── privacy ─────────────────────────────────────────────────────────────────────
     def forget(self, platform: str, user_id: str) -> bool:
-        """Delete a person and everything about them (sessions, answers, ratings, corrections)."""
+        """Delete a person and everything about them: sessions, answers, ratings, corrections, the
+        preference data made from them, and copies waiting in the outbox or the dead letters."""
         with self.db.session() as session:
-            result = session.execute(
-                delete(User).where(User.platform == platform, User.platform_user_id == user_id)
-            )
-            return bool(result.rowcount)
+            return forget_person(session, platform, user_id)
+
+    def forget_me(self, actor: Actor) -> bool:
+        """The chat command: a person deletes their own data. True when anything was stored."""
+        return self.forget(actor.platform, actor.user_id)
 

@@ -7,12 +7,13 @@ Schema changes go through Alembic (``bot/store/migrations``); never ``create_all
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -272,3 +273,44 @@ class PreferencePair(Base):
     model_version: Mapped[str | None] = mapped_column(String(120))
     rater_role: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Provenance for deletion: a pair made from a correction goes when the correction goes.
+    correction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("corrections.id", ondelete="CASCADE"), index=True
+    )
+    # sha256 of the prompt messages: finds other outputs for the same prompt (rating pairs).
+    prompt_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    __table_args__ = (Index("ix_preference_pairs_turn_id", "turn_id"),
+                      Index("ix_preference_pairs_other_turn_id", "other_turn_id"))
+
+
+class PipelineState(Base):
+    """Small named records the background jobs keep between runs (watermarks, retraining due, tombstones)."""
+
+    __tablename__ = "pipeline_state"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DailyRollup(Base):
+    """Per-day aggregates by role, kind and model version, so long-range stats need no full scan."""
+
+    __tablename__ = "daily_rollups"
+    __table_args__ = (UniqueConstraint("day", "role", "kind", "model_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    role: Mapped[str] = mapped_column(String(60))
+    kind: Mapped[str] = mapped_column(String(20))
+    model_version: Mapped[str] = mapped_column(String(120), default="")  # "" when unknown
+    sessions: Mapped[int] = mapped_column(Integer, default=0)
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    graded_turns: Mapped[int] = mapped_column(Integer, default=0)
+    valid_first_try: Mapped[int] = mapped_column(Integer, default=0)
+    ratings_up: Mapped[int] = mapped_column(Integer, default=0)
+    ratings_down: Mapped[int] = mapped_column(Integer, default=0)
+    corrections: Mapped[int] = mapped_column(Integer, default=0)
+    surveys: Mapped[int] = mapped_column(Integer, default=0)
+    usefulness_sum: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

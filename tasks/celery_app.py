@@ -1,0 +1,115 @@
+"""The Celery application, built from settings: broker and result backend from ``REDIS_URL``.
+
+A factory rather than a module-level singleton, so every process (and every test, with its own
+Redis database and queue) gets an app configured from its own settings. ``tasks.celery.app`` is
+the instance ``celery -A tasks worker|beat`` finds. Without ``REDIS_URL`` tasks run eagerly,
+in the calling process.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery
+from celery.schedules import crontab
+
+from bot.config import Settings, get_settings
+
+#: Engine signal names (``bot.engine.signals``) to Celery task names.
+SIGNAL_TASKS: dict[str, str] = {
+    "record_rating": "mockingbird.record_rating",
+    "record_correction": "mockingbird.record_correction",
+    "record_ratings": "mockingbird.record_ratings",  # a batch: the outbox relay's backlog
+}
+
+#: Publishing gives up quickly when Redis is down: the outbox keeps the message instead.
+PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
+_apps: dict[tuple[str | None, str, int], Celery] = {}
+
+
+def beat_schedule() -> dict[str, dict[str, Any]]:
+    """Periodic jobs. Each expires before its next run, so a backlog never piles up while workers are down."""
+    return {
+        "relay-outbox": {
+            "task": "mockingbird.relay_outbox",
+            "schedule": timedelta(seconds=15),
+            "options": {"expires": 15},
+        },
+        "build-preferences": {
+            "task": "mockingbird.build_preferences",
+            "schedule": timedelta(minutes=10),
+            "options": {"expires": 600},
+        },
+        "nightly-dataset": {
+            "task": "mockingbird.nightly_dataset",
+            "schedule": crontab(hour=2, minute=30),
+            "options": {"expires": 3600},
+        },
+        "retrain-check": {
+            "task": "mockingbird.check_retraining",
+            "schedule": crontab(minute=15),
+            "options": {"expires": 3600},
+        },
+        "stats-rollup": {
+            "task": "mockingbird.rollup_stats",
+            "schedule": crontab(minute=5),
+            "options": {"expires": 3600},
+        },
+    }
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    url = settings.redis_url
+    visibility = settings.celery_visibility_timeout_s
+    redis_options = {"socket_connect_timeout": 2, "socket_timeout": 15, "retry_on_timeout": True}
+    return {
+        "broker_url": url or "memory://",
+        "result_backend": url or "cache+memory://",
+        "task_always_eager": not url,
+        "task_eager_propagates": True,
+        "task_default_queue": settings.celery_queue,
+        # Delivery: a message is acknowledged only after its task finished, and a task whose
+        # process died is put back; storage is idempotent, so a second run stores nothing new.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 8,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_expires": 24 * 3600,
+        "timezone": "UTC",
+        "enable_utc": True,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {
+            "visibility_timeout": visibility,
+            # Messages a killed worker held come back after the visibility timeout; sweep often
+            # enough that a short timeout (tests, small deployments) is honoured.
+            "unacked_restore_interval": max(1, min(10, visibility // 4)),
+            "unacked_restore_throttle": 1,
+            **redis_options,
+        },
+        "result_backend_transport_options": redis_options,
+        "task_publish_retry_policy": PUBLISH_RETRY,
+        "worker_consumer": "tasks.consumer:DeadLetterConsumer",
+        "worker_hijack_root_logger": False,
+        "beat_schedule": beat_schedule(),
+        "beat_schedule_filename": str(settings.data_dir / "celerybeat-schedule"),
+    }
+
+
+def make_app(settings: Settings | None = None) -> Celery:
+    """A configured app whose tasks are ``tasks.jobs`` (registered when the app is finalized)."""
+    settings = settings or get_settings()
+    app = Celery("mockingbird", include=["tasks.jobs"])
+    app.conf.update(celery_config(settings))
+    return app
+
+
+def app_for(settings: Settings) -> Celery:
+    """One app per broker, queue and timeout in this process (publishers reuse its connection pool)."""
+    key = (settings.redis_url, settings.celery_queue, settings.celery_visibility_timeout_s)
+    if key not in _apps:
+        _apps[key] = make_app(settings)
+    return _apps[key]

@@ -1,0 +1,242 @@
+"""Dataset export: preference rows streamed to JSONL in the format a trainer reads.
+
+* ``trl-dpo``    conversational ``prompt`` / ``chosen`` / ``rejected`` (TRL DPOTrainer).
+* ``trl-kto``    conversational ``prompt`` / ``completion`` / ``label`` (TRL KTOTrainer); KTO labels
+  from ratings, plus both sides of every pair (chosen desirable, rejected not).
+* ``openai-dpo`` OpenAI preference fine-tuning: ``input.messages``, ``preferred_output``,
+  ``non_preferred_output``.
+
+Rows are read with a server-side cursor and written one at a time, so memory stays flat however
+many rows there are. Text a person wrote is redacted (emails, phone numbers, platform ids, the
+names of the people behind the row); rows of people who were forgotten are gone from the table.
+The file appears complete or not at all (written aside, then renamed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
+
+from bot.store.db import Database
+from bot.store.models import Correction, InterviewSession, PreferencePair, User
+from tasks.redact import redact
+
+FORMATS: tuple[str, ...] = ("trl-dpo", "trl-kto", "openai-dpo")
+STREAM_ROWS = 1000
+
+
+class ExportError(ValueError):
+    """A bad export request or an invalid export file; the message says which and where."""
+
+
+@dataclass
+class ExportResult:
+    format: str
+    path: str
+    rows: int
+    source_rows: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+# ── row shapes (also the validators) ────────────────────────────────────────────────
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(min_length=1)
+
+
+def _one_assistant(messages: list[ChatMessage]) -> list[ChatMessage]:
+    if len(messages) != 1 or messages[0].role != "assistant":
+        raise ValueError("must be exactly one assistant message")
+    return messages
+
+
+def _ends_with_user(messages: list[ChatMessage]) -> list[ChatMessage]:
+    if not messages or messages[-1].role != "user":
+        raise ValueError("the prompt must end with a user message")
+    return messages
+
+
+Prompt = Annotated[list[ChatMessage], AfterValidator(_ends_with_user)]
+Answer = Annotated[list[ChatMessage], AfterValidator(_one_assistant)]
+
+
+class TrlDpoRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prompt: Prompt
+    chosen: Answer
+    rejected: Answer
+
+
+class TrlKtoRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prompt: Prompt
+    completion: Answer
+    label: bool
+
+
+class OpenAIInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    messages: Prompt
+    tools: list[Any] = Field(default_factory=list)
+    parallel_tool_calls: bool = True
+
+
+class OpenAIDpoRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    input: OpenAIInput
+    preferred_output: Answer
+    non_preferred_output: Answer
+
+
+ROW_MODELS: dict[str, type[BaseModel]] = {
+    "trl-dpo": TrlDpoRow,
+    "trl-kto": TrlKtoRow,
+    "openai-dpo": OpenAIDpoRow,
+}
+
+
+# ── reading ─────────────────────────────────────────────────────────────────────────
+def _query(fmt: str, since: datetime | None) -> Any:
+    candidate, recruiter = aliased(User), aliased(User)
+    query = (
+        select(
+            PreferencePair.kind,
+            PreferencePair.prompt,
+            PreferencePair.chosen,
+            PreferencePair.rejected,
+            PreferencePair.completion,
+            PreferencePair.label,
+            candidate.display_name,
+            candidate.platform_user_id,
+            recruiter.display_name,
+            recruiter.platform_user_id,
+        )
+        .outerjoin(InterviewSession, PreferencePair.session_id == InterviewSession.id)
+        .outerjoin(candidate, InterviewSession.candidate_id == candidate.id)
+        .outerjoin(Correction, PreferencePair.correction_id == Correction.id)
+        .outerjoin(recruiter, Correction.recruiter_id == recruiter.id)
+        .order_by(PreferencePair.id)
+    )
+    if fmt != "trl-kto":
+        query = query.where(PreferencePair.kind == "pair")
+    if since is not None:
+        query = query.where(PreferencePair.created_at >= since)
+    return query
+
+
+def count_rows(db: Database, fmt: str, since: datetime | None = None) -> int:
+    with db.session() as session:
+        return session.scalar(select(func.count()).select_from(_query(fmt, since).subquery())) or 0
+
+
+def _assistant(text: str, names: tuple[str | None, ...]) -> list[dict[str, str]]:
+    return [{"role": "assistant", "content": redact(text, names)}]
+
+
+def _prompt(messages: list[dict[str, str]], names: tuple[str | None, ...]) -> list[dict[str, str]]:
+    # The system text is ours; only what people wrote (the user turn) is redacted.
+    return [
+        m if m["role"] == "system" else {"role": m["role"], "content": redact(m["content"], names)}
+        for m in messages
+    ]
+
+
+def rows(
+    db: Database, fmt: str, since: datetime | None = None, on_source_row: Callable[[], None] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Export rows, streamed from the database (a server-side cursor on PostgreSQL)."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    with db.session() as session:
+        result = session.execute(_query(fmt, since).execution_options(yield_per=STREAM_ROWS))
+        for kind, prompt, chosen, rejected, completion, label, *people in result:
+            if on_source_row:
+                on_source_row()
+            names = tuple(people)
+            messages = _prompt(prompt, names)
+            if fmt == "trl-dpo":
+                yield {
+                    "prompt": messages,
+                    "chosen": _assistant(chosen, names),
+                    "rejected": _assistant(rejected, names),
+                }
+            elif fmt == "openai-dpo":
+                yield {
+                    "input": {"messages": messages, "tools": [], "parallel_tool_calls": True},
+                    "preferred_output": _assistant(chosen, names),
+                    "non_preferred_output": _assistant(rejected, names),
+                }
+            elif kind == "kto":
+                yield {"prompt": messages, "completion": _assistant(completion, names), "label": bool(label)}
+            else:  # a pair is two KTO examples
+                yield {"prompt": messages, "completion": _assistant(chosen, names), "label": True}
+                yield {"prompt": messages, "completion": _assistant(rejected, names), "label": False}
+
+
+# ── writing and checking ────────────────────────────────────────────────────────────
+def export(
+    db: Database,
+    fmt: str,
+    out: Path,
+    *,
+    since: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ExportResult:
+    """Write ``out`` (JSONL). ``progress(done, total)`` is called as source rows are read."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    total = count_rows(db, fmt, since) if progress else 0
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress and (done % 500 == 0 or done == total):
+            progress(done, total)
+
+    temp = out.with_name(f".{out.name}.{os.getpid()}.part")
+    written = 0
+    try:
+        with temp.open("w", encoding="utf-8") as handle:
+            for row in rows(db, fmt, since, on_source_row=tick):
+                handle.write(json.dumps(row, ensure_ascii=False))
+                handle.write("\n")
+                written += 1
+        os.replace(temp, out)
+    finally:
+        temp.unlink(missing_ok=True)
+    if progress:
+        progress(done, max(total, done))
+    return ExportResult(format=fmt, path=str(out), rows=written, source_rows=done)
+
+
+def validate_file(path: Path, fmt: str) -> int:
+    """Check every line of an export against its format; returns the row count."""
+    if fmt not in ROW_MODELS:
+        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    model = ROW_MODELS[fmt]
+    count = 0
+    with Path(path).open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                model.model_validate_json(line)
+            except ValidationError as exc:
+                first = exc.errors(include_url=False)[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise ExportError(f"{path}:{number}: not a {fmt} row ({where}: {first['msg']})") from exc
+            count += 1
+    return count

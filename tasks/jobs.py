@@ -1,0 +1,176 @@
+"""Celery tasks: thin wrappers that add delivery guarantees around the plain functions.
+
+Every task acknowledges its message only after it finished (``acks_late``), is put back when its
+process dies (``reject_on_worker_lost``), and retries transient failures (database or Redis
+unreachable, a lock) with exponential backoff. Storage is idempotent, so a redelivered message
+stores nothing new. A payload that can never succeed becomes a dead letter with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from celery import Task, shared_task
+from celery.exceptions import Retry
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from bot.config import get_settings
+from bot.store.db import Database
+from bot.store.models import utcnow
+from tasks import bulk, deadletter, export, ingest, preferences, retrain_trigger, rollups, state
+from tasks.ingest import PoisonPayload
+from tasks.runtime import database, redis_client
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = (OperationalError, InterfaceError, PoolTimeout, IntegrityError, ConnectionError, TimeoutError)
+DIRTY_BATCH = 2000
+
+
+class PipelineTask(Task):  # type: ignore[misc]
+    """Base of every Mockingbird task: late acks, retries with backoff, dead letters."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+    autoretry_for = TRANSIENT
+    retry_backoff = 2
+    retry_backoff_max = 300
+    retry_jitter = True
+    max_retries = 8
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        """Reached for errors that are not transient, or after the last retry: keep the payload."""
+        if isinstance(exc, Retry):
+            return
+        payload = args[0] if len(args) == 1 and not kwargs else {"args": list(args), "kwargs": kwargs}
+        reason = deadletter.reason_for(exc)
+        if isinstance(exc, TRANSIENT):
+            reason = f"gave up after {self.request.retries} retries: {reason}"
+        try:
+            deadletter.record(database(), self.name, payload, reason)
+        except Exception:
+            log.exception("task %s %s failed and its dead letter could not be stored", self.name, task_id)
+
+
+def _dirty_key() -> str:
+    return f"{get_settings().celery_queue}:dirty-turns"
+
+
+def _mark_dirty(*turn_ids: Any) -> None:
+    """Remember turns for the next incremental preference build (the nightly build catches misses)."""
+    client = redis_client()
+    ids = [t for t in turn_ids if isinstance(t, int)]
+    if client is None or not ids:
+        return
+    try:
+        client.sadd(_dirty_key(), *ids)
+    except Exception as exc:
+        log.warning("could not mark turns for the preference build: %s", exc)
+
+
+def _signal(task: Task, handler: Any, payload: Any) -> dict[str, Any]:
+    db = database()
+    try:
+        result = handler(db, payload)
+    except PoisonPayload as exc:
+        return {"dead_letter": deadletter.record(db, task.name, payload, deadletter.reason_for(exc))}
+    _mark_dirty(result.get("turn_id"))
+    return result
+
+
+# ── signals ─────────────────────────────────────────────────────────────────────────
+@shared_task(bind=True, base=PipelineTask, name="mockingbird.record_rating", ignore_result=True)
+def record_rating(self: Task, payload: Any) -> dict[str, Any]:
+    return _signal(self, ingest.record_rating, payload)
+
+
+@shared_task(bind=True, base=PipelineTask, name="mockingbird.record_ratings", ignore_result=True)
+def record_ratings(self: Task, payloads: Any) -> dict[str, Any]:
+    """A batch of ratings in one transaction (the outbox relay sends its backlog this way)."""
+    db = database()
+    if not isinstance(payloads, list):
+        return {
+            "dead_letter": deadletter.record(db, self.name, payloads, "expected a list of rating payloads")
+        }
+    result = bulk.record_ratings(db, payloads)
+    _mark_dirty(*result.turn_ids)
+    return result.as_dict()
+
+
+@shared_task(bind=True, base=PipelineTask, name="mockingbird.record_correction", ignore_result=True)
+def record_correction(self: Task, payload: Any) -> dict[str, Any]:
+    return _signal(self, ingest.record_correction, payload)
+
+
+# ── preference data and datasets ────────────────────────────────────────────────────
+@shared_task(bind=True, base=PipelineTask, name="mockingbird.build_preferences")
+def build_preferences(self: Task, turn_ids: list[int] | None = None, full: bool = False) -> dict[str, Any]:
+    """Rebuild pairs for the given turns, or for the turns marked since the last run, or all (``full``)."""
+    db = database()
+    if full:
+        return preferences.build(db).as_dict()
+    if turn_ids is not None:
+        return preferences.build(db, turn_ids).as_dict()
+    client = redis_client()
+    total = preferences.BuildResult()
+    while client is not None:
+        ids = [int(i) for i in client.spop(_dirty_key(), DIRTY_BATCH) or []]
+        if not ids:
+            break
+        try:
+            total.add(preferences.build(db, ids))
+        except Exception:
+            client.sadd(_dirty_key(), *ids)  # try these again next time
+            raise
+    return total.as_dict()
+
+
+@shared_task(bind=True, base=PipelineTask, name="mockingbird.export_dataset")
+def export_dataset(self: Task, fmt: str, out: str, since: str | None = None) -> dict[str, Any]:
+    moment = datetime.fromisoformat(since) if since else None
+    return export.export(database(), fmt, Path(out), since=moment).as_dict()
+
+
+def nightly(db: Database, out_dir: Path) -> dict[str, Any]:
+    """Full preference build, then every export format into ``out_dir/<date>/``."""
+    built = preferences.build(db)
+    folder = out_dir / utcnow().date().isoformat()
+    files = {fmt: export.export(db, fmt, folder / f"{fmt}.jsonl").as_dict() for fmt in export.FORMATS}
+    record = {"at": utcnow().isoformat(), "build": built.as_dict(), "files": files}
+    with db.session() as session:
+        state.put(session, "dataset:last", record)
+    return record
+
+
+@shared_task(bind=True, base=PipelineTask, name="mockingbird.nightly_dataset")
+def nightly_dataset(self: Task) -> dict[str, Any]:
+    return nightly(database(), get_settings().data_dir / "datasets")
+
+
+# ── periodic jobs ───────────────────────────────────────────────────────────────────
+@shared_task(bind=True, base=PipelineTask, name="mockingbird.check_retraining")
+def check_retraining(self: Task) -> dict[str, Any]:
+    return retrain_trigger.check(database(), get_settings())
+
+
+@shared_task(bind=True, base=PipelineTask, name="mockingbird.rollup_stats")
+def rollup_stats(self: Task, days: int = 2) -> dict[str, Any]:
+    return rollups.rollup(database(), days)
+
+
+@shared_task(bind=True, base=PipelineTask, name="mockingbird.relay_outbox")
+def relay_outbox(self: Task) -> dict[str, Any]:
+    from tasks.celery_sink import is_broker_error, publisher
+
+    publish = publisher(self.app, get_settings().celery_queue)
+    return outbox_relay(database(), publish, is_broker_error)
+
+
+def outbox_relay(db: Database, publish: Any, is_broker_error: Any) -> dict[str, Any]:
+    from tasks import outbox
+
+    return outbox.relay(db, publish, is_broker_error=is_broker_error).as_dict()

@@ -1,0 +1,170 @@
+"""Delivery guarantees with real processes: a Celery worker on Redis, PostgreSQL, a crash, an outage.
+
+Nothing here runs in eager mode: ratings travel through Redis to a ``celery -A tasks worker``
+subprocess, which is killed with SIGKILL or cut off from a private redis-server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from bot.config import Settings
+from bot.engine import Actor, InterviewEngine
+from bot.store.db import Database
+from bot.store.models import DeadLetter, OutboxMessage, Rating, User
+from chains.providers.offline import OfflineProvider
+from tasks.celery_app import make_app
+from tasks.celery_sink import CelerySink
+from tests.celery_support import celery_worker, fresh_postgres, make_graded_turns, redis_server, wait_for
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+
+
+@pytest.fixture
+def pg_url(postgres_url: str) -> Iterator[str]:
+    with fresh_postgres(postgres_url) as url:
+        yield url
+
+
+def _count(db: Database) -> int:
+    with db.session() as session:
+        return session.scalar(select(func.count()).select_from(Rating)) or 0
+
+
+def _settings(redis_url: str, queue: str, **extra: object) -> Settings:
+    return Settings(REDIS_URL=redis_url, CELERY_QUEUE=queue, **extra)
+
+
+def _unacked(broker: redis.Redis, queue: str) -> int:
+    """Messages of this queue held unacknowledged (kombu keeps one hash for every queue)."""
+    return sum(json.loads(raw)[2] == queue for raw in broker.hvals("unacked"))
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return [int(child) for child in handle.read().split()]
+
+
+@pytest.mark.timeout(480)
+def test_ten_thousand_ratings_survive_a_sigkilled_worker(pg_url: str, redis_url: str) -> None:
+    turns = make_graded_turns(pg_url, 100)
+    db = Database(pg_url)
+    queue = f"mb-crash-{time.monotonic_ns()}"
+    sink = CelerySink(db, _settings(redis_url, queue))
+    expected = {
+        (turn_id, f"U{r:04d}"): 1 if (turn_id + r) % 3 else -1 for r in range(100) for turn_id in turns
+    }
+
+    def publish() -> None:  # ratings keep arriving through the bot's sink, crash or not
+        for (turn_id, user), value in expected.items():
+            sink.submit(
+                "record_rating",
+                {
+                    "turn_id": turn_id,
+                    "value": value,
+                    "rater": {"platform": "slack", "user_id": user, "display_name": f"Rater {user}"},
+                    "idempotency_key": f"rating:{turn_id}:slack:{user}:{value}",
+                },
+            )
+
+    broker = redis.Redis.from_url(redis_url)
+    publisher = threading.Thread(target=publish)
+    # A short visibility timeout: messages a dead worker held come back within seconds.
+    options = {"concurrency": 4, "prefetch": 8, "visibility_timeout": 3}
+    with celery_worker(redis_url, pg_url, queue=queue, **options) as worker:
+        publisher.start()
+        wait_for(lambda: _count(db) >= 2_500, 180, "a quarter of the ratings to be stored")
+        os.kill(_children(worker.proc.pid)[0], signal.SIGKILL)  # one pool process dies mid-task
+        wait_for(lambda: _count(db) >= 5_000, 180, "half of the ratings to be stored")
+        worker.kill()  # then the whole worker: SIGKILL to the main process and its pool
+        stored_at_crash = _count(db)
+    assert stored_at_crash < 10_000, "the worker must die with work left"
+    publisher.join()
+
+    def settled() -> bool:  # all stored, and nothing of this queue waiting or held
+        return _count(db) == 10_000 and broker.llen(queue) == 0 and _unacked(broker, queue) == 0
+
+    with celery_worker(redis_url, pg_url, queue=queue, **options) as worker:
+        wait_for(settled, 200, f"all 10,000 ratings after the restart ({worker.output[-800:]})")
+    with db.session() as session:
+        stored = {
+            (turn_id, uid): value
+            for turn_id, uid, value in session.execute(
+                select(Rating.turn_id, User.platform_user_id, Rating.value).join(
+                    User, Rating.rater_id == User.id
+                )
+            )
+        }
+        rows = session.scalar(select(func.count()).select_from(Rating))
+        dead = session.scalar(select(func.count()).select_from(DeadLetter))
+    assert rows == 10_000 and stored == expected and dead == 0  # every rating once, with its value
+    db.dispose()
+
+
+def test_ratings_sent_while_redis_is_down_for_30s_are_delivered_when_it_is_back(pg_url: str) -> None:
+    turns = make_graded_turns(pg_url, 40)
+    db = Database(pg_url)
+    with redis_server() as server:
+        queue = f"mb-outage-{time.monotonic_ns()}"
+        settings = _settings(server.url, queue)
+        sink = CelerySink(db, settings, cooldown_s=2.0)
+        engine = InterviewEngine(db, OfflineProvider(), settings, signals=sink)
+        sent: dict[tuple[int, str], int] = {}
+
+        def rate(n: int) -> None:
+            turn_id, person = turns[n % len(turns)], Actor("slack", f"U{n // len(turns):04d}")
+            value = 1 if n % 4 else -1
+            engine.rate(turn_id, person, value)
+            sent[(turn_id, person.user_id)] = value
+
+        with celery_worker(server.url, pg_url, queue=queue) as worker:
+            for n in range(20):
+                rate(n)
+            wait_for(lambda: _count(db) == 20, 30, "ratings sent while Redis is up")
+
+            server.stop()
+            outage_ends = time.monotonic() + 30
+            n = 20
+            while time.monotonic() < outage_ends:  # ratings keep arriving during the outage
+                started = time.monotonic()
+                rate(n)
+                assert time.monotonic() - started < 3, "a click must not hang on a dead broker"
+                n += 1
+                time.sleep(0.1)
+            with db.session() as session:
+                kept = session.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.delivered_at.is_(None))
+                )
+            assert kept == n - 20 and _count(db) == 20
+
+            server.start()  # Redis is back, empty (it kept nothing: --save '')
+            app = make_app(settings)
+            app.send_task("mockingbird.relay_outbox", queue=queue)  # what beat does every 15 s
+            wait_for(
+                lambda: _count(db) == n, 90, f"all {n} ratings after the outage ({worker.output[-300:]})"
+            )
+        with db.session() as session:
+            stored = {
+                (turn_id, uid): value
+                for turn_id, uid, value in session.execute(
+                    select(Rating.turn_id, User.platform_user_id, Rating.value).join(
+                        User, Rating.rater_id == User.id
+                    )
+                )
+            }
+            pending = session.scalar(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.delivered_at.is_(None))
+            )
+        assert stored == sent and pending == 0
+    db.dispose()
