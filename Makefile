@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?= --role backend --kind behavioral --level mid --questions 3
 
-.PHONY: run test install install-test lint bench clean
+.PHONY: run test install install-test lint clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,9 +29,6 @@ test: install-test
 
 lint: install-test
 	$(VENV)/bin/ruff check bot chains tasks tests bench
-
-bench: install-test
-	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -28,7 +28,7 @@ def make_sink(settings: Settings, db: Database) -> SignalSink:
         return InProcessSink(db)
     from tasks.celery_sink import CelerySink  # imported lazily: needs Celery configured
 
-    return CelerySink(db)
+    return CelerySink(db, settings)
 
 
 def build_engine(settings: Settings | None = None, *, provider: str | None = None,

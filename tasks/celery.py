@@ -6,6 +6,7 @@ worker-side modules) do.
 
 from __future__ import annotations
 
+import bot.ops.worker  # noqa: F401  (health and metrics server in worker and beat, via Celery signals)
 from bot.config import get_settings
 from tasks.celery_app import make_app
 

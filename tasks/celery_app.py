@@ -52,6 +52,16 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "schedule": crontab(minute=15),
             "options": {"expires": 3600},
         },
+        "purge-retention": {
+            "task": "mockingbird.purge_retention",
+            "schedule": crontab(hour=3, minute=45),
+            "options": {"expires": 3600},
+        },
+        "review-models": {
+            "task": "mockingbird.review_models",
+            "schedule": crontab(minute=40),
+            "options": {"expires": 3600},
+        },
         "stats-rollup": {
             "task": "mockingbird.rollup_stats",
             "schedule": crontab(minute=5),

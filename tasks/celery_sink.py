@@ -2,7 +2,8 @@
 
 ``bot.app.make_sink`` imports this module lazily, only when ``REDIS_URL`` is set. Publishing gives
 up within about a second (``PUBLISH_RETRY``); after a failure the sink writes straight to the
-outbox for a few seconds instead of waiting on a dead broker for every click.
+outbox for a few seconds instead of waiting on a dead broker for every click. Every signal is
+written to the outbox first and stays there until a worker confirms it (see ``tasks.outbox``).
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ class CelerySink:
         error = "broker recently unreachable"
         if time.monotonic() >= self._skip_broker_until:
             try:
+                # Written ahead as published: if Redis loses the message, the relay sends it again.
+                outbox.keep(self.db, task, payload, published=True)
                 self.publish(task, payload)
                 return
             except Exception as exc:  # any failure to hand over: keep it, never drop it

@@ -161,15 +161,17 @@ def outbox_relay(
     loop: Annotated[bool, typer.Option(help="Keep relaying every --interval seconds.")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between runs with --loop.")] = 5.0,
 ) -> None:
-    """Deliver signals kept in the outbox while the broker was unreachable."""
+    """Deliver signals kept in the outbox (broker down, or published but never confirmed)."""
     from tasks import outbox
     from tasks.celery_sink import is_broker_error, publisher
 
     app = _celery_app()
     db = _database()
-    publish = publisher(app, get_settings().celery_queue)
+    settings = get_settings()
+    publish = publisher(app, settings.celery_queue)
+    grace = outbox.grace_for(settings.celery_visibility_timeout_s)
     while True:
-        result = outbox.relay(db, publish, is_broker_error=is_broker_error)
+        result = outbox.relay(db, publish, is_broker_error=is_broker_error, grace=grace)
         err.print(
             f"Delivered {result.delivered}; {result.pending} pending"
             + ("; the broker is unreachable." if result.broker_down else ".")

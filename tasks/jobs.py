@@ -72,12 +72,23 @@ def _mark_dirty(*turn_ids: Any) -> None:
         log.warning("could not mark turns for the preference build: %s", exc)
 
 
+def _confirm(task: Task, payloads: list[Any]) -> None:
+    """Stored or dead-lettered: the sink's write-ahead outbox rows are done."""
+    from tasks import outbox
+
+    signal = task.name.removeprefix("mockingbird.").removesuffix("s")  # record_ratings -> record_rating
+    outbox.confirm(database(), [outbox.key_of(signal, p) for p in payloads if isinstance(p, dict)])
+
+
 def _signal(task: Task, handler: Any, payload: Any) -> dict[str, Any]:
     db = database()
     try:
         result = handler(db, payload)
     except PoisonPayload as exc:
-        return {"dead_letter": deadletter.record(db, task.name, payload, deadletter.reason_for(exc))}
+        dead = deadletter.record(db, task.name, payload, deadletter.reason_for(exc))
+        _confirm(task, [payload])
+        return {"dead_letter": dead}
+    _confirm(task, [payload])
     _mark_dirty(result.get("turn_id"))
     return result
 
@@ -97,6 +108,7 @@ def record_ratings(self: Task, payloads: Any) -> dict[str, Any]:
             "dead_letter": deadletter.record(db, self.name, payloads, "expected a list of rating payloads")
         }
     result = bulk.record_ratings(db, payloads)
+    _confirm(self, payloads)
     _mark_dirty(*result.turn_ids)
     return result.as_dict()
 
@@ -162,15 +174,36 @@ def rollup_stats(self: Task, days: int = 2) -> dict[str, Any]:
     return rollups.rollup(database(), days)
 
 
+@shared_task(bind=True, base=PipelineTask, name="mockingbird.purge_retention")
+def purge_retention(self: Task) -> dict[str, Any]:
+    """Scrub transcripts older than ``RETENTION_DAYS`` (nothing when it is 0)."""
+    from dataclasses import asdict
+
+    from tasks.retention import purge_from_settings
+
+    report = purge_from_settings(get_settings())
+    return {"purged": False} if report is None else {"purged": True, **asdict(report), "cutoff": str(report.cutoff)}
+
+
+@shared_task(bind=True, base=PipelineTask, name="mockingbird.review_models")
+def review_models(self: Task) -> dict[str, Any]:
+    """Promote or roll back candidates taking traffic, on the registry's statistical rule."""
+    from tasks import registry
+
+    return {"decisions": [{"name": d.name, "action": d.action} for d in registry.review(database())]}
+
+
 @shared_task(bind=True, base=PipelineTask, name="mockingbird.relay_outbox")
 def relay_outbox(self: Task) -> dict[str, Any]:
     from tasks.celery_sink import is_broker_error, publisher
 
-    publish = publisher(self.app, get_settings().celery_queue)
-    return outbox_relay(database(), publish, is_broker_error)
+    settings = get_settings()
+    publish = publisher(self.app, settings.celery_queue)
+    return outbox_relay(database(), publish, is_broker_error, settings.celery_visibility_timeout_s)
 
 
-def outbox_relay(db: Database, publish: Any, is_broker_error: Any) -> dict[str, Any]:
+def outbox_relay(db: Database, publish: Any, is_broker_error: Any, visibility_timeout_s: int = 3600) -> dict[str, Any]:
     from tasks import outbox
 
-    return outbox.relay(db, publish, is_broker_error=is_broker_error).as_dict()
+    grace = outbox.grace_for(visibility_timeout_s)
+    return outbox.relay(db, publish, is_broker_error=is_broker_error, grace=grace).as_dict()

@@ -1,9 +1,17 @@
-"""The outbox: signals kept in the database while the broker is unreachable, and their relay.
+"""The outbox: every signal is written here before it is published, until a worker confirms it.
 
-The sink writes a row when publishing fails; the relay (a beat job every 15 s, or
-``mockingbird outbox relay``) publishes pending rows in order and marks them delivered. A row
-published twice is harmless: the tasks store idempotently. Rows that keep failing for reasons
-other than the broker (they cannot even be serialized) move to the dead letters.
+Redis can lose a message after the sink has published it: kombu's Redis transport pops a
+message (BRPOP) before it records it as unacknowledged, so a worker killed in between drops it
+(celery/kombu#305). The outbox closes that gap end to end:
+
+- the sink writes the row first (``published=True`` once Redis took the message, else pending);
+- the worker deletes the row once the signal is stored (``confirm``), or dead-lettered;
+- the relay (a beat job every 15 s, or ``mockingbird outbox relay``) publishes pending rows, and
+  republishes rows published longer than ``grace`` ago that no worker confirmed.
+
+Publishing twice is harmless: the tasks store idempotently, and an older message never
+overwrites a newer rating. Rows that can never be sent, or are never confirmed after
+``MAX_ATTEMPTS`` publications, move to the dead letters with the reason.
 """
 
 from __future__ import annotations
@@ -11,12 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.store.db import Database
@@ -28,7 +36,12 @@ log = logging.getLogger(__name__)
 Publish = Callable[[str, Any], None]
 RATING_BATCH = 500  # ratings per message when the relay sends a backlog
 MAX_ATTEMPTS = 5
-KEEP_DELIVERED = timedelta(days=1)
+DEFAULT_GRACE = timedelta(hours=2)
+
+
+def grace_for(visibility_timeout_s: int) -> timedelta:
+    """Wait longer than the broker's own redelivery (the visibility timeout) before republishing."""
+    return timedelta(seconds=max(10, 2 * visibility_timeout_s))
 
 
 def key_of(task: str, payload: dict[str, Any]) -> str:
@@ -39,9 +52,11 @@ def key_of(task: str, payload: dict[str, Any]) -> str:
     return f"{task}:{digest}"[:128]
 
 
-def keep(db: Database, task: str, payload: dict[str, Any], error: str | None = None) -> int:
-    """Store a signal for later delivery. The same key again replaces the old row and goes to the
-    back of the line, so the relay delivers a person's latest choice last."""
+def keep(db: Database, task: str, payload: dict[str, Any], error: str | None = None, *,
+         published: bool = False) -> int:
+    """Write a signal ahead of (``published=True``: after) handing it to the broker. The same key
+    again replaces the old row and goes to the back of the line, so the relay delivers a
+    person's latest choice last."""
     key = key_of(task, payload)
     for attempt in range(3):
         try:
@@ -52,6 +67,7 @@ def keep(db: Database, task: str, payload: dict[str, Any], error: str | None = N
                     payload=payload,
                     idempotency_key=key,
                     last_error=error[:2000] if error else None,
+                    delivered_at=utcnow() if published else None,
                 )
                 session.add(row)
                 session.flush()
@@ -60,6 +76,14 @@ def keep(db: Database, task: str, payload: dict[str, Any], error: str | None = N
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+def confirm(db: Database, keys: Iterable[str]) -> None:
+    """A worker stored (or dead-lettered) these signals: nothing is left to deliver."""
+    wanted = [key for key in keys if key]
+    if wanted:
+        with db.session() as session:
+            session.execute(delete(OutboxMessage).where(OutboxMessage.idempotency_key.in_(wanted)))
 
 
 @dataclass
@@ -80,8 +104,10 @@ def relay(
     *,
     batch: int = 500,
     is_broker_error: Callable[[Exception], bool] = lambda exc: True,
+    grace: timedelta = DEFAULT_GRACE,
 ) -> RelayResult:
-    """Deliver pending rows, oldest first, until none are left or the broker fails again.
+    """Deliver pending rows and republish unconfirmed ones, oldest first, until none are left or
+    the broker fails again.
 
     A broker error stops the run and keeps every row (an outage may last hours); any other
     error is retried on later runs and, after ``MAX_ATTEMPTS``, the row becomes a dead letter.
@@ -93,12 +119,12 @@ def relay(
         with db.session() as session:
             rows = session.scalars(
                 select(OutboxMessage)
-                .where(OutboxMessage.delivered_at.is_(None))
+                .where(or_(OutboxMessage.delivered_at.is_(None), OutboxMessage.delivered_at < utcnow() - grace))
                 .order_by(OutboxMessage.id)
                 .limit(batch)
                 .with_for_update(skip_locked=True)
             ).all()
-            for group in _groups(rows):
+            for group in _groups(_drop_unconfirmable(session, rows, result)):
                 for row in group:
                     row.attempts += 1
                 try:
@@ -130,11 +156,24 @@ def relay(
         if len(rows) < batch:
             break
     with db.session() as session:
-        session.execute(delete(OutboxMessage).where(OutboxMessage.delivered_at < utcnow() - KEEP_DELIVERED))
         result.pending = pending(session)
     if result.delivered or result.failed:
         log.info("outbox relay: %s", result.as_dict())
     return result
+
+
+def _drop_unconfirmable(session: Any, rows: list[OutboxMessage], result: RelayResult) -> list[OutboxMessage]:
+    """Rows published ``MAX_ATTEMPTS`` times that no worker ever confirmed become dead letters."""
+    keep_rows = []
+    for row in rows:
+        if row.delivered_at is not None and row.attempts >= MAX_ATTEMPTS:
+            reason = f"published {row.attempts} times but never confirmed by a worker"
+            deadletter.add(session, row.task, row.payload, reason)
+            session.delete(row)
+            result.dead += 1
+        else:
+            keep_rows.append(row)
+    return keep_rows
 
 
 def _groups(rows: list[OutboxMessage]) -> list[list[OutboxMessage]]:

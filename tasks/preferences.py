@@ -125,7 +125,8 @@ def _load_turns(session: Session, ids: list[int]) -> dict[int, _Turn]:
             InterviewSession.level,
         )
         .join(InterviewSession, Turn.session_id == InterviewSession.id)
-        .where(Turn.id.in_(ids), Turn.feedback.is_not(None))
+        # A turn whose transcript was purged (retention) has no answer left to learn from.
+        .where(Turn.id.in_(ids), Turn.feedback.is_not(None), Turn.answer.is_not(None), Turn.answer != "")
     )
     return {
         r.id: _Turn(

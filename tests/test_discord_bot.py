@@ -449,7 +449,7 @@ def test_start_up_asks_for_message_content_and_registers_the_commands(
 
     (sync,) = fake.requests("PUT", rf"/applications/{fake.application_id}/guilds/{fake.guild_id}/commands")
     commands = {command["name"]: command for command in sync.json}
-    assert set(commands) == {"interview", "interview-stats"}
+    assert set(commands) == {"interview", "interview-stats", "interview-forget-me"}
     options = {option["name"]: option for option in commands["interview"]["options"]}
     assert options["role"]["required"] and options["role"]["autocomplete"]
     assert [c["value"] for c in options["kind"]["choices"]] == ["behavioral", "technical"]
@@ -534,6 +534,18 @@ def test_interview_stats_for_team_leads_only(
     assert "Satisfaction: 100%" in embed["description"] and "behavioral: 100%" in embed["description"]
     assert embed["image"]["url"] == "attachment://mockingbird-stats.png"
     assert stats.files["mockingbird-stats.png"].startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_forget_me_deletes_the_callers_data_privately(
+    fake: FakeDiscord, bot: ObservedBot, discord_engine: InterviewEngine, people: dict[str, dict[str, Any]]
+) -> None:
+    graded_once(fake, bot, people)
+    mark = fake.mark()
+    fake.dispatch("INTERACTION_CREATE", fake.slash("interview-forget-me", people["candidate"]))
+    reply = fake.wait_for_call("POST", FOLLOWUP, after=mark)
+    assert reply.json["flags"] & 64 and "deleted" in reply.json["content"]
+    with discord_engine.db.session() as session:
+        assert session.scalars(select(InterviewSession)).all() == []
 
 
 def test_rate_limits_are_waited_out_and_nothing_is_sent_twice(

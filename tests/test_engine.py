@@ -18,7 +18,16 @@ from bot.engine import (
     ProviderUnavailable,
 )
 from bot.store.db import Database
-from bot.store.models import Correction, InterviewSession, Rating, SessionState, SurveyResponse, Turn, TurnState, User
+from bot.store.models import (
+    Correction,
+    InterviewSession,
+    Rating,
+    SessionState,
+    SurveyResponse,
+    Turn,
+    TurnState,
+    User,
+)
 from chains.bank.loader import UnknownRole
 from chains.providers import AllProvidersFailed, GradeRequest, Result
 from chains.providers.offline import OfflineProvider
@@ -126,7 +135,7 @@ def test_racing_answers_are_stored_once_each_never_interleaved(database: Databas
         started = _start(engine, candidate, questions=3)
         outcomes: list[object] = []
 
-        def answer(text: str, sid: int = started.session.id) -> None:
+        def answer(text: str, sid: int = started.session.id, outcomes: list[object] = outcomes) -> None:
             barrier.wait()
             try:
                 outcomes.append(engine.answer(sid, candidate, text))

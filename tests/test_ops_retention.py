@@ -251,3 +251,19 @@ def test_cli_purges_with_retention_days(
     get_settings.cache_clear()
     off = runner.invoke(app, ["retention", "purge"])
     assert off.exit_code == 0 and "keeps transcripts forever" in off.output.replace("\n", " ")
+
+
+def test_purged_transcripts_never_become_training_pairs(
+    engine: InterviewEngine, history: dict[str, int]
+) -> None:
+    from tasks.preferences import build
+
+    purge_expired(engine.db, 30)
+    build(engine.db)
+    with engine.db.session() as session:
+        purged_turns = set(session.scalars(select(Turn.id).where(Turn.session_id == history["old"])))
+        built = session.scalars(
+            select(PreferencePair.turn_id).where(PreferencePair.dedup_key != f"pair-{history['recent']}")
+        ).all()
+    assert purged_turns and not purged_turns & set(built)
+    assert _count(engine.db, PreferencePair, PreferencePair.session_id == history["recent"]) >= 1

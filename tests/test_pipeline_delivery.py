@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import redis
@@ -22,6 +23,7 @@ from bot.engine import Actor, InterviewEngine
 from bot.store.db import Database
 from bot.store.models import DeadLetter, OutboxMessage, Rating, User
 from chains.providers.offline import OfflineProvider
+from tasks import outbox
 from tasks.celery_app import make_app
 from tasks.celery_sink import CelerySink
 from tests.celery_support import celery_worker, fresh_postgres, make_graded_turns, redis_server, wait_for
@@ -47,6 +49,11 @@ def _settings(redis_url: str, queue: str, **extra: object) -> Settings:
 def _unacked(broker: redis.Redis, queue: str) -> int:
     """Messages of this queue held unacknowledged (kombu keeps one hash for every queue)."""
     return sum(json.loads(raw)[2] == queue for raw in broker.hvals("unacked"))
+
+
+def _outbox_rows(db: Database) -> int:
+    with db.session() as session:
+        return session.scalar(select(func.count()).select_from(OutboxMessage)) or 0
 
 
 def _children(pid: int) -> list[int]:
@@ -90,8 +97,15 @@ def test_ten_thousand_ratings_survive_a_sigkilled_worker(pg_url: str, redis_url:
     assert stored_at_crash < 10_000, "the worker must die with work left"
     publisher.join()
 
-    def settled() -> bool:  # all stored, and nothing of this queue waiting or held
-        return _count(db) == 10_000 and broker.llen(queue) == 0 and _unacked(broker, queue) == 0
+    relay_app = make_app(_settings(redis_url, queue))
+
+    def settled() -> bool:  # all stored and confirmed, and nothing of this queue waiting or held
+        drained = broker.llen(queue) == 0 and _unacked(broker, queue) == 0
+        if drained and _count(db) < 10_000:
+            # What beat's relay does every 15 s: a message Redis lost when the worker died between
+            # popping it and recording it as unacknowledged (kombu#305) is still in the outbox.
+            outbox.relay(db, publisher(relay_app, queue), grace=timedelta(seconds=5))
+        return _count(db) == 10_000 and drained and _outbox_rows(db) == 0
 
     with celery_worker(redis_url, pg_url, queue=queue, **options) as worker:
         wait_for(settled, 200, f"all 10,000 ratings after the restart ({worker.output[-800:]})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import timedelta
 
 import pytest
 import redis
@@ -45,7 +46,26 @@ def test_the_sink_publishes_to_its_queue(sqlite_db: Database, redis_url: str) ->
     assert message["headers"]["task"] == "mockingbird.record_rating"
     assert message["headers"]["argsrepr"] == "(turn 1)"  # logs show the turn, not the person
     assert args[0]["turn_id"] == 1 and args[0]["at"] and kwargs == {}
+    (ahead,) = _rows(sqlite_db)  # written ahead, published, waiting for a worker to confirm it
+    assert ahead.delivered_at is not None and ahead.idempotency_key == _payload()["idempotency_key"]
+    with sqlite_db.session() as session:
+        assert outbox.pending(session) == 0
+
+
+def test_published_signals_no_worker_confirms_are_sent_again(sqlite_db: Database) -> None:
+    sent: list[tuple[str, object]] = []
+    outbox.keep(sqlite_db, "record_rating", _payload(user="U1"), published=True)
+    outbox.keep(sqlite_db, "record_rating", _payload(user="U2"), published=True)
+    outbox.confirm(sqlite_db, [_payload(user="U2")["idempotency_key"]])  # a worker stored U2
+    assert outbox.relay(sqlite_db, lambda t, p: sent.append((t, p))).delivered == 0  # within the grace
+    result = outbox.relay(sqlite_db, lambda t, p: sent.append((t, p)), grace=timedelta(0))
+    assert result.delivered == 1 and [p["rater"]["user_id"] for _, p in sent] == ["U1"]  # type: ignore[index]
+    for _ in range(outbox.MAX_ATTEMPTS):  # never confirmed: eventually a dead letter, with the reason
+        outbox.relay(sqlite_db, lambda t, p: None, grace=timedelta(0))
     assert _rows(sqlite_db) == []
+    with sqlite_db.session() as session:
+        (dead,) = session.scalars(select(DeadLetter)).all()
+    assert dead.reason == "published 5 times but never confirmed by a worker"
 
 
 def test_the_sink_keeps_signals_in_the_outbox_when_redis_is_unreachable(sqlite_db: Database) -> None:

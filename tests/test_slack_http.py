@@ -377,3 +377,16 @@ def test_start_form_and_app_home(fake: FakeSlackAPI, sqlite_db: Database) -> Non
             "senior",
             1,
         )
+
+
+def test_forget_me_deletes_the_candidates_data(fake: FakeSlackAPI, sqlite_db: Database) -> None:
+    with running_bot(fake, sqlite_db) as bot:
+        thread = bot.start_interview(CAND, "backend technical mid 1")
+        bot.answer(CAND, thread, GOOD_ANSWER)
+        ack = bot.sender.command("/interview", "forget-me", CAND)
+        assert ack.status == 200 and "Deleting" in ack.json()["text"]
+        bot.fake.wait_for(
+            lambda: [c for c in fake.calls_to("response_url") if "deleted" in str(c.params)],
+            what="forget-me confirmation",
+        )
+    assert _count(sqlite_db, InterviewSession) == 0 and _count(sqlite_db, Turn) == 0

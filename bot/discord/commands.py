@@ -96,6 +96,18 @@ def build_tree(client: discord.Client, engine: InterviewEngine) -> InterviewTree
     ) -> None:
         await show_stats(engine, interaction, days=days, by=by)
 
+    @tree.command(
+        name="interview-forget-me", description="Delete everything Mockingbird stored about you."
+    )
+    async def interview_forget_me(interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        deleted = await offload(engine.forget_me, actor_of(interaction.user))
+        await interaction.followup.send(
+            "Done: your interviews, answers, ratings and feedback are deleted, and future exports "
+            "will not contain them." if deleted else "I had no data stored about you.",
+            ephemeral=True,
+        )
+
     return tree
 
 

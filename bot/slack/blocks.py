@@ -26,7 +26,8 @@ HELP_TEXT = (
     "• Answer each question by replying in the interview's thread. In the thread, `skip` moves to the "
     "next question, `end` finishes early with your report, `retry` finishes work that failed.\n"
     "• Rate each feedback with 👍 / 👎; recruiters can correct it.\n"
-    "• `/interview-stats [days]` shows satisfaction figures (team leads)."
+    "• `/interview-stats [days]` shows satisfaction figures (team leads).\n"
+    "• `/interview forget-me` deletes everything Mockingbird stored about you."
 )
 THREAD_HELP = (
     "Reply in this thread with your answer. `skip` moves to the next question, `end` finishes "

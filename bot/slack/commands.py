@@ -19,6 +19,7 @@ USAGE = (
 )
 STATS_USAGE = "Usage: `/interview-stats [days]`, for example `/interview-stats 30` (1 to 365 days)."
 HELP_WORDS = {"help", "-h", "--help", "?", "usage"}
+FORGET_WORDS = {"forget-me", "forget me", "delete-my-data"}
 
 
 @dataclass(frozen=True)
@@ -30,17 +31,24 @@ class InterviewRequest:
 
 
 @dataclass(frozen=True)
+class ForgetMe:
+    """``/interview forget-me``: the candidate deletes their own data."""
+
+
+@dataclass(frozen=True)
 class Reply:
     """Not a request: text to show the user instead (help, or what was wrong and the usage)."""
 
     text: str
 
 
-def parse_interview(text: str, bank: Bank, max_questions: int) -> InterviewRequest | Reply | None:
+def parse_interview(text: str, bank: Bank, max_questions: int) -> InterviewRequest | ForgetMe | Reply | None:
     """``None`` for no arguments (open the form); a ``Reply`` for help or bad input."""
     words = text.split()
     if not words:
         return None
+    if " ".join(words).lower() in FORGET_WORDS:
+        return ForgetMe()
     if len(words) == 1 and words[0].lower() in HELP_WORDS:
         return Reply("help")
     kind, level, count, role_words = "behavioral", "mid", None, []

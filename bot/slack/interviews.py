@@ -21,7 +21,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.engine import Actor, ConcurrentUpdate, EngineError, InterviewEngine, Progress, SessionView, TurnView
 from bot.slack import blocks, dedup, web
 from bot.slack.blocks import HELP_TEXT, THREAD_HELP
-from bot.slack.commands import InterviewRequest, Reply, parse_interview
+from bot.slack.commands import ForgetMe, InterviewRequest, Reply, parse_interview
 from bot.slack.modals import metadata, parse_start, start_form
 from bot.slack.people import PLATFORM, People
 from chains.bank.loader import UnknownRole
@@ -60,7 +60,7 @@ class Interviews:
         # Posts the "thinking…" placeholder while the engine is already at work on the answer.
         self._posts = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack-post")
 
-    def _parse(self, text: str) -> InterviewRequest | Reply | None:
+    def _parse(self, text: str) -> InterviewRequest | ForgetMe | Reply | None:
         settings = self.engine.settings
         return parse_interview(text, self.engine.bank, settings.max_questions)
 
@@ -69,6 +69,8 @@ class Interviews:
         parsed = self._parse(command.get("text") or "")
         if isinstance(parsed, Reply):
             ack(text=HELP_TEXT if parsed.text == "help" else parsed.text, response_type="ephemeral")
+        elif isinstance(parsed, ForgetMe):
+            ack(text="Deleting your Mockingbird data…", response_type="ephemeral")
         else:
             ack()
 
@@ -77,6 +79,11 @@ class Interviews:
         if isinstance(parsed, Reply):
             return
         notify = webhook_notifier(command.get("response_url"))
+        if isinstance(parsed, ForgetMe):
+            deleted = self.engine.forget_me(self.people.actor(command["user_id"]))
+            notify("Done: your interviews, answers, ratings and feedback are deleted, and future exports "
+                   "will not contain them." if deleted else "I had no data stored about you.")
+            return
         if parsed is None:
             settings = self.engine.settings
             meta = {"channel": command["channel_id"], "response_url": command.get("response_url")}

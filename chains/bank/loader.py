@@ -26,7 +26,7 @@ class RoleSpec(BaseModel):
     questions: list[Question] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _questions_belong_to_role(self) -> "RoleSpec":
+    def _questions_belong_to_role(self) -> RoleSpec:
         for question in self.questions:
             if question.role != self.role:
                 raise ValueError(f"question {question.id} has role {question.role!r}, file is {self.role!r}")

@@ -10,7 +10,6 @@ fine-tuned here: its prompt-tuning is the few-shot exemplars the feedback chain 
 from __future__ import annotations
 
 import copy
-
 from typing import Any
 
 from google.genai.types import HttpOptions, HttpRetryOptions

@@ -12,7 +12,6 @@ with a plain-text prompt. InferenceClient has no retries, so ``chains.llm.retry`
 from __future__ import annotations
 
 import copy
-
 import logging
 from typing import Any
 
