@@ -88,7 +88,8 @@ def _signal(task: Task, handler: Any, payload: Any) -> dict[str, Any]:
         dead = deadletter.record(db, task.name, payload, deadletter.reason_for(exc))
         _confirm(task, [payload])
         return {"dead_letter": dead}
-    _confirm(task, [payload])
+    if isinstance(payload, dict) and not payload.get("idempotency_key"):
+        _confirm(task, [payload])  # keyed signals were settled in their own transaction (tasks.ingest)
     _mark_dirty(result.get("turn_id"))
     return result
 

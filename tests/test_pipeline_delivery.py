@@ -108,7 +108,12 @@ def test_ten_thousand_ratings_survive_a_sigkilled_worker(pg_url: str, redis_url:
         return _count(db) == 10_000 and drained and _outbox_rows(db) == 0
 
     with celery_worker(redis_url, pg_url, queue=queue, **options) as worker:
-        wait_for(settled, 200, f"all 10,000 ratings after the restart ({worker.output[-800:]})")
+        try:
+            wait_for(settled, 200, "all 10,000 ratings after the restart")
+        except AssertionError as exc:
+            state = (f"stored={_count(db)} queued={broker.llen(queue)} unacked={_unacked(broker, queue)} "
+                     f"outbox={_outbox_rows(db)}")
+            raise AssertionError(f"{exc}: {state}\n{worker.output[-800:]}") from None
     with db.session() as session:
         stored = {
             (turn_id, uid): value
@@ -120,7 +125,11 @@ def test_ten_thousand_ratings_survive_a_sigkilled_worker(pg_url: str, redis_url:
         }
         rows = session.scalar(select(func.count()).select_from(Rating))
         dead = session.scalar(select(func.count()).select_from(DeadLetter))
-    assert rows == 10_000 and stored == expected and dead == 0  # every rating once, with its value
+    wrong = {key: (stored.get(key), value) for key, value in expected.items() if stored.get(key) != value}
+    with db.session() as session:
+        reasons = session.scalars(select(DeadLetter.reason).limit(3)).all()
+    # every rating once, with its value
+    assert (rows, len(wrong), dead) == (10_000, 0, 0), f"wrong: {list(wrong.items())[:3]}; dead: {reasons}"
     db.dispose()
 
 
