@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select, update
@@ -395,22 +395,44 @@ class InterviewEngine:
             return Progress(session=view, next_question=view.current)
         if follow_up is None and view.main_questions_done >= view.planned_questions:
             with self.db.session() as session:
-                record = self._load(session, session_id)
-                if record.state == SessionState.grading:
-                    self._cas(session, record, SessionState.completed, expect=SessionState.grading)
-            return Progress(session=self.get(session_id), report=self.report(session_id))
+                self._move(session, view, SessionState.completed)
+            return self._settled(session_id)
         question = follow_up or self._next_question(view)
+        asked: TurnView | None = None
         with self.db.session() as session:
-            record = self._load(session, session_id)
-            if record.state != SessionState.grading:
-                return Progress(session=SessionView.of(record), next_question=SessionView.of(record).current)
-            self._cas(session, record, SessionState.awaiting_answer, expect=SessionState.grading)
-            session.add(Turn(
-                session_id=session_id, index=len(record.turns), question_id=question.id, question=question.text,
-                domain=question.domain, key_points=question.key_points,
-                follow_up_of=follow_up_of if follow_up is not None else None,
-            ))
+            if self._move(session, view, SessionState.awaiting_answer):
+                turn = Turn(
+                    session_id=session_id, index=len(view.turns), question_id=question.id, question=question.text,
+                    domain=question.domain, key_points=question.key_points,
+                    follow_up_of=follow_up_of if follow_up is not None else None,
+                )
+                session.add(turn)
+                session.flush()
+                asked = TurnView.of(turn)
+        if asked is None:  # another process advanced or ended the session first
+            return self._settled(session_id)
+        view = replace(view, state=SessionState.awaiting_answer, version=view.version + 1,
+                       turns=[*view.turns, asked])
+        return Progress(session=view, next_question=asked)
+
+    @staticmethod
+    def _move(session: Session, view: SessionView, new: SessionState) -> bool:
+        """Compare-and-set ``grading`` -> ``new`` on the version read in ``view`` (no reload)."""
+        values: dict[str, Any] = {"state": new, "version": view.version + 1, "updated_at": utcnow()}
+        if new in FINISHED:
+            values["ended_at"] = utcnow()
+        result = session.execute(
+            update(InterviewSession)
+            .where(InterviewSession.id == view.id, InterviewSession.version == view.version,
+                   InterviewSession.state == SessionState.grading)
+            .values(**values).execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    def _settled(self, session_id: int) -> Progress:
         view = self.get(session_id)
+        if view.finished:
+            return Progress(session=view, report=self.report(session_id))
         return Progress(session=view, next_question=view.current)
 
     def _next_question(self, view: SessionView) -> Question:

@@ -56,6 +56,7 @@ class SessionView:
     state: SessionState
     created_at: datetime
     model_version: str | None = None
+    version: int = 0
     turns: list[TurnView] = field(default_factory=list)
 
     @classmethod
@@ -65,7 +66,7 @@ class SessionView:
             thread_id=session.thread_id, candidate_user_id=session.candidate.platform_user_id,
             role=session.role, kind=session.kind, level=session.level,
             planned_questions=session.planned_questions, state=session.state, created_at=session.created_at,
-            model_version=session.model_version,
+            model_version=session.model_version, version=session.version,
             turns=[TurnView.of(t) for t in session.turns],
         )
 
