@@ -15,13 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import case, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.store.db import Database
 from bot.store.models import Correction, OutboxMessage, PipelineState, Rating, Turn, User, UserRole, utcnow
 from bot.store.privacy import forgotten_at, tombstone_key
+from bot.store.tally import tally
 from chains.schemas import Feedback
 
 
@@ -198,14 +199,6 @@ def _upsert_rating(session: Session, turn_id: int, rater_id: int, value: int, st
         where=(Rating.updated_at <= new.updated_at) if guarded else None,
     )
     session.connection().execute(stmt)
-
-
-def tally(session: Session, turn_id: int) -> dict[str, Any]:
-    up, down = session.connection().execute(
-        select(func.coalesce(func.sum(case((Rating.value > 0, 1), else_=0)), 0),
-               func.coalesce(func.sum(case((Rating.value < 0, 1), else_=0)), 0))
-        .where(Rating.turn_id == turn_id)).one()
-    return {"turn_id": turn_id, "up": int(up), "down": int(down)}
 
 
 def record_correction(db: Database, payload: dict[str, Any]) -> dict[str, Any]:

@@ -264,3 +264,15 @@ def test_forget_deletes_everything_about_a_person(engine: InterviewEngine, datab
         assert session.scalar(select(func.count()).select_from(User)
                               .where(User.platform_user_id == candidate.user_id)) == 0
     assert not engine.forget("console", candidate.user_id)
+
+
+def test_platform_event_claims_and_stored_answers(engine: InterviewEngine, candidate: Actor) -> None:
+    assert engine.claim_event("slack:event:Ev9") and not engine.claim_event("slack:event:Ev9")
+    started = _start(engine, candidate, questions=2)
+    assert not engine.answer_stored(started.session.id, "EvA")
+    turn = engine.answer(started.session.id, candidate, GOOD, event_id="EvA").graded
+    assert engine.answer_stored(started.session.id, "EvA")
+    assert engine.rating_of(turn.id, candidate) == 0
+    engine.rate(turn.id, candidate, -1)
+    assert engine.rating_of(turn.id, candidate) == -1
+    assert engine.tally(turn.id) == {"turn_id": turn.id, "up": 0, "down": 1}

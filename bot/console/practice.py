@@ -16,8 +16,7 @@ from typing import Any, TextIO
 from rich.console import Console
 
 from bot.console.render import feedback_panel, question_panel, report_panel
-from bot.engine import Actor, BadInput, EngineError, InterviewEngine, Progress, SessionView, TurnView
-from bot.store.models import UserRole
+from bot.engine import Actor, BadInput, EngineError, InterviewEngine, Progress, SessionView, TurnView, UserRole
 from chains.schemas import Feedback, SessionReport
 
 SKIP_WORDS = {"skip", "/skip"}

@@ -17,8 +17,7 @@ from bot.discord import render
 from bot.discord.actors import actor_of
 from bot.discord.conversation import post_question
 from bot.discord.replies import offload, private
-from bot.engine import EngineError, InterviewEngine, Progress
-from bot.store.models import UserRole
+from bot.engine import EngineError, InterviewEngine, Progress, UserRole
 from chains.bank.loader import UnknownRole
 from chains.schemas import KINDS, LEVELS
 

@@ -17,8 +17,7 @@ from discord import ui
 from bot.discord.actors import actor_of
 from bot.discord.correction import CorrectionModal
 from bot.discord.replies import engine_of, offload, private
-from bot.engine import EngineError
-from bot.store.models import UserRole
+from bot.engine import EngineError, UserRole
 
 log = logging.getLogger(__name__)
 

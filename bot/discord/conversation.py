@@ -8,14 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import discord
-from sqlalchemy.exc import IntegrityError
 
 from bot.discord import render
 from bot.discord.actors import PLATFORM, actor_of
 from bot.discord.components import feedback_view, survey_view
 from bot.discord.replies import offload
 from bot.engine import EngineError, InterviewEngine, Progress, SessionView
-from bot.store.models import ProcessedEvent
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +78,11 @@ async def handle_message(engine: InterviewEngine, message: discord.Message) -> N
 def claim_message(engine: InterviewEngine, message_id: int) -> bool:
     """True the first time a message is seen, on any shard or replica; False for a redelivery.
 
-    The claim is a row in ``processed_events`` (its primary key makes it atomic). Answers are
-    also deduplicated by the engine through their event id; the claim covers skip, end and retry
-    too, and keeps a duplicate racing the original from getting a "someone else answered" reply.
+    Answers are also deduplicated by the engine through their event id; the claim covers skip,
+    end and retry too, and keeps a duplicate racing the original from getting a "someone else
+    answered" reply.
     """
-    try:
-        with engine.db.session() as session:
-            session.add(ProcessedEvent(key=f"discord:message:{message_id}"))
-        return True
-    except IntegrityError:
-        return False
+    return engine.claim_event(f"discord:message:{message_id}")
 
 
 @asynccontextmanager

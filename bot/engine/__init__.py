@@ -13,9 +13,10 @@ from bot.engine.errors import (
 )
 from bot.engine.interview import InterviewEngine, ProviderUnavailable
 from bot.engine.views import Progress, SessionView, Started, TurnView
+from bot.store.models import UserRole
 
 __all__ = [
     "Actor", "Authorizer", "BadInput", "ConcurrentUpdate", "EngineError", "Forbidden", "InterviewEngine",
     "InvalidTransition", "NotYourSession", "Progress", "ProviderUnavailable", "SessionNotFound", "SessionView",
-    "Started", "TurnNotFound", "TurnView",
+    "Started", "TurnNotFound", "TurnView", "UserRole",
 ]

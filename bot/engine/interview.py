@@ -47,6 +47,8 @@ from bot.ops.metrics import count_rating, observe_llm_call
 from bot.store.db import Database
 from bot.store.models import (
     InterviewSession,
+    ProcessedEvent,
+    Rating,
     SessionState,
     SurveyResponse,
     Turn,
@@ -56,6 +58,7 @@ from bot.store.models import (
     utcnow,
 )
 from bot.store.privacy import forget_person
+from bot.store.tally import tally
 from chains.bank import Bank, load_bank
 from chains.providers import AllProvidersFailed, FollowUpRequest, GradeRequest, Provider, QuestionRequest
 from chains.schemas import KINDS, LEVELS, Feedback, Question, SessionReport
@@ -451,6 +454,27 @@ class InterviewEngine:
         observe_llm_call(result.call, "question")
         return result.value
 
+    # ── platform deliveries ─────────────────────────────────────────────────────────
+    def claim_event(self, key: str) -> bool:
+        """True the first time a platform event key is seen, on any replica; False for a redelivery.
+
+        The primary key of ``processed_events`` makes the claim atomic. Answers are deduplicated
+        by their own event id (``answer(event_id=...)``); this covers skip, end, retry and help.
+        """
+        try:
+            with self.db.session() as session:
+                session.add(ProcessedEvent(key=key[:200]))
+            return True
+        except IntegrityError:
+            return False
+
+    def answer_stored(self, session_id: int, event_id: str) -> bool:
+        """Whether the answer carried by ``event_id`` is stored (by this delivery or another)."""
+        with self.db.session() as session:
+            found = session.scalar(
+                select(Turn.id).where(Turn.session_id == session_id, Turn.answer_event_id == event_id))
+            return found is not None
+
     # ── ratings, corrections, surveys ───────────────────────────────────────────────
     def _graded_turn(self, session: Session, turn_id: int) -> Turn:
         turn = session.get(Turn, turn_id)
@@ -487,6 +511,20 @@ class InterviewEngine:
         }
         self._submit(RECORD_CORRECTION, payload)
         return payload
+
+    def rating_of(self, turn_id: int, actor: Actor) -> int:
+        """The actor's stored rating of a turn: +1, -1, or 0 when there is none."""
+        with self.db.session() as session:
+            value = session.scalar(
+                select(Rating.value).join(User, Rating.rater_id == User.id)
+                .where(Rating.turn_id == turn_id, User.platform == actor.platform,
+                       User.platform_user_id == actor.user_id))
+        return int(value or 0)
+
+    def tally(self, turn_id: int) -> dict[str, Any]:
+        """👍 / 👎 counts of a turn, as stored."""
+        with self.db.session() as session:
+            return tally(session, turn_id)
 
     def _submit(self, task: str, payload: dict[str, Any]) -> None:
         if self.signals is None:

@@ -16,11 +16,10 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
-from bot.engine import EngineError, Forbidden, InterviewEngine
+from bot.engine import EngineError, Forbidden, InterviewEngine, UserRole
 from bot.slack import blocks, tally, web
 from bot.slack.modals import correction_form, metadata, parse_correction
-from bot.slack.people import PLATFORM, People
-from bot.store.models import UserRole
+from bot.slack.people import People
 
 log = logging.getLogger(__name__)
 
@@ -47,22 +46,14 @@ class FeedbackActions:
     def run_rating(self, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         user, channel, ts, thread = _ids(body)
         value = 1 if action["action_id"] == blocks.RATE_UP else -1
+        actor = self.people.actor(user, client, roles=True)
         try:
             turn_id = int(action["value"])
-            self.engine.rate(turn_id, self.people.actor(user, client, roles=True), value)
+            self.engine.rate(turn_id, actor, value)
         except (EngineError, ValueError) as exc:
-            if channel:
-                web.tell(
-                    client,
-                    channel,
-                    user,
-                    str(exc) if isinstance(exc, EngineError) else "That button is not valid any more.",
-                    thread_ts=thread,
-                )
+            _refuse(client, channel, user, thread, exc)
             return
-        counts, stored = tally.settled_tally(
-            self.engine.db, turn_id, PLATFORM, user, value, self.tally_timeout_s
-        )
+        counts, stored = tally.settled_tally(self.engine, turn_id, actor, value, self.tally_timeout_s)
         if not stored:
             log.warning(
                 "rating on turn %s by %s not stored after %.0fs; showing the tally as it is",
@@ -84,14 +75,7 @@ class FeedbackActions:
             )
             turn, session = self.engine.feedback_of(turn_id)
         except (EngineError, ValueError) as exc:
-            if channel:
-                web.tell(
-                    client,
-                    channel,
-                    user,
-                    str(exc) if isinstance(exc, EngineError) else "That button is not valid any more.",
-                    thread_ts=thread,
-                )
+            _refuse(client, channel, user, thread, exc)
             return
         assert turn.feedback is not None
         meta = {
@@ -150,3 +134,10 @@ class FeedbackActions:
             except SlackClientError as exc:
                 log.warning("could not post the correction in %s: %s", channel, web.error_code(exc))
                 web.tell(client, channel, user, f"Your correction is saved. {web.explain(exc)}")
+
+
+def _refuse(client: WebClient, channel: str | None, user: str, thread: str | None, exc: Exception) -> None:
+    """Tell only the clicker why nothing happened (an engine refusal, or a button from a stale message)."""
+    if channel:
+        text = str(exc) if isinstance(exc, EngineError) else "That button is not valid any more."
+        web.tell(client, channel, user, text, thread_ts=thread)

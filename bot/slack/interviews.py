@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from bot.engine import Actor, ConcurrentUpdate, EngineError, InterviewEngine, Progress, SessionView, TurnView
-from bot.slack import blocks, dedup, web
+from bot.slack import blocks, web
 from bot.slack.blocks import HELP_TEXT, THREAD_HELP
 from bot.slack.commands import ForgetMe, InterviewRequest, Reply, parse_interview
 from bot.slack.modals import metadata, parse_start, start_form
@@ -169,7 +169,7 @@ class Interviews:
             self._answer(client, view, actor, text, event_id, retried)
             return
         # Commands change the session without an event id of their own: the claim makes them once-only.
-        if not dedup.claim(self.engine.db, f"{PLATFORM}:event:{event_id}"):
+        if not self.engine.claim_event(f"{PLATFORM}:event:{event_id}"):
             log.info("duplicate delivery of %s ignored", event_id)
         elif word in HELP_WORDS:
             web.tell(client, channel, user, THREAD_HELP, thread_ts=thread)
@@ -210,7 +210,7 @@ class Interviews:
         try:
             progress = self.engine.answer(view.id, actor, text, event_id=event_id, on_graded=on_graded)
         except ConcurrentUpdate as exc:
-            if dedup.answered(self.engine.db, view.id, event_id):  # our own redelivery won the race
+            if self.engine.answer_stored(view.id, event_id):  # our own redelivery won the race
                 self._delete(client, channel, placeholder())
                 return
             self._notice(client, channel, thread, placeholder(), exc)

@@ -14,11 +14,10 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
-from bot.engine import EngineError, InterviewEngine
+from bot.engine import EngineError, InterviewEngine, UserRole
 from bot.slack import web
 from bot.slack.commands import Reply, parse_stats
 from bot.slack.people import People
-from bot.store.models import UserRole
 from tasks.stats import Stats, compute_stats, render_chart
 
 log = logging.getLogger(__name__)
