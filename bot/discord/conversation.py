@@ -35,7 +35,7 @@ async def handle_message(engine: InterviewEngine, message: discord.Message) -> N
     in_thread = isinstance(message.channel, discord.Thread | discord.PartialMessageable)
     if message.author.bot or message.guild is None or not in_thread:
         return
-    session = await offload(engine.find_by_thread, PLATFORM, None, str(message.channel.id))
+    session = await offload(engine.in_thread, PLATFORM, None, str(message.channel.id))
     if session is None or session.finished or session.candidate_user_id != str(message.author.id):
         return
     if not await offload(claim_message, engine, message.id):

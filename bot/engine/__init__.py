@@ -12,11 +12,11 @@ from bot.engine.errors import (
     TurnNotFound,
 )
 from bot.engine.interview import InterviewEngine, ProviderUnavailable
-from bot.engine.views import Progress, SessionView, Started, TurnView
+from bot.engine.views import Progress, SessionView, Started, ThreadInterview, TurnView
 from bot.store.models import UserRole
 
 __all__ = [
     "Actor", "Authorizer", "BadInput", "ConcurrentUpdate", "EngineError", "Forbidden", "InterviewEngine",
     "InvalidTransition", "NotYourSession", "Progress", "ProviderUnavailable", "SessionNotFound", "SessionView",
-    "Started", "TurnNotFound", "TurnView", "UserRole",
+    "Started", "ThreadInterview", "TurnNotFound", "TurnView", "UserRole",
 ]

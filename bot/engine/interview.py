@@ -25,7 +25,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.config import Settings
 from bot.engine.actors import Actor, Authorizer
@@ -42,13 +43,12 @@ from bot.engine.errors import (
 from bot.engine.report import build_report
 from bot.engine.signals import RECORD_CORRECTION, RECORD_RATING, SignalSink, correction_key, rating_key
 from bot.engine.text import clean_answer
-from bot.engine.views import Progress, SessionView, Started, TurnView
+from bot.engine.views import Progress, SessionView, Started, ThreadInterview, TurnView
 from bot.ops.metrics import count_rating, observe_llm_call
 from bot.store.db import Database
 from bot.store.models import (
     InterviewSession,
     ProcessedEvent,
-    Rating,
     SessionState,
     SurveyResponse,
     Turn,
@@ -66,6 +66,8 @@ from chains.schemas import KINDS, LEVELS, Feedback, Question, SessionReport
 log = logging.getLogger(__name__)
 
 Exemplars = Callable[[str, str], tuple[tuple[str, str, Feedback], ...]]
+# Called with the feedback as soon as it is stored, and the session it belongs to.
+OnGraded = Callable[[TurnView, SessionView], None]
 # Picks the model version a new session uses (registry traffic split); None means the configured default.
 VariantChooser = Callable[[], str | None]
 FINISHED = (SessionState.completed, SessionState.ended)
@@ -173,10 +175,11 @@ class InterviewEngine:
                 role=canonical, kind=kind, level=level, planned_questions=count, state=SessionState.grading,
                 provider=self.provider.name, model_version=self.variants() if self.variants else None,
             )
+            record.candidate, record.turns = user, []  # known: the view below needs no reads
             session.add(record)
             session.flush()
-            session_id = record.id
-        progress = self._advance(session_id)
+            session_id, created = record.id, SessionView.of(record)
+        progress = self._advance(session_id, known=created)
         assert progress.next_question is not None
         return Started(session=progress.session, question=progress.next_question)
 
@@ -198,6 +201,19 @@ class InterviewEngine:
                 query = query.where(InterviewSession.channel_id == channel_id)
             record = session.scalars(query.order_by(InterviewSession.id.desc()).limit(1)).first()
             return SessionView.of(record) if record else None
+
+    def in_thread(self, platform: str, channel_id: str | None, thread_id: str) -> ThreadInterview | None:
+        """Which interview runs in a thread, and whose it is: one indexed query, for every chat message."""
+        query = (
+            select(InterviewSession.id, User.platform_user_id, InterviewSession.state)
+            .join(User, InterviewSession.candidate_id == User.id)
+            .where(InterviewSession.platform == platform, InterviewSession.thread_id == thread_id)
+        )
+        if channel_id is not None:
+            query = query.where(InterviewSession.channel_id == channel_id)
+        with self.db.session() as session:
+            row = session.execute(query.order_by(InterviewSession.id.desc()).limit(1)).first()
+        return ThreadInterview(row.id, row.platform_user_id, row.state) if row else None
 
     def open_session(self, actor: Actor) -> SessionView | None:
         """The actor's most recent unfinished session on this platform (for ``--resume``)."""
@@ -231,11 +247,12 @@ class InterviewEngine:
 
     # ── answering ───────────────────────────────────────────────────────────────────
     def answer(self, session_id: int, actor: Actor, text: str | bytes, *, event_id: str | None = None,
-               on_graded: Callable[[TurnView], None] | None = None) -> Progress:
+               on_graded: OnGraded | None = None) -> Progress:
         """Store the candidate's answer to the current question, grade it, move on.
 
-        ``on_graded`` is called with the feedback as soon as it is stored, before the next
-        question is prepared, so an adapter can show it without waiting for that work.
+        ``on_graded`` is called with the feedback (and the session it belongs to) as soon as it
+        is stored, before the next question is prepared, so an adapter can show it without
+        waiting for that work.
         """
         cleaned = clean_answer(text, self.settings.max_answer_chars)
         if not cleaned.text:
@@ -249,7 +266,8 @@ class InterviewEngine:
             turn.answer, turn.answer_truncated, turn.answer_event_id = cleaned.text, cleaned.truncated, event_id
             turn.state, turn.answered_at = TurnState.answered, utcnow()
             work = _GradingWork.of(record, turn)
-        return self._grade_and_advance(session_id, work.turn_id, on_graded, work)
+            claimed = SessionView.of(record)
+        return self._grade_and_advance(session_id, work.turn_id, on_graded, work, claimed)
 
     def skip(self, session_id: int, actor: Actor) -> Progress:
         with self.db.session() as session:
@@ -299,7 +317,7 @@ class InterviewEngine:
     def _load(self, session: Session, session_id: int) -> InterviewSession:
         record = session.scalars(
             select(InterviewSession).where(InterviewSession.id == session_id)
-            .options(selectinload(InterviewSession.turns), selectinload(InterviewSession.candidate))
+            .options(selectinload(InterviewSession.turns), joinedload(InterviewSession.candidate))
         ).first()
         if record is None:
             raise SessionNotFound(f"Interview {session_id} does not exist (it may have been deleted).")
@@ -319,8 +337,8 @@ class InterviewEngine:
         if record.state == SessionState.grading:
             raise ConcurrentUpdate("I'm still working on your previous answer; give me a moment.")
         turn = next((t for t in reversed(record.turns) if t.state == TurnState.asked), None)
-        if turn is None:
-            raise InvalidTransition("There is no open question right now.")
+        if turn is None:  # the session row was read just before another reply claimed the question
+            raise ConcurrentUpdate("I'm still working on your previous answer; give me a moment.")
         self._cas(session, record, SessionState.grading, expect=SessionState.awaiting_answer)
         return turn
 
@@ -339,11 +357,17 @@ class InterviewEngine:
         if result.rowcount != 1:
             raise ConcurrentUpdate("Another reply to this question arrived at the same moment; "
                                    "only the first one counts.")
-        session.expire(record)
+        for name, value in values.items():  # what the row now holds, without reading it back
+            set_committed_value(record, name, value)
 
-    def _grade_and_advance(self, session_id: int, turn_id: int,
-                           on_graded: Callable[[TurnView], None] | None = None,
-                           work: _GradingWork | None = None) -> Progress:
+    def _grade_and_advance(self, session_id: int, turn_id: int, on_graded: OnGraded | None = None,
+                           work: _GradingWork | None = None, claimed: SessionView | None = None) -> Progress:
+        """Grade a stored answer, store the feedback, then ask the next question or finish.
+
+        ``claimed`` is the session as the answer's transaction left it (``grading``, the turn
+        answered): with it the feedback is stored by one UPDATE and the next step needs no
+        reload. Without it (resuming after a crash) everything is read from the database.
+        """
         if work is None:  # resuming: read what the answer transaction would have handed over
             with self.db.session() as session:
                 record = self._load(session, session_id)
@@ -360,20 +384,31 @@ class InterviewEngine:
                                       "try again in a minute ('retry').") from exc
         call = result.call
         observe_llm_call(call, "grade")
+        feedback = result.value.model_dump()
+        values: dict[str, Any] = {
+            "feedback": feedback, "provider": call.provider, "model": call.model,
+            "prompt_version": call.prompt_version, "prompt": call.prompt, "raw_output": call.raw_output,
+            "latency_ms": call.latency_ms, "valid_first_try": call.valid_first_try, "repaired": call.repaired,
+            "fell_back": call.fell_back, "model_version": model or call.model, "state": TurnState.graded,
+            "graded_at": utcnow(),
+        }
         with self.db.session() as session:
-            turn = session.get(Turn, turn_id)
-            if turn is not None and turn.state == TurnState.answered:
-                turn.feedback = result.value.model_dump()
-                turn.provider, turn.model, turn.prompt_version = call.provider, call.model, call.prompt_version
-                turn.prompt, turn.raw_output, turn.latency_ms = call.prompt, call.raw_output, call.latency_ms
-                turn.valid_first_try, turn.repaired, turn.fell_back = (
-                    call.valid_first_try, call.repaired, call.fell_back)
-                turn.model_version = model or call.model
-                turn.state, turn.graded_at = TurnState.graded, utcnow()
-            graded = TurnView.of(turn) if turn is not None else None
+            stored = session.execute(
+                update(Turn).where(Turn.id == turn_id, Turn.state == TurnState.answered)
+                .values(**values).execution_options(synchronize_session=False)
+            ).rowcount == 1
+            if not stored or claimed is None:  # graded elsewhere meanwhile, or nothing known: read it
+                turn = session.get(Turn, turn_id)
+                graded = TurnView.of(turn) if turn is not None else None
+                claimed = None
+        if claimed is not None:
+            graded = next(replace(t, state=TurnState.graded, feedback=result.value, provider=call.provider,
+                                  model_version=values["model_version"])
+                          for t in claimed.turns if t.id == turn_id)
+            claimed = replace(claimed, turns=[graded if t.id == turn_id else t for t in claimed.turns])
         if on_graded is not None and graded is not None and graded.feedback is not None:
             try:
-                on_graded(graded)
+                on_graded(graded, claimed or self.get(session_id))
             except Exception:  # showing the feedback early is a courtesy; the result still carries it
                 log.exception("on_graded callback failed for turn %s", turn_id)
         follow_up = None
@@ -384,14 +419,18 @@ class InterviewEngine:
             except Exception as exc:  # a follow-up is optional; never fail the answer for it
                 log.warning("follow-up failed: %s", exc)
         progress = self._advance(session_id, follow_up=follow_up.value if follow_up else None,
-                                 follow_up_of=turn_id)
+                                 follow_up_of=turn_id, known=claimed)
         return Progress(session=progress.session, graded=graded, next_question=progress.next_question,
                         report=progress.report)
 
     def _advance(self, session_id: int, *, follow_up: Question | None = None,
-                 follow_up_of: int | None = None) -> Progress:
-        """From ``grading``: ask the next question, or complete the session after the last one."""
-        view = self.get(session_id)
+                 follow_up_of: int | None = None, known: SessionView | None = None) -> Progress:
+        """From ``grading``: ask the next question, or complete the session after the last one.
+
+        ``known`` is the session as this process left it; if anyone changed it since, the
+        compare-and-set on its version fails and the session is read again.
+        """
+        view = known or self.get(session_id)
         if view.finished:
             return Progress(session=view, report=self.report(session_id))
         if view.state == SessionState.awaiting_answer:  # someone else already advanced
@@ -482,12 +521,18 @@ class InterviewEngine:
             raise TurnNotFound("That feedback no longer exists (it may have been deleted).")
         return turn
 
+    @staticmethod
+    def _require_feedback(session: Session, turn_id: int) -> None:
+        """Like ``_graded_turn`` without loading the turn (its prompt and answer can be long)."""
+        if session.scalar(select(Turn.id).where(Turn.id == turn_id, Turn.feedback.is_not(None))) is None:
+            raise TurnNotFound("That feedback no longer exists (it may have been deleted).")
+
     def rate(self, turn_id: int, actor: Actor, value: int) -> dict[str, Any]:
         """👍 (+1) / 👎 (-1) / withdraw (0). Handed to the background side; returns the payload sent."""
         if value not in (-1, 0, 1):
             raise BadInput("A rating is +1 (helpful), -1 (not helpful) or 0 (withdraw).")
         with self.db.session() as session:
-            self._graded_turn(session, turn_id)
+            self._require_feedback(session, turn_id)
             user = self._user(session, actor)
             person = {"platform": actor.platform, "user_id": actor.user_id,
                       "display_name": actor.display_name, "role": user.role.value}
@@ -501,7 +546,7 @@ class InterviewEngine:
         """A recruiter's corrected feedback. Non-recruiters get ``Forbidden`` and nothing is stored."""
         self.require(actor, UserRole.recruiter, "correct feedback")
         with self.db.session() as session:
-            self._graded_turn(session, turn_id)
+            self._require_feedback(session, turn_id)
         digest = hashlib.sha256(feedback.model_dump_json().encode()).hexdigest()[:16]
         payload = {
             "turn_id": turn_id, "feedback": feedback.model_dump(), "note": note,
@@ -514,17 +559,12 @@ class InterviewEngine:
 
     def rating_of(self, turn_id: int, actor: Actor) -> int:
         """The actor's stored rating of a turn: +1, -1, or 0 when there is none."""
-        with self.db.session() as session:
-            value = session.scalar(
-                select(Rating.value).join(User, Rating.rater_id == User.id)
-                .where(Rating.turn_id == turn_id, User.platform == actor.platform,
-                       User.platform_user_id == actor.user_id))
-        return int(value or 0)
+        return int(self.tally(turn_id, actor)["mine"])
 
-    def tally(self, turn_id: int) -> dict[str, Any]:
-        """👍 / 👎 counts of a turn, as stored."""
+    def tally(self, turn_id: int, rater: Actor | None = None) -> dict[str, Any]:
+        """👍 / 👎 counts of a turn, as stored; with ``rater``, also their own rating as ``"mine"``."""
         with self.db.session() as session:
-            return tally(session, turn_id)
+            return tally(session, turn_id, (rater.platform, rater.user_id) if rater else None)
 
     def _submit(self, task: str, payload: dict[str, Any]) -> None:
         if self.signals is None:

@@ -87,6 +87,19 @@ class SessionView:
 
 
 @dataclass(frozen=True)
+class ThreadInterview:
+    """The interview a chat thread belongs to: enough to decide whether a message is an answer."""
+
+    id: int
+    candidate_user_id: str
+    state: SessionState
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (SessionState.completed, SessionState.ended)
+
+
+@dataclass(frozen=True)
 class Started:
     session: SessionView
     question: TurnView

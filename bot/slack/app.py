@@ -1,18 +1,23 @@
 """The Bolt app: which Slack request goes to which handler.
 
-``process_before_response=True`` with lazy listeners: the acknowledgement function runs
-inside the request (parsing only, no I/O), so Slack gets its answer in milliseconds however
-busy the workers are; the work runs afterwards on ``listener_executor`` threads. The same
-app serves HTTP mode and Socket Mode.
+Every listener comes in two halves. The acknowledgement runs inside the request (parsing
+only, no I/O), so Slack gets its answer in milliseconds however busy the bot is; the work
+(database, model, Web API) then runs on the app's worker pool. ``after_ack`` joins the two
+halves. It does what Bolt's lazy listeners do for a long-running server without their cost
+per request (a deep copy of the request and a second dispatch through the middleware), which
+matters when a hundred interviews share one process. The same app serves HTTP mode and
+Socket Mode.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, Args
 from slack_sdk import WebClient
 
 from bot.config import Settings
@@ -54,6 +59,33 @@ def _log_error(error: Exception, body: dict[str, Any]) -> None:
     log.error("unhandled error in a Slack listener (%s): %s", body.get("type"), error, exc_info=error)
 
 
+def _wanted(function: Callable[..., Any]) -> tuple[str, ...]:
+    return tuple(inspect.signature(function).parameters)
+
+
+def after_ack(
+    pool: Executor, acknowledge: Callable[..., None], work: Callable[..., None]
+) -> Callable[[Args], None]:
+    """A Bolt listener: ``acknowledge`` inside the request, then ``work`` on ``pool``.
+
+    Both take Bolt's usual argument names (``ack``, ``body``, ``client``, ``event``, ...).
+    An exception in ``work`` is logged with the payload type, as Bolt's error handler would.
+    """
+    ack_names, work_names = _wanted(acknowledge), _wanted(work)
+
+    def run(kwargs: dict[str, Any], body: dict[str, Any]) -> None:
+        try:
+            work(**kwargs)
+        except Exception as exc:
+            _log_error(exc, body)
+
+    def listener(args: Args) -> None:
+        acknowledge(**{name: getattr(args, name) for name in ack_names})
+        pool.submit(run, {name: getattr(args, name) for name in work_names}, args.body)
+
+    return listener
+
+
 def build_app(
     engine: InterviewEngine,
     settings: Settings,
@@ -64,12 +96,13 @@ def build_app(
     socket_mode: bool = False,
     tally_timeout_s: float = 10.0,
 ) -> App:
-    """A Bolt app over ``engine``. ``workers`` bounds concurrent model work (lazy listeners)."""
+    """A Bolt app over ``engine``. ``workers`` bounds concurrent model work (after the acks)."""
     if settings.slack_bot_token is None:
         raise ConfigError("SLACK_BOT_TOKEN is not set (the bot token, xoxb-…).")
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     if not secret and not socket_mode:
         raise ConfigError("SLACK_SIGNING_SECRET is not set; HTTP mode verifies every request with it.")
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-work")
     app = App(
         name="mockingbird",
         logger=bolt_log,
@@ -78,32 +111,33 @@ def build_app(
         process_before_response=True,
         token_verification_enabled=token_verification,
         request_verification_enabled=True,
-        listener_executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-work"),
+        listener_executor=pool,  # shut down with the app (``listener_runner.listener_executor``)
     )
-    register(app, engine, tally_timeout_s=tally_timeout_s)
+    register(app, engine, pool, tally_timeout_s=tally_timeout_s)
     return app
 
 
-def register(app: App, engine: InterviewEngine, *, tally_timeout_s: float = 10.0) -> None:
+def register(app: App, engine: InterviewEngine, pool: Executor, *, tally_timeout_s: float = 10.0) -> None:
     people = People(engine.settings)
     interviews = Interviews(engine, people)
     feedback = FeedbackActions(engine, people, tally_timeout_s=tally_timeout_s)
     stats = TeamStats(engine, people)
 
-    app.command(INTERVIEW_COMMAND)(ack=interviews.ack_command, lazy=[interviews.run_command])
-    app.view(START_CALLBACK)(ack=interviews.ack_form, lazy=[interviews.run_form])
-    app.event("message")(ack=_ack, lazy=[interviews.run_message])
-    app.action(blocks.SURVEY)(ack=_ack, lazy=[interviews.run_survey])
-
-    app.action(blocks.RATE_UP)(ack=_ack, lazy=[feedback.run_rating])
-    app.action(blocks.RATE_DOWN)(ack=_ack, lazy=[feedback.run_rating])
-    app.action(blocks.CORRECT)(ack=_ack, lazy=[feedback.run_open_form])
-    app.view(CORRECT_CALLBACK)(ack=feedback.ack_form, lazy=[feedback.run_form])
-
-    app.command(STATS_COMMAND)(ack=stats.ack_command, lazy=[stats.run_command])
-
     def home(event: dict[str, Any], client: WebClient) -> None:
         publish_home(engine, people, client, event)
 
-    app.event("app_home_opened")(ack=_ack, lazy=[home])
+    routes = [
+        (app.command(INTERVIEW_COMMAND), interviews.ack_command, interviews.run_command),
+        (app.view(START_CALLBACK), interviews.ack_form, interviews.run_form),
+        (app.event("message"), _ack, interviews.run_message),
+        (app.action(blocks.SURVEY), _ack, interviews.run_survey),
+        (app.action(blocks.RATE_UP), _ack, feedback.run_rating),
+        (app.action(blocks.RATE_DOWN), _ack, feedback.run_rating),
+        (app.action(blocks.CORRECT), _ack, feedback.run_open_form),
+        (app.view(CORRECT_CALLBACK), feedback.ack_form, feedback.run_form),
+        (app.command(STATS_COMMAND), stats.ack_command, stats.run_command),
+        (app.event("app_home_opened"), _ack, home),
+    ]
+    for route, acknowledge, work in routes:
+        route(after_ack(pool, acknowledge, work))
     app.error(_log_error)

@@ -111,25 +111,47 @@ def feedback_message(
     """The model's feedback with 👍 / 👎 (showing the tally) and a "Correct" button for recruiters."""
     assert turn.feedback is not None, "only graded turns have feedback"
     feedback = turn.feedback
-    up, down = (tally or {}).get("up", 0), (tally or {}).get("down", 0)
     label = question_label(turn, session)
     head = f"*Feedback on {label.lower()}* · score *{feedback.score}/10*  {score_bar(feedback.score)}"
     blocks = [section(head), *_feedback_sections(feedback)]
     if turn.answer_truncated:
         blocks.append(context("Your answer was long, so only its first part was graded."))
-    value = str(turn.id)
+    value, labels = str(turn.id), tally_labels(tally or {})
     blocks.append(
         {
             "type": "actions",
             "block_id": f"rate-{turn.id}",
             "elements": [
-                button(f"👍 Helpful · {up}", RATE_UP, value),
-                button(f"👎 Not helpful · {down}", RATE_DOWN, value),
+                button(labels[RATE_UP], RATE_UP, value),
+                button(labels[RATE_DOWN], RATE_DOWN, value),
                 button("✏️ Correct", CORRECT, value),
             ],
         }
     )
     return f"Feedback on {label.lower()}: {feedback.score}/10. {feedback.summary}", blocks
+
+
+def tally_labels(tally: dict[str, Any]) -> dict[str, str]:
+    return {RATE_UP: f"👍 Helpful · {tally.get('up', 0)}", RATE_DOWN: f"👎 Not helpful · {tally.get('down', 0)}"}
+
+
+def with_tally(shown: list[Block], turn_id: int, tally: dict[str, Any]) -> list[Block] | None:
+    """The feedback message as Slack shows it, with new counts on its 👍 / 👎 buttons.
+
+    A click's payload carries the message; redrawing from it needs no database read.
+    None when the message has no rating buttons for ``turn_id`` (then render it afresh).
+    """
+    labels, changed = tally_labels(tally), False
+    blocks = [dict(block) for block in shown]
+    for block in blocks:
+        if block.get("type") == "actions" and block.get("block_id") == f"rate-{turn_id}":
+            block["elements"] = [
+                {**element, "text": {**element["text"], "text": labels[element.get("action_id", "")]}}
+                if element.get("action_id") in labels else element
+                for element in block.get("elements", [])
+            ]
+            changed = True
+    return blocks if changed else None
 
 
 def thinking_message() -> tuple[str, list[Block]]:

@@ -40,9 +40,6 @@ def register(app: typer.Typer) -> None:
         if socket and settings.slack_app_token is None:
             err.print("[red]SLACK_APP_TOKEN is not set; Socket Mode needs the app-level token (xapp-…).[/]")
             raise typer.Exit(2)
-        from bot.ops import start_ops_server
-
-        start_ops_server(settings)  # /healthz and /metrics on METRICS_PORT, when set
         try:
             bolt = build_app(build_engine(settings), settings, workers=workers, socket_mode=socket)
         except ConfigError as exc:

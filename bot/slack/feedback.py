@@ -2,8 +2,9 @@
 
 A rating goes to the engine, which hands it to the signal sink (the Celery task
 ``record_rating`` when ``REDIS_URL`` is set); once it is stored the message is redrawn with
-the tally read from the database. A click on the other button changes the rating, a
-second click on the same one changes nothing. Corrections are for recruiters only: the
+the tally read from the database (the rest of the message comes from the click's payload).
+A click on the other button changes the rating, a second click on the same one changes
+nothing. Corrections are for recruiters only: the
 role is checked when the form is opened and again, by the engine, when it is submitted.
 """
 
@@ -61,7 +62,13 @@ class FeedbackActions:
                 user,
                 self.tally_timeout_s,
             )
-        if channel and ts:
+        if not (channel and ts):
+            return
+        shown = body.get("message") or {}
+        redrawn = blocks.with_tally(shown.get("blocks") or [], turn_id, counts)
+        if redrawn is not None:
+            web.update(client, channel, ts, shown.get("text") or "Feedback", redrawn)
+        else:
             turn, session = self.engine.feedback_of(turn_id)
             web.update(client, channel, ts, *blocks.feedback_message(turn, session, counts))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 from slack_bolt import BoltRequest
 from slack_sdk import WebClient
@@ -36,6 +36,13 @@ HELP_WORDS = {"help", "?"}
 ANSWER_SUBTYPES = {None, "thread_broadcast", "file_share"}
 
 Notify = Callable[[str], None]
+
+
+class Thread(NamedTuple):
+    """Where an interview runs: the channel and the parent message's ts."""
+
+    channel: str
+    thread: str
 
 
 def webhook_notifier(response_url: str | None) -> Notify:
@@ -157,16 +164,17 @@ class Interviews:
         thread, channel, user = event.get("thread_ts"), event.get("channel"), event.get("user")
         if not thread or thread == event.get("ts") or not channel or not user:
             return  # not a reply in a thread
-        view = self.engine.find_by_thread(PLATFORM, channel, thread)
-        if view is None or view.candidate_user_id != user:
+        interview = self.engine.in_thread(PLATFORM, channel, thread)
+        if interview is None or interview.candidate_user_id != user:
             return  # not an interview thread, or someone else talking in it
+        where = Thread(channel, thread)
         event_id = str(body.get("event_id") or f"{channel}:{event.get('ts')}")
         retried = bool(request.headers.get("x-slack-retry-num"))
         actor = self.people.actor(user)
         text = event.get("text") or ""
         word = text.strip().lower().rstrip(".!")
         if word not in HELP_WORDS | SKIP_WORDS | END_WORDS | RETRY_WORDS:
-            self._answer(client, view, actor, text, event_id, retried)
+            self._answer(client, where, interview.id, actor, text, event_id, retried)
             return
         # Commands change the session without an event id of their own: the claim makes them once-only.
         if not self.engine.claim_event(f"{PLATFORM}:event:{event_id}"):
@@ -174,16 +182,17 @@ class Interviews:
         elif word in HELP_WORDS:
             web.tell(client, channel, user, THREAD_HELP, thread_ts=thread)
         elif word in SKIP_WORDS:
-            self._run(client, view, None, lambda: self.engine.skip(view.id, actor))
+            self._run(client, where, None, lambda: self.engine.skip(interview.id, actor))
         elif word in END_WORDS:
-            self._run(client, view, None, lambda: self.engine.end(view.id, actor))
+            self._run(client, where, None, lambda: self.engine.end(interview.id, actor))
         else:
             self._run(
-                client, view, self._placeholder(client, view), lambda: self.engine.retry(view.id, actor)
+                client, where, self._placeholder(client, where), lambda: self.engine.retry(interview.id, actor)
             )
 
     def _answer(
-        self, client: WebClient, view: SessionView, actor: Actor, text: str, event_id: str, retried: bool
+        self, client: WebClient, where: Thread, session_id: int, actor: Actor, text: str, event_id: str,
+        retried: bool,
     ) -> None:
         """Placeholder, grading, feedback in place of the placeholder, then the next question or report.
 
@@ -192,25 +201,24 @@ class Interviews:
         The placeholder is posted while the engine starts, and the feedback is shown the moment
         it is stored (``on_graded``), before the next question is prepared.
         """
-        assert view.channel_id and view.thread_id
-        channel, thread = view.channel_id, view.thread_id
-        pending = None if retried else self._posts.submit(self._placeholder, client, view)
+        channel, thread = where
+        pending = None if retried else self._posts.submit(self._placeholder, client, where)
         shown: list[bool] = []
 
         def placeholder() -> str | None:
             return pending.result() if pending is not None else None
 
-        def on_graded(turn: TurnView) -> None:
-            message = blocks.feedback_message(turn, view)
+        def on_graded(turn: TurnView, session: SessionView) -> None:
+            message = blocks.feedback_message(turn, session)
             ts = placeholder()
             if ts is None or not web.update(client, channel, ts, *message):
                 web.post(client, channel, *message, thread_ts=thread)
             shown.append(True)
 
         try:
-            progress = self.engine.answer(view.id, actor, text, event_id=event_id, on_graded=on_graded)
+            progress = self.engine.answer(session_id, actor, text, event_id=event_id, on_graded=on_graded)
         except ConcurrentUpdate as exc:
-            if self.engine.answer_stored(view.id, event_id):  # our own redelivery won the race
+            if self.engine.answer_stored(session_id, event_id):  # our own redelivery won the race
                 self._delete(client, channel, placeholder())
                 return
             self._notice(client, channel, thread, placeholder(), exc)
@@ -220,12 +228,11 @@ class Interviews:
             return
         self.show(client, channel, thread, progress, placeholder(), feedback_shown=bool(shown))
 
-    def _placeholder(self, client: WebClient, view: SessionView) -> str | None:
-        assert view.channel_id and view.thread_id
+    def _placeholder(self, client: WebClient, where: Thread) -> str | None:
         try:
-            return web.post(client, view.channel_id, *blocks.thinking_message(), thread_ts=view.thread_id)
+            return web.post(client, where.channel, *blocks.thinking_message(), thread_ts=where.thread)
         except SlackClientError as exc:
-            log.warning("could not post the placeholder in %s: %s", view.channel_id, web.error_code(exc))
+            log.warning("could not post the placeholder in %s: %s", where.channel, web.error_code(exc))
             return None
 
     def _notice(
@@ -236,15 +243,14 @@ class Interviews:
             self._post(client, channel, thread, *message)
 
     def _run(
-        self, client: WebClient, view: SessionView, placeholder: str | None, call: Callable[[], Progress]
+        self, client: WebClient, where: Thread, placeholder: str | None, call: Callable[[], Progress]
     ) -> None:
-        assert view.channel_id and view.thread_id
         try:
             progress = call()
         except EngineError as exc:
-            self._notice(client, view.channel_id, view.thread_id, placeholder, exc)
+            self._notice(client, where.channel, where.thread, placeholder, exc)
             return
-        self.show(client, view.channel_id, view.thread_id, progress, placeholder)
+        self.show(client, where.channel, where.thread, progress, placeholder)
 
     def show(
         self,

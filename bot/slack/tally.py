@@ -18,9 +18,11 @@ def settled_tally(
 ) -> tuple[dict[str, Any], bool]:
     """The tally once the rating is stored; ``(tally, False)`` if it is still in flight at the deadline."""
     deadline, pause = time.monotonic() + timeout_s, 0.01
-    while engine.rating_of(turn_id, actor) != value:
+    counts = engine.tally(turn_id, actor)
+    while counts["mine"] != value:
         if time.monotonic() >= deadline:
-            return engine.tally(turn_id), False
+            return counts, False
         time.sleep(pause)
         pause = min(pause * 2, 0.25)
-    return engine.tally(turn_id), True
+        counts = engine.tally(turn_id, actor)
+    return counts, True

@@ -560,6 +560,11 @@ class SlackSender:
         thread_ts: str | None = None,
         **kw: Any,
     ) -> Sent:
+        # Like Slack, the payload carries the message the button is on, as the channel shows it.
+        shown = self.api.messages.get((channel, message_ts)) if self.api is not None else None
+        message: dict[str, Any] = {"type": "message", "ts": message_ts, "thread_ts": thread_ts}
+        if shown is not None:
+            message.update(text=shown.text, blocks=shown.blocks, user=shown.user)
         return self._interactive(
             {
                 "type": "block_actions",
@@ -576,7 +581,7 @@ class SlackSender:
                     "thread_ts": thread_ts,
                 },
                 "channel": {"id": channel},
-                "message": {"type": "message", "ts": message_ts, "thread_ts": thread_ts},
+                "message": message,
                 "actions": [
                     {
                         "action_id": action_id,
