@@ -1,6 +1,6 @@
 """Benchmark: concurrent Slack interviews through HTTP mode with a fake LLM of fixed latency.
 
-    python bench/bench_slack.py [--interviews 100] [--questions 3] [--llm-ms 500] [--think 2,6]
+    python bench/bench_slack.py [--interviews 100] [--questions 3] [--llm-ms 500] [--think 2,6] [--processes 1]
 
 Three parts on loopback: the bot in its own process (``serve``: the real engine, Bolt app and
 waitress server, with a provider that grades after sleeping ``--llm-ms``), the fake Slack Web
@@ -80,6 +80,22 @@ def serve(args: argparse.Namespace) -> None:
 
     providers.register("bench-llm", lambda settings: SlowLLM(args.llm_ms / 1000))
     settings = get_settings()
+    if args.processes > 1:  # as `mockingbird slack --http --processes N` serves
+        from bot.slack.server import serve_processes
+
+        with socket.socket() as probe:  # a free port for gunicorn to bind
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        print(f"READY {port}", flush=True)
+        serve_processes(
+            lambda: build_app(build_engine(settings), settings, workers=args.workers),
+            host="127.0.0.1",
+            port=port,
+            processes=args.processes,
+            threads=args.threads,
+            on_worker_ready=lambda: print("BOOTED", flush=True),
+        )
+        return
     app = build_app(build_engine(settings), settings, workers=args.workers)
     server = HttpServer(app, host="127.0.0.1", port=0, threads=args.threads)
     print(f"READY {server.port}", flush=True)
@@ -200,6 +216,17 @@ def candidate(
         errors.append(f"candidate {n}: {type(exc).__name__}: {exc}")
 
 
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds used by a process and its live children (Linux ``/proc``; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return None
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(process_cpu_s(int(child)) or 0.0 for child in children)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -260,6 +287,8 @@ def run(args: argparse.Namespace) -> int:
             str(args.threads),
             "--llm-ms",
             str(args.llm_ms),
+            "--processes",
+            str(args.processes),
         ],
         env=env,
         cwd=workdir,
@@ -271,6 +300,10 @@ def run(args: argparse.Namespace) -> int:
         line = bot.stdout.readline()
         if not line.startswith("READY"):
             raise SystemExit(f"the bot did not start: {line!r}")
+        for _ in range(args.processes if args.processes > 1 else 0):  # every worker has built its app
+            if bot.stdout.readline().strip() != "BOOTED":
+                raise SystemExit("a bot process did not start")
+        cpu_at_ready = process_cpu_s(bot.pid)
         sender = SlackSender(f"http://127.0.0.1:{line.split()[1]}/slack/events", SECRET, fake)
         out: dict[str, list[Any]] = {"ack_command": [], "ack_event": [], "ack_action": [], "feedback": []}
         errors: list[str] = []
@@ -284,6 +317,8 @@ def run(args: argparse.Namespace) -> int:
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - started
+        cpu_at_end = process_cpu_s(bot.pid)
+        bot_cpu_s = cpu_at_end - cpu_at_ready if cpu_at_end is not None and cpu_at_ready is not None else None
     finally:
         bot.terminate()
         bot.wait(timeout=30)
@@ -322,9 +357,15 @@ def run(args: argparse.Namespace) -> int:
         "ramp_s": args.ramp_s,
         "workers": args.workers,
         "http_threads": args.threads,
+        "processes": args.processes,
         "database": ("postgresql" if database.postgres else "sqlite"),
         "synchronous_commit": args.sync_commit,
         "wall_s": round(wall, 1),
+        # The bot's own CPU per answer (with its 👍 and its share of starts and reports): the cost
+        # that decides how many interviews one process carries.
+        "bot_cpu_ms_per_answer": round(bot_cpu_s * 1000 / max(1, len(out["feedback"])), 1)
+        if bot_cpu_s is not None
+        else None,
         "completed_sessions": completed,
         "graded_turns": duplicates,
         "ratings": ratings,
@@ -365,7 +406,10 @@ def main() -> None:
     )
     parser.add_argument("--ramp-s", type=float, default=5.0, help="candidates start over this many seconds")
     parser.add_argument("--workers", type=int, default=128, help="bot threads for model and database work")
-    parser.add_argument("--threads", type=int, default=16, help="bot HTTP threads")
+    parser.add_argument("--threads", type=int, default=16, help="bot HTTP threads (per process)")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="bot processes (gunicorn workers, as `--processes` of the bot)"
+    )
     parser.add_argument(
         "--sync-commit",
         choices=["on", "off"],

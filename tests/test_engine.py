@@ -16,6 +16,8 @@ from bot.engine import (
     InvalidTransition,
     NotYourSession,
     ProviderUnavailable,
+    SessionView,
+    TurnView,
 )
 from bot.store.db import Database
 from bot.store.models import (
@@ -276,3 +278,33 @@ def test_platform_event_claims_and_stored_answers(engine: InterviewEngine, candi
     engine.rate(turn.id, candidate, -1)
     assert engine.rating_of(turn.id, candidate) == -1
     assert engine.tally(turn.id) == {"turn_id": turn.id, "up": 0, "down": 1}
+
+
+def test_answer_in_thread_takes_only_the_candidates_reply(engine: InterviewEngine, candidate: Actor) -> None:
+    started = engine.start(candidate, role="backend", kind="behavioral", level="mid", questions=2,
+                           channel_id="C1", thread_id="1700.1")
+    claimed: list[bool] = []
+    shown: list[tuple[TurnView, SessionView]] = []
+    stranger = Actor(platform=candidate.platform, user_id="someone-else")
+    # Not an interview thread, or not the candidate: nothing is stored and no callback runs.
+    assert engine.answer_in_thread(candidate.platform, "C1", "9999.9", candidate, GOOD) is None
+    assert engine.answer_in_thread(candidate.platform, "C1", "1700.1", stranger, GOOD) is None
+    assert engine.in_thread(candidate.platform, "C1", "1700.1").id == started.session.id
+    progress = engine.answer_in_thread(
+        candidate.platform, "C1", "1700.1", candidate, GOOD, event_id="EvT",
+        on_claimed=lambda: claimed.append(True), on_graded=lambda turn, session: shown.append((turn, session)))
+    assert progress is not None and progress.graded is not None and claimed == [True]
+    turn, session = shown[0]
+    assert turn.id == progress.graded.id and turn.feedback == progress.graded.feedback
+    assert [t.id for t in session.turns] == [turn.id]  # the session as it was when the feedback was stored
+    assert progress.next_question is not None and progress.session.version == engine.get(started.session.id).version
+    # A redelivery of the same event: a duplicate, nothing claimed, nothing shown.
+    again = engine.answer_in_thread(candidate.platform, "C1", "1700.1", candidate, GOOD, event_id="EvT",
+                                    on_claimed=lambda: claimed.append(True))
+    assert again is not None and again.duplicate and claimed == [True]
+    with pytest.raises(BadInput):
+        engine.answer_in_thread(candidate.platform, "C1", "1700.1", candidate, "   ")
+    assert engine.tally(turn.id, candidate) == {"turn_id": turn.id, "up": 0, "down": 0, "mine": 0}
+    engine.rate(turn.id, candidate, 1)
+    engine.rate(turn.id, stranger, -1)
+    assert engine.tally(turn.id, stranger) == {"turn_id": turn.id, "up": 1, "down": 1, "mine": -1}

@@ -37,3 +37,43 @@ def test_db_upgrade_command_creates_the_default_sqlite_file() -> None:
     url = get_settings().resolved_database_url
     assert url.startswith("sqlite:///") and url.endswith("data/mockingbird.db")
     assert "turns" in inspect(Database(url).engine).get_table_names()
+
+
+def test_processes_starting_together_migrate_one_at_a_time(postgres_url: str) -> None:
+    """Replicas (or gunicorn workers) upgrading a fresh database at once: all succeed, once."""
+    import threading
+    import uuid
+
+    import psycopg
+
+    name = f"mb_race_{uuid.uuid4().hex[:8]}"
+    admin = "host=127.0.0.1 user=postgres dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    barrier, errors = threading.Barrier(4), []
+
+    def upgrade() -> None:
+        db = Database(url)  # daemon threads below: a blocked one cannot hold the test run
+        try:
+            barrier.wait()
+            db.upgrade()
+        except Exception as exc:  # collected: the assertion below shows which failed
+            errors.append(exc)
+        finally:
+            db.dispose()
+
+    try:
+        threads = [threading.Thread(target=upgrade, daemon=True) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads), "migrations blocked each other"
+        assert errors == []
+        db = Database(url)
+        assert "interview_sessions" in inspect(db.engine).get_table_names()
+        db.dispose()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

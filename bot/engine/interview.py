@@ -42,7 +42,7 @@ from bot.engine.errors import (
 )
 from bot.engine.report import build_report
 from bot.engine.signals import RECORD_CORRECTION, RECORD_RATING, SignalSink, correction_key, rating_key
-from bot.engine.text import clean_answer
+from bot.engine.text import CleanText, clean_answer
 from bot.engine.views import Progress, SessionView, Started, ThreadInterview, TurnView
 from bot.ops.metrics import count_rating, observe_llm_call
 from bot.store.db import Database
@@ -195,11 +195,7 @@ class InterviewEngine:
 
     def find_by_thread(self, platform: str, channel_id: str | None, thread_id: str) -> SessionView | None:
         with self.db.session() as session:
-            query = select(InterviewSession).where(
-                InterviewSession.platform == platform, InterviewSession.thread_id == thread_id)
-            if channel_id is not None:
-                query = query.where(InterviewSession.channel_id == channel_id)
-            record = session.scalars(query.order_by(InterviewSession.id.desc()).limit(1)).first()
+            record = self._load_thread(session, platform, channel_id, thread_id)
             return SessionView.of(record) if record else None
 
     def in_thread(self, platform: str, channel_id: str | None, thread_id: str) -> ThreadInterview | None:
@@ -211,9 +207,9 @@ class InterviewEngine:
         )
         if channel_id is not None:
             query = query.where(InterviewSession.channel_id == channel_id)
-        with self.db.session() as session:
-            row = session.execute(query.order_by(InterviewSession.id.desc()).limit(1)).first()
-        return ThreadInterview(row.id, row.platform_user_id, row.state) if row else None
+        with self.db.autocommit() as connection:
+            row = connection.execute(query.order_by(InterviewSession.id.desc()).limit(1)).first()
+        return ThreadInterview(row.id, row.platform_user_id, SessionState(row.state)) if row else None
 
     def open_session(self, actor: Actor) -> SessionView | None:
         """The actor's most recent unfinished session on this platform (for ``--resume``)."""
@@ -254,20 +250,51 @@ class InterviewEngine:
         is stored, before the next question is prepared, so an adapter can show it without
         waiting for that work.
         """
-        cleaned = clean_answer(text, self.settings.max_answer_chars)
-        if not cleaned.text:
-            raise BadInput("Your answer is empty. Type your answer, or 'skip' to move to the next question.")
+        cleaned = self._cleaned(text)
         with self.db.session() as session:
             record = self._load(session, session_id)
             self._check_candidate(record, actor)
-            if event_id and any(t.answer_event_id == event_id for t in record.turns):
-                return Progress(session=SessionView.of(record), duplicate=True)
-            turn = self._claim_current(session, record, "answer")
-            turn.answer, turn.answer_truncated, turn.answer_event_id = cleaned.text, cleaned.truncated, event_id
-            turn.state, turn.answered_at = TurnState.answered, utcnow()
-            work = _GradingWork.of(record, turn)
-            claimed = SessionView.of(record)
-        return self._grade_and_advance(session_id, work.turn_id, on_graded, work, claimed)
+            taken = self._take_answer(session, record, cleaned, event_id)
+        if isinstance(taken, Progress):
+            return taken
+        return self._grade_and_advance(session_id, taken[0].turn_id, on_graded, *taken)
+
+    def answer_in_thread(self, platform: str, channel_id: str | None, thread_id: str, actor: Actor,
+                         text: str | bytes, *, event_id: str | None = None,
+                         on_claimed: Callable[[], None] | None = None,
+                         on_graded: OnGraded | None = None) -> Progress | None:
+        """``answer`` for a chat reply in a thread, finding the thread's interview in the same transaction.
+
+        None when the thread runs no interview or the author is not its candidate: then the
+        message is no answer and nothing is stored. ``on_claimed`` runs once the answer is
+        stored, before grading (an adapter shows its "thinking…" placeholder then).
+        """
+        with self.db.session() as session:
+            record = self._load_thread(session, platform, channel_id, thread_id)
+            if record is None or (record.candidate.platform_user_id != actor.user_id):
+                return None
+            taken = self._take_answer(session, record, self._cleaned(text), event_id)
+        if isinstance(taken, Progress):
+            return taken
+        if on_claimed is not None:
+            on_claimed()
+        return self._grade_and_advance(record.id, taken[0].turn_id, on_graded, *taken)
+
+    def _cleaned(self, text: str | bytes) -> CleanText:
+        cleaned = clean_answer(text, self.settings.max_answer_chars)
+        if not cleaned.text:
+            raise BadInput("Your answer is empty. Type your answer, or 'skip' to move to the next question.")
+        return cleaned
+
+    def _take_answer(self, session: Session, record: InterviewSession, cleaned: CleanText,
+                     event_id: str | None) -> Progress | tuple[_GradingWork, SessionView]:
+        """Claim the open question for an answer; a ``duplicate`` Progress for a redelivered event."""
+        if event_id and any(t.answer_event_id == event_id for t in record.turns):
+            return Progress(session=SessionView.of(record), duplicate=True)
+        turn = self._claim_current(session, record, "answer")
+        turn.answer, turn.answer_truncated, turn.answer_event_id = cleaned.text, cleaned.truncated, event_id
+        turn.state, turn.answered_at = TurnState.answered, utcnow()
+        return _GradingWork.of(record, turn), SessionView.of(record)
 
     def skip(self, session_id: int, actor: Actor) -> Progress:
         with self.db.session() as session:
@@ -322,6 +349,16 @@ class InterviewEngine:
         if record is None:
             raise SessionNotFound(f"Interview {session_id} does not exist (it may have been deleted).")
         return record
+
+    @staticmethod
+    def _load_thread(session: Session, platform: str, channel_id: str | None,
+                     thread_id: str) -> InterviewSession | None:
+        query = (select(InterviewSession)
+                 .where(InterviewSession.platform == platform, InterviewSession.thread_id == thread_id)
+                 .options(selectinload(InterviewSession.turns), joinedload(InterviewSession.candidate)))
+        if channel_id is not None:
+            query = query.where(InterviewSession.channel_id == channel_id)
+        return session.scalars(query.order_by(InterviewSession.id.desc()).limit(1)).first()
 
     @staticmethod
     def _check_candidate(record: InterviewSession, actor: Actor) -> None:
@@ -392,15 +429,15 @@ class InterviewEngine:
             "fell_back": call.fell_back, "model_version": model or call.model, "state": TurnState.graded,
             "graded_at": utcnow(),
         }
-        with self.db.session() as session:
-            stored = session.execute(
-                update(Turn).where(Turn.id == turn_id, Turn.state == TurnState.answered)
-                .values(**values).execution_options(synchronize_session=False)
+        with self.db.autocommit() as connection:  # one atomic UPDATE
+            stored = connection.execute(
+                update(Turn).where(Turn.id == turn_id, Turn.state == TurnState.answered).values(**values)
             ).rowcount == 1
-            if not stored or claimed is None:  # graded elsewhere meanwhile, or nothing known: read it
+        if not stored or claimed is None:  # graded elsewhere meanwhile, or nothing known: read it
+            with self.db.session() as session:
                 turn = session.get(Turn, turn_id)
                 graded = TurnView.of(turn) if turn is not None else None
-                claimed = None
+            claimed = None
         if claimed is not None:
             graded = next(replace(t, state=TurnState.graded, feedback=result.value, provider=call.provider,
                                   model_version=values["model_version"])
@@ -509,8 +546,8 @@ class InterviewEngine:
 
     def answer_stored(self, session_id: int, event_id: str) -> bool:
         """Whether the answer carried by ``event_id`` is stored (by this delivery or another)."""
-        with self.db.session() as session:
-            found = session.scalar(
+        with self.db.autocommit() as connection:
+            found = connection.scalar(
                 select(Turn.id).where(Turn.session_id == session_id, Turn.answer_event_id == event_id))
             return found is not None
 
@@ -563,8 +600,8 @@ class InterviewEngine:
 
     def tally(self, turn_id: int, rater: Actor | None = None) -> dict[str, Any]:
         """👍 / 👎 counts of a turn, as stored; with ``rater``, also their own rating as ``"mine"``."""
-        with self.db.session() as session:
-            return tally(session, turn_id, (rater.platform, rater.user_id) if rater else None)
+        with self.db.autocommit() as connection:
+            return tally(connection, turn_id, (rater.platform, rater.user_id) if rater else None)
 
     def _submit(self, task: str, payload: dict[str, Any]) -> None:
         if self.signals is None:

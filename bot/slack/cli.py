@@ -1,4 +1,4 @@
-"""``mockingbird slack --socket | --http --port P``: run the Slack bot."""
+"""``mockingbird slack --socket | --http --port P [--processes N]``: run the Slack bot."""
 
 from __future__ import annotations
 
@@ -27,6 +27,14 @@ def register(app: typer.Typer) -> None:
         threads: Annotated[
             int, typer.Option(help="HTTP threads (they only verify and acknowledge).", min=1)
         ] = 16,
+        processes: Annotated[
+            int,
+            typer.Option(
+                help="HTTP mode: serve from this many processes (gunicorn workers), each with its own "
+                "--workers and --threads. Use about one per CPU core for a busy workspace.",
+                min=1,
+            ),
+        ] = 1,
     ) -> None:
         """Run the Slack bot (`/interview`, ratings, corrections, `/interview-stats`, App Home)."""
         from bot.app import build_engine
@@ -41,7 +49,8 @@ def register(app: typer.Typer) -> None:
             err.print("[red]SLACK_APP_TOKEN is not set; Socket Mode needs the app-level token (xapp-…).[/]")
             raise typer.Exit(2)
         try:
-            bolt = build_app(build_engine(settings), settings, workers=workers, socket_mode=socket)
+            engine = build_engine(settings)
+            bolt = build_app(engine, settings, workers=workers, socket_mode=socket)
         except ConfigError as exc:
             err.print(f"[red]{exc}[/]")
             raise typer.Exit(2) from exc
@@ -57,6 +66,20 @@ def register(app: typer.Typer) -> None:
             assert settings.slack_app_token is not None
             err.print("Connecting to Slack in Socket Mode…")
             run_socket_mode(bolt, settings.slack_app_token.get_secret_value())
+            return
+        if processes > 1:
+            from bot.slack.server import serve_processes
+
+            # The app above only checked the settings and the token; each worker builds its own.
+            bolt.listener_runner.listener_executor.shutdown()
+            engine.db.dispose()
+            err.print(f"Listening on http://{host}:{port}/slack/events with {processes} processes "
+                      "(health: /healthz)", soft_wrap=True)
+            serve_processes(
+                lambda: build_app(build_engine(settings), settings, workers=workers),
+                host=host, port=port, processes=processes, threads=threads,
+            )
+            err.print("Stopped.")
             return
         from bot.slack.server import HttpServer
 

@@ -1,19 +1,19 @@
 """Interviews in threads: ``/interview``, the start form, the candidate's replies, the survey.
 
 Each handler comes in two halves. ``ack_*`` runs inside the HTTP request and only
-parses and acknowledges (well under Slack's 3 seconds); the rest runs afterwards as a Bolt
-lazy listener and does the database and model work. Nothing is remembered between calls:
-the thread's interview is looked up in the database on every reply.
+parses and acknowledges (well under Slack's 3 seconds); the rest runs afterwards on the
+app's worker pool (``bot.slack.app.after_ack``) and does the database and model work.
+Nothing is remembered between calls: the thread's interview is looked up in the database
+on every reply.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 
-from slack_bolt import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 from slack_sdk.webhook import WebhookClient
@@ -36,6 +36,9 @@ HELP_WORDS = {"help", "?"}
 ANSWER_SUBTYPES = {None, "thread_broadcast", "file_share"}
 
 Notify = Callable[[str], None]
+SOMETHING_WENT_WRONG = EngineError(
+    "Sorry, something went wrong on my side. Anything I received is kept; type `retry` in a minute."
+)
 
 
 class Thread(NamedTuple):
@@ -155,27 +158,24 @@ class Interviews:
         self._post(client, channel, parent, *blocks.question_message(started.question, started.session))
 
     # ── replies in a thread ─────────────────────────────────────────────────────────
-    def run_message(
-        self, body: dict[str, Any], event: dict[str, Any], client: WebClient, request: BoltRequest
-    ) -> None:
+    def run_message(self, body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
         """A message event: an answer or a thread command when it is the candidate's reply."""
         if event.get("subtype") not in ANSWER_SUBTYPES or event.get("bot_id"):
             return
         thread, channel, user = event.get("thread_ts"), event.get("channel"), event.get("user")
         if not thread or thread == event.get("ts") or not channel or not user:
             return  # not a reply in a thread
-        interview = self.engine.in_thread(PLATFORM, channel, thread)
-        if interview is None or interview.candidate_user_id != user:
-            return  # not an interview thread, or someone else talking in it
         where = Thread(channel, thread)
         event_id = str(body.get("event_id") or f"{channel}:{event.get('ts')}")
-        retried = bool(request.headers.get("x-slack-retry-num"))
         actor = self.people.actor(user)
         text = event.get("text") or ""
         word = text.strip().lower().rstrip(".!")
         if word not in HELP_WORDS | SKIP_WORDS | END_WORDS | RETRY_WORDS:
-            self._answer(client, where, interview.id, actor, text, event_id, retried)
+            self._answer(client, where, actor, text, event_id)
             return
+        interview = self.engine.in_thread(PLATFORM, channel, thread)
+        if interview is None or interview.candidate_user_id != user:
+            return  # not an interview thread, or someone else talking in it
         # Commands change the session without an event id of their own: the claim makes them once-only.
         if not self.engine.claim_event(f"{PLATFORM}:event:{event_id}"):
             log.info("duplicate delivery of %s ignored", event_id)
@@ -190,23 +190,24 @@ class Interviews:
                 client, where, self._placeholder(client, where), lambda: self.engine.retry(interview.id, actor)
             )
 
-    def _answer(
-        self, client: WebClient, where: Thread, session_id: int, actor: Actor, text: str, event_id: str,
-        retried: bool,
-    ) -> None:
-        """Placeholder, grading, feedback in place of the placeholder, then the next question or report.
+    def _answer(self, client: WebClient, where: Thread, actor: Actor, text: str, event_id: str) -> None:
+        """Grading, with a placeholder replaced by the feedback, then the next question or the report.
 
-        The engine deduplicates by ``event_id``: a redelivery (``X-Slack-Retry-Num``) of an answer
-        already taken changes nothing and, having no placeholder of its own, shows nothing.
-        The placeholder is posted while the engine starts, and the feedback is shown the moment
-        it is stored (``on_graded``), before the next question is prepared.
+        One engine call finds the thread's interview and stores the answer; a reply that is not
+        the candidate's answer to an interview stores and shows nothing. The engine deduplicates
+        by ``event_id``: a redelivery (``X-Slack-Retry-Num``) of an answer already taken changes
+        and shows nothing. The placeholder is posted while the model works, and the feedback is shown the
+        moment it is stored (``on_graded``), before the next question is prepared.
         """
         channel, thread = where
-        pending = None if retried else self._posts.submit(self._placeholder, client, where)
+        pending: list[Future[str | None]] = []
         shown: list[bool] = []
 
+        def on_claimed() -> None:
+            pending.append(self._posts.submit(self._placeholder, client, where))
+
         def placeholder() -> str | None:
-            return pending.result() if pending is not None else None
+            return pending[0].result() if pending else None
 
         def on_graded(turn: TurnView, session: SessionView) -> None:
             message = blocks.feedback_message(turn, session)
@@ -216,17 +217,23 @@ class Interviews:
             shown.append(True)
 
         try:
-            progress = self.engine.answer(session_id, actor, text, event_id=event_id, on_graded=on_graded)
+            progress = self.engine.answer_in_thread(
+                PLATFORM, channel, thread, actor, text, event_id=event_id, on_claimed=on_claimed, on_graded=on_graded
+            )
         except ConcurrentUpdate as exc:
-            if self.engine.answer_stored(session_id, event_id):  # our own redelivery won the race
-                self._delete(client, channel, placeholder())
-                return
+            interview = self.engine.in_thread(PLATFORM, channel, thread)
+            if interview is not None and self.engine.answer_stored(interview.id, event_id):
+                return  # our own redelivery won the race
             self._notice(client, channel, thread, placeholder(), exc)
             return
         except EngineError as exc:
             self._notice(client, channel, thread, placeholder(), exc)
             return
-        self.show(client, channel, thread, progress, placeholder(), feedback_shown=bool(shown))
+        except Exception:  # e.g. the database went away: say so, then let the error handler log it
+            self._notice(client, channel, thread, placeholder(), SOMETHING_WENT_WRONG)
+            raise
+        if progress is not None:
+            self.show(client, channel, thread, progress, placeholder(), feedback_shown=bool(shown))
 
     def _placeholder(self, client: WebClient, where: Thread) -> str | None:
         try:

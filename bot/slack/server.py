@@ -1,8 +1,14 @@
-"""Run modes. HTTP: Bolt's WSGI adapter served by waitress. Socket Mode: Bolt's built-in client.
+"""Run modes. HTTP: Bolt's WSGI adapter served by waitress (one process) or gunicorn (several).
+Socket Mode: Bolt's built-in client.
 
 HTTP mode answers ``POST /slack/events`` (commands, events and interactivity all use the
 one Request URL) and ``GET /healthz`` for load balancers and probes. ``HttpServer`` can run
 in a background thread and stop cleanly, which is what tests and the benchmark use.
+
+One Python process runs one thread at a time, so a busy bot (many interviews answering at
+once) is served by several processes: ``serve_processes`` runs gunicorn's pre-fork master
+with threaded workers, each building its own engine and Bolt app after the fork. Nothing is
+shared between them but the database, which is where interview state lives anyway.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from gunicorn.app.base import BaseApplication
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -95,3 +102,67 @@ def socket_mode_handler(app: App, app_token: str) -> SocketModeHandler:
 def run_socket_mode(app: App, app_token: str) -> None:
     """Connect over a WebSocket and serve until interrupted."""
     socket_mode_handler(app, app_token).start()
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    """gunicorn configured in code: ``make_app`` runs in each worker, after the fork."""
+
+    def __init__(self, make_app: Callable[[], App], options: dict[str, Any]) -> None:
+        self.make_app, self.options = make_app, options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> WSGIApp:
+        return wsgi_app(self.make_app())
+
+
+def serve_processes(
+    make_app: Callable[[], App],
+    *,
+    host: str,
+    port: int,
+    processes: int,
+    threads: int = 16,
+    graceful_s: int = 30,
+    on_worker_ready: Callable[[], None] | None = None,
+) -> None:
+    """Serve HTTP mode from ``processes`` gunicorn workers until SIGTERM or SIGINT.
+
+    On shutdown each worker stops taking requests, then waits (up to ``graceful_s``) for the
+    interview work its acknowledged requests started, so no answer is dropped half-graded.
+    """
+    built: list[App] = []  # the app of this worker process (after the fork)
+
+    def build() -> App:
+        built.append(make_app())
+        return built[-1]
+
+    def worker_ready(_worker: Any) -> None:
+        if on_worker_ready is not None:
+            on_worker_ready()
+
+    def worker_exit(_arbiter: Any, _worker: Any) -> None:
+        for app in built:
+            app.listener_runner.listener_executor.shutdown(wait=True)
+
+    _Gunicorn(
+        build,
+        {
+            "bind": f"{host}:{port}",
+            "workers": processes,
+            "worker_class": "gthread",
+            "threads": threads,
+            "backlog": 2048,
+            "graceful_timeout": graceful_s,
+            "timeout": max(60, graceful_s),
+            "proc_name": "mockingbird-slack",
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "warning",
+            "post_worker_init": worker_ready,
+            "worker_exit": worker_exit,
+        },
+    ).run()

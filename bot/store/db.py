@@ -8,10 +8,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATION_LOCK = 0x6D6F636B  # "mock": the advisory lock key migrations hold on PostgreSQL
 
 
 def make_engine(url: str) -> Engine:
@@ -28,7 +29,11 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No pre-ping: it would cost a round trip on every checkout, and a bot transaction is only a
+    # handful of statements. A connection the server dropped fails its statement instead; then
+    # SQLAlchemy invalidates the whole pool, so only work in flight at that moment sees the error.
+    # Recycling bounds how long an idle connection can sit behind a silently closed socket.
+    return create_engine(url, pool_size=20, max_overflow=20, pool_recycle=300)
 
 
 def alembic_config(url: str) -> Config:
@@ -52,9 +57,22 @@ class Database:
         with self.sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection without a transaction, for one statement that needs none (a read, or a
+        single atomic UPDATE): it saves the BEGIN and COMMIT round trips."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            yield connection
+
     def upgrade(self, revision: str = "head") -> None:
-        """Apply Alembic migrations up to ``revision`` (idempotent)."""
+        """Apply Alembic migrations up to ``revision`` (idempotent).
+
+        On PostgreSQL a transaction-scoped advisory lock makes processes starting together
+        (replicas, gunicorn workers) migrate one after the other; the later ones find nothing to do.
+        """
         with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             config = alembic_config(self.url)
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
