@@ -7,6 +7,8 @@ import re
 import signal
 import subprocess
 import sys
+import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,7 +62,16 @@ def test_a_rejected_token_stops_startup_with_a_message(
     assert result.exit_code == 1 and "invalid_auth" in result.output
 
 
-def test_http_mode_process_serves_signed_requests(fake: FakeSlackAPI, tmp_path: Path) -> None:
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_http_mode_process_serves_signed_requests(fake: FakeSlackAPI, tmp_path: Path, processes: int) -> None:
     env = {
         **os.environ,
         "SLACK_BOT_TOKEN": "xoxb-cli",
@@ -80,7 +91,9 @@ def test_http_mode_process_serves_signed_requests(fake: FakeSlackAPI, tmp_path: 
             "--host",
             "127.0.0.1",
             "--port",
-            "0",
+            "0" if processes == 1 else str(_free_port()),  # gunicorn reports no port it picked
+            "--processes",
+            str(processes),
         ],
         cwd=tmp_path,
         env=env,
@@ -96,8 +109,16 @@ def test_http_mode_process_serves_signed_requests(fake: FakeSlackAPI, tmp_path: 
         match = re.search(r"http://127\.0\.0\.1:(\d+)/slack/events", line)
         assert match, f"no listening line; last line: {line!r}"
         port = int(match.group(1))
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
-            assert response.read() == b"ok\n"
+        deadline = time.monotonic() + 30
+        while True:  # with several processes, the workers boot after the master binds the port
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+                    assert response.read() == b"ok\n"
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
         sender = SlackSender(f"http://127.0.0.1:{port}/slack/events", SECRET, fake)
         assert sender.command("/interview", "backend", "UCLI").status == 200
         posts = fake.wait_calls("chat.postMessage", 2, timeout=30)

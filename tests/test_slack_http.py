@@ -390,3 +390,32 @@ def test_forget_me_deletes_the_candidates_data(fake: FakeSlackAPI, sqlite_db: Da
             what="forget-me confirmation",
         )
     assert _count(sqlite_db, InterviewSession) == 0 and _count(sqlite_db, Turn) == 0
+
+
+def test_an_unexpected_failure_replaces_the_placeholder_and_retry_recovers(
+    fake: FakeSlackAPI, sqlite_db: Database
+) -> None:
+    with running_bot(fake, sqlite_db) as bot:
+        thread = bot.start_interview(CAND, "backend technical mid 2")
+        grade = bot.engine.provider.grade
+
+        def broken(request):  # type: ignore[no-untyped-def]
+            raise RuntimeError("server closed the connection unexpectedly")
+
+        bot.engine.provider.grade = broken  # type: ignore[method-assign]
+        bot.sender.reply(CAND, CHANNEL, thread, GOOD_ANSWER)
+        notice = fake.wait_for(
+            lambda: [c for c in fake.calls_to("chat.update") if "went wrong" in c.params["text"]],
+            what="the failure notice",
+        )[0]
+        placeholder = next(c for c in fake.calls_to("chat.postMessage") if c.params["text"].startswith("Thinking"))
+        assert notice.params["ts"] == placeholder.response["ts"]  # in place of "thinking…", not beside it
+        bot.engine.provider.grade = grade  # type: ignore[method-assign]
+        bot.sender.reply(CAND, CHANNEL, thread, "retry")
+        fake.wait_for(
+            lambda: any(c.params["text"].startswith("Question 2 of 2") for c in bot.thread_posts(thread)),
+            what="question 2 after retry",
+        )
+    with sqlite_db.session() as session:
+        first = session.scalars(select(Turn).order_by(Turn.index)).first()
+        assert first is not None and first.answer == GOOD_ANSWER and first.feedback is not None

@@ -189,6 +189,19 @@ def test_feedback_blocks_carry_tally_buttons_and_respect_slack_limits() -> None:
     assert "question 1 of 3" in text
 
 
+def test_a_click_redraws_the_message_it_came_from_with_the_new_tally() -> None:
+    turn = _turn(FEEDBACK)
+    _, shown = blocks.feedback_message(turn, _session([turn]), {"up": 0, "down": 0})
+    redrawn = blocks.with_tally(shown, turn.id, {"up": 2, "down": 1})
+    assert redrawn is not None
+    assert redrawn[:-1] == shown[:-1]  # everything but the buttons as Slack showed it
+    labels = [e["text"]["text"] for e in redrawn[-1]["elements"]]
+    assert labels == ["👍 Helpful · 2", "👎 Not helpful · 1", "✏️ Correct"]
+    assert shown[-1]["elements"][0]["text"]["text"] == "👍 Helpful · 0"  # the payload is not modified
+    assert blocks.with_tally(shown, turn.id + 1, {"up": 1}) is None  # another turn's buttons: render afresh
+    assert blocks.with_tally([], turn.id, {"up": 1}) is None
+
+
 def test_follow_up_keeps_its_parents_number() -> None:
     first, follow = _turn(FEEDBACK, 0), _turn(None, 1, follow_up_of=11)
     session = _session([first, follow])
