@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -480,14 +480,15 @@ class InterviewEngine:
         asked: TurnView | None = None
         with self.db.session() as session:
             if self._move(session, view, SessionState.awaiting_answer):
-                turn = Turn(
-                    session_id=session_id, index=len(view.turns), question_id=question.id, question=question.text,
-                    domain=question.domain, key_points=question.key_points,
-                    follow_up_of=follow_up_of if follow_up is not None else None,
+                asked = TurnView(
+                    id=0, session_id=session_id, index=len(view.turns), state=TurnState.asked,
+                    question=question.text, question_id=question.id, domain=question.domain,
+                    key_points=list(question.key_points), answer=None, answer_truncated=False, feedback=None,
+                    provider=None, model_version=None, follow_up_of=follow_up_of if follow_up is not None else None,
                 )
-                session.add(turn)
-                session.flush()
-                asked = TurnView.of(turn)
+                row = {name: getattr(asked, name) for name in (
+                    "session_id", "index", "state", "question", "question_id", "domain", "key_points", "follow_up_of")}
+                asked = replace(asked, id=session.scalar(insert(Turn).values(**row).returning(Turn.id)))
         if asked is None:  # another process advanced or ended the session first
             return self._settled(session_id)
         view = replace(view, state=SessionState.awaiting_answer, version=view.version + 1,
