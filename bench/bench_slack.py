@@ -1,6 +1,7 @@
 """Benchmark: concurrent Slack interviews through HTTP mode with a fake LLM of fixed latency.
 
     python bench/bench_slack.py [--interviews 100] [--questions 3] [--llm-ms 500] [--think 2,6] [--processes 1]
+                                [--redis redis://127.0.0.1:6379/13]
 
 Three parts on loopback: the bot in its own process (``serve``: the real engine, Bolt app and
 waitress server, with a provider that grades after sleeping ``--llm-ms``), the fake Slack Web
@@ -20,6 +21,7 @@ afterwards), else SQLite. Nothing leaves the machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import queue
@@ -249,8 +251,7 @@ def summarise(name: str, seconds: list[float]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fakes.slack_api import FakeSlackAPI, SlackSender
-    from sqlalchemy import create_engine, text
+    from fakes.slack_api import FakeSlackAPI
 
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"mb-bench-{uuid.uuid4().hex[:6]}"
     workdir.mkdir(parents=True)
@@ -276,6 +277,23 @@ def run(args: argparse.Namespace) -> int:
             "PYTHONPATH": str(ROOT),
         }
     )
+    pipeline = contextlib.nullcontext()
+    if args.redis:  # ratings travel as in production: Celery on Redis, stored by a worker process
+        from celery_support import celery_worker
+
+        queue = f"mb-bench-{uuid.uuid4().hex[:6]}"
+        env.update({"REDIS_URL": args.redis, "CELERY_QUEUE": queue})
+        pipeline = celery_worker(args.redis, database.url, queue=queue, concurrency=1)
+    with pipeline:
+        return _drive(args, env, workdir, database, fake, router)
+
+
+def _drive(
+    args: argparse.Namespace, env: dict[str, str], workdir: Path, database: BenchDatabase, fake: Any, router: Router
+) -> int:
+    from fakes.slack_api import SlackSender
+    from sqlalchemy import create_engine, text
+
     bot = subprocess.Popen(
         [
             sys.executable,
@@ -359,6 +377,7 @@ def run(args: argparse.Namespace) -> int:
         "http_threads": args.threads,
         "processes": args.processes,
         "database": ("postgresql" if database.postgres else "sqlite"),
+        "ratings_via": "celery worker" if args.redis else "in-process",
         "synchronous_commit": args.sync_commit,
         "wall_s": round(wall, 1),
         # The bot's own CPU per answer (with its 👍 and its share of starts and reports): the cost
@@ -416,6 +435,11 @@ def main() -> None:
         default="on",
         help="PostgreSQL synchronous_commit for the benchmark database (off: commits do not "
         "wait for the disk flush, as on storage with a write cache)",
+    )
+    parser.add_argument(
+        "--redis",
+        help="a Redis URL: ratings go through Celery (REDIS_URL) to a worker process, as in production; "
+        "without it they are stored inside the bot process",
     )
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
