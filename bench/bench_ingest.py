@@ -7,13 +7,15 @@ on 127.0.0.1:6379 (a private queue in database 14):
 
 * raw: the same rating rows written with one executemany INSERT (SQLAlchemy batches it into
   multi-row statements), one transaction;
-* per-message: every rating published through the bot's ``CelerySink`` (one message each, as
-  clicks arrive), then consumed by one ``celery -A tasks worker`` (prefork, ``--concurrency``):
-  timed from the worker being ready to the last rating stored;
+* per-message: every rating published through the bot's ``CelerySink`` (one
+  ``mockingbird.record_rating`` message each, as clicks arrive, each written ahead to the outbox),
+  then consumed by one ``celery -A tasks worker`` (prefork, ``--concurrency``), which stores them
+  in batches (``tasks.batching``: up to ``FLUSH_EVERY`` messages per transaction, outbox rows
+  deleted in it): timed from the worker being ready to the last rating stored;
 * batched: the same ratings as ``record_ratings`` messages of ``--batch`` each (how the outbox
   relay sends a backlog), consumed by the same kind of worker.
 
-The worker stores each message durably (a committed transaction) before acknowledging it.
+The worker stores every message durably (a committed transaction) before acknowledging it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import uuid
@@ -35,6 +38,7 @@ from sqlalchemy import delete, func, insert, select  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.store.db import Database  # noqa: E402
 from bot.store.models import Rating, User, UserRole, utcnow  # noqa: E402
+from tasks.batching import FLUSH_EVERY  # noqa: E402
 from tasks.celery_app import make_app  # noqa: E402
 from tasks.celery_sink import CelerySink, publisher  # noqa: E402
 from tests.celery_support import celery_worker, fresh_postgres, make_graded_turns, wait_for  # noqa: E402
@@ -119,13 +123,19 @@ def through_worker(
         for i in range(0, len(payloads), batch):
             publish("record_ratings", payloads[i : i + batch])
     published = time.perf_counter() - started
-    with celery_worker(REDIS, url, queue=queue, concurrency=concurrency, prefetch=8):
+    with celery_worker(REDIS, url, queue=queue, concurrency=concurrency, prefetch=8) as worker:
         started = time.perf_counter()
         wait_for(lambda: _count(db) == len(payloads), 1800, "every rating", interval=0.02)
         consumed = time.perf_counter() - started
     with db.session() as session:
         session.execute(delete(Rating))
-    return {"publish_per_s": len(payloads) / published, "store_per_s": len(payloads) / consumed}
+    sizes = [int(n) for n in re.findall(r"record_rating: batch of (\d+) stored", "\n".join(worker.lines))]
+    return {
+        "publish_per_s": len(payloads) / published,
+        "store_per_s": len(payloads) / consumed,
+        "transactions": len(sizes),
+        "mean_batch": sum(sizes) / len(sizes) if sizes else 0,
+    }
 
 
 def main() -> None:
@@ -150,6 +160,9 @@ def main() -> None:
         "raw_rows_per_s": round(raw),
         "per_message_store_per_s": round(single["store_per_s"]),
         "per_message_publish_per_s": round(single["publish_per_s"]),
+        "per_message_transactions": single["transactions"],
+        "per_message_mean_batch": round(single["mean_batch"]),
+        "flush_every": FLUSH_EVERY,
         "batched_store_per_s": round(batched["store_per_s"]),
         "per_message_vs_raw": round(single["store_per_s"] / raw, 3),
         "batched_vs_raw": round(batched["store_per_s"] / raw, 3),
@@ -162,7 +175,8 @@ def main() -> None:
     print(f"  raw bulk insert        {figures['raw_rows_per_s']:>9,} rows/s")
     print(
         f"  per-message via Celery {figures['per_message_store_per_s']:>9,} ratings/s "
-        f"({figures['per_message_vs_raw']:.1%} of raw; publishing {figures['per_message_publish_per_s']:,}/s)"
+        f"({figures['per_message_vs_raw']:.1%} of raw; publishing {figures['per_message_publish_per_s']:,}/s; "
+        f"{figures['per_message_transactions']} transactions, {figures['per_message_mean_batch']} per batch)"
     )
     print(
         f"  batched ({args.batch}/message)   {figures['batched_store_per_s']:>9,} ratings/s "

@@ -3,6 +3,11 @@
 The same rules as ``ingest.record_rating`` (validation, poison reasons, a person's latest rating
 wins, forgotten people stay forgotten), but a handful of statements for the whole batch instead
 of a transaction per rating: one lookup of turns, people and deletion requests, one upsert.
+
+The write-ahead outbox rows of the batch (``tasks.outbox``) are deleted in the same transaction,
+stored and dead-lettered signals alike, as ``ingest._settle_outbox`` does for one signal. Used by
+``mockingbird.record_ratings`` (the relay's backlog) and by the batching worker behind
+``mockingbird.record_rating`` (``tasks.batching``: many clicks, one transaction).
 """
 
 from __future__ import annotations
@@ -11,13 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, or_, select
+from sqlalchemy import and_, case, delete, or_, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.store.db import Database
-from bot.store.models import PipelineState, Rating, Turn, User, UserRole, utcnow
+from bot.store.models import OutboxMessage, PipelineState, Rating, Turn, User, UserRole, utcnow
 from bot.store.privacy import tombstone_key
-from tasks import deadletter
+from tasks import deadletter, outbox
 from tasks.ingest import Person, PoisonPayload, RatingPayload, _parse, upsert_user
 
 TASK = "mockingbird.record_ratings"
@@ -44,23 +50,47 @@ def _aware(moment: datetime) -> datetime:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-def record_ratings(db: Database, payloads: list[Any]) -> BulkResult:
-    """Store a batch of rating payloads; poison ones become dead letters, the rest are stored once."""
+def record_ratings(
+    db: Database,
+    payloads: list[Any],
+    *,
+    task: str = TASK,
+    rejected: list[tuple[Any, str]] | None = None,
+    attempts: int = 3,
+) -> BulkResult:
+    """Store a batch of rating payloads; poison ones become dead letters, the rest are stored once.
+
+    ``task`` names the dead letters; ``rejected`` are messages already judged poison (with their
+    reason), dead-lettered in the same transaction. Two writers creating the same new person at
+    once: the loser starts again at once and finds the row (up to ``attempts`` times).
+    """
+    for attempt in range(attempts):
+        try:
+            return _record(db, payloads, task, rejected or [])
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _record(db: Database, payloads: list[Any], task: str, rejected: list[tuple[Any, str]]) -> BulkResult:
     result = BulkResult()
     parsed: list[tuple[Any, RatingPayload]] = []
     with db.session() as session:
+        for payload, reason in rejected:
+            result.dead += deadletter.add(session, task, payload, reason) is not None
         for payload in payloads:
             try:
                 parsed.append((payload, _parse(RatingPayload, payload)))
             except PoisonPayload as exc:
-                result.dead += deadletter.add(session, TASK, payload, deadletter.reason_for(exc)) is not None
+                result.dead += deadletter.add(session, task, payload, deadletter.reason_for(exc)) is not None
         graded = dict(
             session.execute(
                 select(Turn.id, Turn.feedback.is_not(None)).where(
                     Turn.id.in_({data.turn_id for _, data in parsed})
                 )
             ).all()
-        )
+        ) if parsed else {}
         valid: list[RatingPayload] = []
         for payload, data in parsed:
             reason = (
@@ -71,11 +101,25 @@ def record_ratings(db: Database, payloads: list[Any]) -> BulkResult:
                 else f"turn {data.turn_id} has no feedback to rate"
             )
             if reason:
-                result.dead += deadletter.add(session, TASK, payload, reason) is not None
+                result.dead += deadletter.add(session, task, payload, reason) is not None
             else:
                 valid.append(data)
         _store(session, valid, result)
+        _settle_outbox(session, payloads)
     return result
+
+
+def _settle_outbox(session: Session, payloads: list[Any]) -> None:
+    """Stored, skipped or dead-lettered: the sink's write-ahead rows of these signals are done."""
+    keys = sorted({outbox.key_of("record_rating", p) for p in payloads if isinstance(p, dict)})
+    if not keys:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("DELETE FROM outbox WHERE idempotency_key = ANY(CAST(:keys AS varchar[]))"),
+                        {"keys": keys})
+        return
+    for i in range(0, len(keys), 500):
+        session.execute(delete(OutboxMessage).where(OutboxMessage.idempotency_key.in_(keys[i : i + 500])))
 
 
 def _latest(ratings: list[RatingPayload]) -> list[RatingPayload]:
@@ -127,8 +171,8 @@ def _store(session: Session, ratings: list[RatingPayload], result: BulkResult) -
             )
         )
     result.withdrawn += len(withdrawals)
-    if rows:
-        _upsert(session, rows)
+    if rows:  # in key order: two batches upserting the same rows never wait on each other in a cycle
+        _upsert(session, sorted(rows, key=lambda r: (r["turn_id"], r["rater_id"])))
     result.stored += len(rows)
 
 
@@ -141,6 +185,33 @@ def _people(session: Session, people: dict[tuple[str, str], Person]) -> dict[tup
             select(User.id, User.platform, User.platform_user_id, User.role).where(match)
         )
     }
+    new = sorted(key for key in people if key not in found)
+    if new and session.get_bind().dialect.name == "postgresql":
+        # Everyone new in one statement, in key order; a person another batch is creating right
+        # now is waited for and skipped (no unique violation), then read back with the rest.
+        from sqlalchemy.dialects.postgresql import insert
+
+        now = utcnow()
+        rows = [
+            {
+                "platform": people[key].platform,
+                "platform_user_id": people[key].user_id,
+                "display_name": people[key].display_name,
+                "role": people[key].role,
+                "created_at": now,
+            }
+            for key in new
+        ]
+        session.connection().execute(
+            insert(User).on_conflict_do_nothing(index_elements=[User.platform, User.platform_user_id]), rows
+        )
+        again = or_(*(and_(User.platform == p, User.platform_user_id == u) for p, u in new))
+        found.update(
+            ((p, u), (i, r))
+            for i, p, u, r in session.execute(
+                select(User.id, User.platform, User.platform_user_id, User.role).where(again)
+            )
+        )
     ids: dict[tuple[str, str], int] = {}
     for key, person in people.items():
         known = found.get(key)
@@ -151,12 +222,31 @@ def _people(session: Session, people: dict[tuple[str, str], Person]) -> dict[tup
     return ids
 
 
+_UPSERT_PG = text(
+    "INSERT INTO ratings (turn_id, rater_id, value, created_at, updated_at) "
+    "SELECT t, r, v, s, s FROM unnest(CAST(:t AS integer[]), CAST(:r AS integer[]), CAST(:v AS integer[]), "
+    "CAST(:s AS timestamptz[])) AS u(t, r, v, s) "
+    "ON CONFLICT (turn_id, rater_id) DO UPDATE SET value = excluded.value, "
+    "updated_at = CASE WHEN ratings.value != excluded.value THEN excluded.updated_at ELSE ratings.updated_at END "
+    "WHERE ratings.updated_at <= excluded.updated_at"
+)
+
+
 def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    if dialect == "postgresql":  # one statement whatever the batch size: four array parameters
+        session.connection().execute(
+            _UPSERT_PG,
+            {
+                "t": [r["turn_id"] for r in rows],
+                "r": [r["rater_id"] for r in rows],
+                "v": [r["value"] for r in rows],
+                "s": [r["updated_at"] for r in rows],
+            },
+        )
+        return
+    from sqlalchemy.dialects.sqlite import insert
+
     stmt = insert(Rating)
     new = stmt.excluded
     stmt = stmt.on_conflict_do_update(
@@ -167,4 +257,4 @@ def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
         },
         where=Rating.updated_at <= new.updated_at,
     )
-    session.connection().execute(stmt, rows)  # executemany: batched into multi-row statements
+    session.connection().execute(stmt, rows)  # executemany

@@ -13,6 +13,7 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import worker_process_init
 
 from bot.config import Settings, get_settings
 
@@ -103,10 +104,24 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_backend_transport_options": redis_options,
         "task_publish_retry_policy": PUBLISH_RETRY,
         "worker_consumer": "tasks.consumer:DeadLetterConsumer",
+        # Per-click ratings are stored in batches, one transaction each (tasks.batching).
+        "task_annotations": {"mockingbird.record_rating": {"Strategy": "tasks.batching:BatchStrategy"}},
         "worker_hijack_root_logger": False,
         "beat_schedule": beat_schedule(),
         "beat_schedule_filename": str(settings.data_dir / "celerybeat-schedule"),
     }
+
+
+@worker_process_init.connect(weak=False)
+def _warm_pool_process(**_: Any) -> None:
+    """A new pool process opens its database connection now, not on the first click it stores."""
+    try:
+        from tasks.runtime import database
+
+        with database().engine.connect():
+            pass
+    except Exception:  # the first task reports it; the process must start anyway
+        pass
 
 
 def make_app(settings: Settings | None = None) -> Celery:

@@ -25,7 +25,7 @@ from bot.store.models import DeadLetter, OutboxMessage, Rating, User
 from chains.providers.offline import OfflineProvider
 from tasks import outbox
 from tasks.celery_app import make_app
-from tasks.celery_sink import CelerySink
+from tasks.celery_sink import CelerySink, publisher
 from tests.celery_support import celery_worker, fresh_postgres, make_graded_turns, redis_server, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -84,18 +84,18 @@ def test_ten_thousand_ratings_survive_a_sigkilled_worker(pg_url: str, redis_url:
             )
 
     broker = redis.Redis.from_url(redis_url)
-    publisher = threading.Thread(target=publish)
+    clicks = threading.Thread(target=publish)
     # A short visibility timeout: messages a dead worker held come back within seconds.
     options = {"concurrency": 4, "prefetch": 8, "visibility_timeout": 3}
     with celery_worker(redis_url, pg_url, queue=queue, **options) as worker:
-        publisher.start()
+        clicks.start()
         wait_for(lambda: _count(db) >= 2_500, 180, "a quarter of the ratings to be stored")
         os.kill(_children(worker.proc.pid)[0], signal.SIGKILL)  # one pool process dies mid-task
         wait_for(lambda: _count(db) >= 5_000, 180, "half of the ratings to be stored")
         worker.kill()  # then the whole worker: SIGKILL to the main process and its pool
         stored_at_crash = _count(db)
     assert stored_at_crash < 10_000, "the worker must die with work left"
-    publisher.join()
+    clicks.join()
 
     relay_app = make_app(_settings(redis_url, queue))
 
