@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -71,6 +71,28 @@ OnGraded = Callable[[TurnView, SessionView], None]
 # Picks the model version a new session uses (registry traffic split); None means the configured default.
 VariantChooser = Callable[[], str | None]
 FINISHED = (SessionState.completed, SessionState.ended)
+
+
+def _in_thread(query: Any, channel: bool) -> Any:
+    """``query`` narrowed to the newest session of a thread (bound: platform, thread_id, channel_id)."""
+    query = query.where(InterviewSession.platform == bindparam("platform"),
+                        InterviewSession.thread_id == bindparam("thread_id"))
+    if channel:
+        query = query.where(InterviewSession.channel_id == bindparam("channel_id"))
+    return query.order_by(InterviewSession.id.desc()).limit(1)
+
+
+def _thread_params(platform: str, channel_id: str | None, thread_id: str) -> dict[str, Any]:
+    return {"platform": platform, "thread_id": thread_id, "channel_id": channel_id}
+
+
+# The statements every chat message runs, built once (building one costs more than running it).
+_OWNER = (select(InterviewSession.id, User.platform_user_id, InterviewSession.state)
+          .join(User, InterviewSession.candidate_id == User.id))
+_OWNER_IN_THREAD, _OWNER_IN_CHANNEL_THREAD = _in_thread(_OWNER, False), _in_thread(_OWNER, True)
+_SESSION = select(InterviewSession).options(selectinload(InterviewSession.turns),
+                                            joinedload(InterviewSession.candidate))
+_SESSION_IN_THREAD, _SESSION_IN_CHANNEL_THREAD = _in_thread(_SESSION, False), _in_thread(_SESSION, True)
 
 
 class ProviderUnavailable(EngineError):
@@ -200,15 +222,9 @@ class InterviewEngine:
 
     def in_thread(self, platform: str, channel_id: str | None, thread_id: str) -> ThreadInterview | None:
         """Which interview runs in a thread, and whose it is: one indexed query, for every chat message."""
-        query = (
-            select(InterviewSession.id, User.platform_user_id, InterviewSession.state)
-            .join(User, InterviewSession.candidate_id == User.id)
-            .where(InterviewSession.platform == platform, InterviewSession.thread_id == thread_id)
-        )
-        if channel_id is not None:
-            query = query.where(InterviewSession.channel_id == channel_id)
+        query = _OWNER_IN_CHANNEL_THREAD if channel_id is not None else _OWNER_IN_THREAD
         with self.db.autocommit() as connection:
-            row = connection.execute(query.order_by(InterviewSession.id.desc()).limit(1)).first()
+            row = connection.execute(query, _thread_params(platform, channel_id, thread_id)).first()
         return ThreadInterview(row.id, row.platform_user_id, SessionState(row.state)) if row else None
 
     def open_session(self, actor: Actor) -> SessionView | None:
@@ -353,12 +369,8 @@ class InterviewEngine:
     @staticmethod
     def _load_thread(session: Session, platform: str, channel_id: str | None,
                      thread_id: str) -> InterviewSession | None:
-        query = (select(InterviewSession)
-                 .where(InterviewSession.platform == platform, InterviewSession.thread_id == thread_id)
-                 .options(selectinload(InterviewSession.turns), joinedload(InterviewSession.candidate)))
-        if channel_id is not None:
-            query = query.where(InterviewSession.channel_id == channel_id)
-        return session.scalars(query.order_by(InterviewSession.id.desc()).limit(1)).first()
+        query = _SESSION_IN_CHANNEL_THREAD if channel_id is not None else _SESSION_IN_THREAD
+        return session.scalars(query, _thread_params(platform, channel_id, thread_id)).first()
 
     @staticmethod
     def _check_candidate(record: InterviewSession, actor: Actor) -> None:

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, and_, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from bot.store.models import Rating, User
+
+# Built once: every click runs one of these, and building a statement costs more than running it.
+_COUNTS = (func.coalesce(func.sum(case((Rating.value > 0, 1), else_=0)), 0),
+           func.coalesce(func.sum(case((Rating.value < 0, 1), else_=0)), 0))
+_MINE = and_(User.platform == bindparam("platform"), User.platform_user_id == bindparam("user_id"))
+COUNTS = select(*_COUNTS).where(Rating.turn_id == bindparam("turn_id"))
+COUNTS_AND_MINE = (select(*_COUNTS, func.coalesce(func.max(case((_MINE, Rating.value))), 0))
+                   .join(User, Rating.rater_id == User.id).where(Rating.turn_id == bindparam("turn_id")))
 
 
 def tally(db: Session | Connection, turn_id: int, rater: tuple[str, str] | None = None) -> dict[str, Any]:
@@ -15,15 +23,12 @@ def tally(db: Session | Connection, turn_id: int, rater: tuple[str, str] | None 
 
     One statement either way: the rater's own value comes from the same scan of the turn's ratings.
     """
-    columns = [func.coalesce(func.sum(case((Rating.value > 0, 1), else_=0)), 0),
-               func.coalesce(func.sum(case((Rating.value < 0, 1), else_=0)), 0)]
-    query = select(*columns).where(Rating.turn_id == turn_id)
-    if rater is not None:
-        mine = and_(User.platform == rater[0], User.platform_user_id == rater[1])
-        query = (select(*columns, func.coalesce(func.max(case((mine, Rating.value))), 0))
-                 .join(User, Rating.rater_id == User.id).where(Rating.turn_id == turn_id))
     connection = db.connection() if isinstance(db, Session) else db
-    row = connection.execute(query).one()
+    if rater is None:
+        row = connection.execute(COUNTS, {"turn_id": turn_id}).one()
+    else:
+        row = connection.execute(COUNTS_AND_MINE,
+                                 {"turn_id": turn_id, "platform": rater[0], "user_id": rater[1]}).one()
     counts = {"turn_id": turn_id, "up": int(row[0]), "down": int(row[1])}
     if rater is not None:
         counts["mine"] = int(row[2])
