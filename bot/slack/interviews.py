@@ -196,8 +196,8 @@ class Interviews:
         One engine call finds the thread's interview and stores the answer; a reply that is not
         the candidate's answer to an interview stores and shows nothing. The engine deduplicates
         by ``event_id``: a redelivery (``X-Slack-Retry-Num``) of an answer already taken changes
-        and shows nothing. The placeholder is posted while the model works, and the feedback is shown the
-        moment it is stored (``on_graded``), before the next question is prepared.
+        and shows nothing. The placeholder is posted while the model works, and the feedback is
+        shown the moment it is stored (``on_graded``), before the next question is prepared.
         """
         channel, thread = where
         pending: list[Future[str | None]] = []
