@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from bot.store.db import Database
 from bot.store.models import OutboxMessage, PipelineState, Rating, Turn, User, UserRole, utcnow
-from bot.store.privacy import tombstone_key
+from bot.store.privacy import stone_moment, tombstone_key
 from tasks import deadletter, outbox
 from tasks.ingest import Person, PoisonPayload, RatingPayload, _parse, upsert_user
 
@@ -139,7 +139,7 @@ def _store(session: Session, ratings: list[RatingPayload], result: BulkResult) -
         return
     people = {(d.rater.platform, d.rater.user_id): d.rater for d in ratings}
     stones = {
-        row.key: _aware(datetime.fromisoformat(row.value["at"]))
+        row.key: stone_moment(row.value)
         for row in session.scalars(
             select(PipelineState).where(PipelineState.key.in_({tombstone_key(*p) for p in people}))
         )

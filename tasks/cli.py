@@ -135,7 +135,10 @@ def dataset_export(
             rate = done / max(time.perf_counter() - started, 1e-9)
             bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} rows/s")
 
-        result = export.export(db, fmt, out, since=moment, progress=progress)
+        try:
+            result = export.export(db, fmt, out, since=moment, progress=progress)
+        except export.ExportError as exc:
+            raise _fail(str(exc)) from exc
     err.print(f"Wrote {result.rows} {fmt} rows to {result.path}.")
 
 

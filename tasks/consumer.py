@@ -2,7 +2,7 @@
 
 Celery logs and drops a message it cannot decode, or one naming a task it does not know; with
 this consumer (``worker_consumer`` in ``tasks.celery_app``) such a message is also stored in
-the dead-letter table with the reason, so an operator can see and replay it.
+the dead-letter table with the reason, so an operator can see it (``mockingbird dead-letters``).
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ import logging
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.store.db import Database
@@ -75,8 +74,3 @@ def add(session: Session, task: str, payload: Any, reason: str) -> int | None:
     session.flush()
     log.warning("dead letter %s for %s: %s", row.id, task, reason)
     return row.id
-
-
-def count(db: Database) -> int:
-    with db.session() as session:
-        return session.scalar(select(func.count()).select_from(DeadLetter)) or 0

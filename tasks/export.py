@@ -198,6 +198,8 @@ def export(
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     out = Path(out)
+    if out.is_dir():
+        raise ExportError(f"{out} is a directory; give a file name, such as {out / (fmt + '.jsonl')}")
     out.parent.mkdir(parents=True, exist_ok=True)
     total = count_rows(db, fmt, since) if progress else 0
     done = 0
@@ -230,13 +232,16 @@ def validate_file(path: Path, fmt: str) -> int:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     model = ROW_MODELS[fmt]
     count = 0
-    with Path(path).open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            try:
-                model.model_validate_json(line)
-            except ValidationError as exc:
-                first = exc.errors(include_url=False)[0]
-                where = ".".join(str(p) for p in first["loc"])
-                raise ExportError(f"{path}:{number}: not a {fmt} row ({where}: {first['msg']})") from exc
-            count += 1
+    try:
+        with Path(path).open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                try:
+                    model.model_validate_json(line)
+                except ValidationError as exc:
+                    first = exc.errors(include_url=False)[0]
+                    where = ".".join(str(p) for p in first["loc"])
+                    raise ExportError(f"{path}:{number}: not a {fmt} row ({where}: {first['msg']})") from exc
+                count += 1
+    except UnicodeDecodeError as exc:
+        raise ExportError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     return count

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.store.db import Database
 from bot.store.models import Correction, OutboxMessage, PipelineState, Rating, Turn, User, UserRole, utcnow
-from bot.store.privacy import forgotten_at, tombstone_key
+from bot.store.privacy import forgotten_at, stone_moment, tombstone_key
 from bot.store.tally import tally
 from chains.schemas import Feedback
 
@@ -111,7 +111,7 @@ def _store_rating(db: Database, data: RatingPayload) -> dict[str, Any]:
         if not found.has_feedback:
             raise PoisonPayload(f"turn {data.turn_id} has no feedback to rate")
         _settle_outbox(session, data.idempotency_key)
-        if found.forgotten is not None and data.at and _aware(data.at) <= _moment(found.forgotten):
+        if found.forgotten is not None and data.at and _aware(data.at) <= stone_moment(found.forgotten):
             return tally(session, data.turn_id)  # sent before its author asked to be forgotten
         same_role = data.rater.role == UserRole.candidate or found.role == data.rater.role
         if found.user_id is not None and same_role:
@@ -149,27 +149,12 @@ def _lookup(data: RatingPayload) -> Any:
     )
 
 
-def _moment(stone: Any) -> datetime:
-    value = stone.get("at") if isinstance(stone, dict) else None
-    if not isinstance(value, str):
-        return datetime.max.replace(tzinfo=UTC)
-    return _aware(datetime.fromisoformat(value))
-
-
 def _forgotten(session: Session, person: Person, at: datetime | None) -> bool:
     """A message sent before its author asked to be forgotten must not bring them back."""
     if at is None:
         return False
     gone = forgotten_at(session, person.platform, person.user_id)
     return gone is not None and _aware(at) <= gone
-
-
-def _person_id(session: Session, person: Person) -> int:
-    row = session.execute(select(User.id, User.role).where(
-        User.platform == person.platform, User.platform_user_id == person.user_id)).first()
-    if row is not None and (person.role == UserRole.candidate or row.role == person.role):
-        return int(row.id)
-    return upsert_user(session, person).id
 
 
 def _upsert_rating(session: Session, turn_id: int, rater_id: int, value: int, stamp: datetime,

@@ -76,7 +76,7 @@ def _confirm(task: Task, payloads: list[Any]) -> None:
     """Stored or dead-lettered: the sink's write-ahead outbox rows are done."""
     from tasks import outbox
 
-    signal = task.name.removeprefix("mockingbird.").removesuffix("s")  # record_ratings -> record_rating
+    signal = task.name.removeprefix("mockingbird.")
     outbox.confirm(database(), [outbox.key_of(signal, p) for p in payloads if isinstance(p, dict)])
 
 
@@ -108,8 +108,7 @@ def record_ratings(self: Task, payloads: Any) -> dict[str, Any]:
         return {
             "dead_letter": deadletter.record(db, self.name, payloads, "expected a list of rating payloads")
         }
-    result = bulk.record_ratings(db, payloads)
-    _confirm(self, payloads)
+    result = bulk.record_ratings(db, payloads)  # settles the outbox rows in its own transaction
     _mark_dirty(*result.turn_ids)
     return result.as_dict()
 
@@ -178,12 +177,10 @@ def rollup_stats(self: Task, days: int = 2) -> dict[str, Any]:
 @shared_task(bind=True, base=PipelineTask, name="mockingbird.purge_retention")
 def purge_retention(self: Task) -> dict[str, Any]:
     """Scrub transcripts older than ``RETENTION_DAYS`` (nothing when it is 0)."""
-    from dataclasses import asdict
-
     from tasks.retention import purge_from_settings
 
     report = purge_from_settings(get_settings())
-    return {"purged": False} if report is None else {"purged": True, **asdict(report), "cutoff": str(report.cutoff)}
+    return {"purged": False} if report is None else {"purged": True, **report.as_json()}
 
 
 @shared_task(bind=True, base=PipelineTask, name="mockingbird.review_models")

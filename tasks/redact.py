@@ -30,7 +30,6 @@ PATTERNS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("phone", PHONE, "[PHONE]"),
     ("handle", HANDLE, "[USER]"),
 )
-PLACEHOLDERS = {name: placeholder for name, _, placeholder in PATTERNS}
 MIN_NAME_PART = 3
 
 

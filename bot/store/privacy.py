@@ -82,10 +82,17 @@ def forget_person(session: Session, platform: str, user_id: str) -> bool:
     return user_pk is not None or scrubbed > 0
 
 
+def stone_moment(value: Any) -> datetime:
+    """When a deletion request (a tombstone's stored value) was made. One without a readable
+    time covers everything, so nothing sent by that person can bring them back."""
+    at = value.get("at") if isinstance(value, dict) else None
+    if not isinstance(at, str):
+        return datetime.max.replace(tzinfo=UTC)
+    moment = datetime.fromisoformat(at)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def forgotten_at(session: Session, platform: str, user_id: str) -> datetime | None:
     """When this person asked to be forgotten (the latest request), or None."""
     stone = session.get(PipelineState, tombstone_key(platform, user_id))
-    if stone is None or "at" not in stone.value:
-        return None
-    at = datetime.fromisoformat(stone.value["at"])
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    return None if stone is None else stone_moment(stone.value)
