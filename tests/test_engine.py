@@ -308,3 +308,19 @@ def test_answer_in_thread_takes_only_the_candidates_reply(engine: InterviewEngin
     engine.rate(turn.id, candidate, 1)
     engine.rate(turn.id, stranger, -1)
     assert engine.tally(turn.id, stranger) == {"turn_id": turn.id, "up": 1, "down": 1, "mine": -1}
+
+
+def test_roles_follow_the_configuration_and_a_console_claim_does_not_stick(database: Database) -> None:
+    from bot.store.models import UserRole
+    from tests.conftest import make_settings
+
+    granted = InterviewEngine(database, OfflineProvider(), make_settings(RECRUITERS="slack:U9"))
+    assert UserRole.recruiter in granted.roles(Actor("slack", "U9"))
+    _start(granted, Actor("slack", "U9"))  # stored as a recruiter
+    revoked = InterviewEngine(database, OfflineProvider(), make_settings(RECRUITERS=""))
+    assert UserRole.recruiter not in revoked.roles(Actor("slack", "U9"))
+    console = Actor("console", "me", claimed_role=UserRole.recruiter)
+    _start(revoked, console)
+    assert UserRole.recruiter in revoked.roles(console)
+    assert UserRole.recruiter not in revoked.roles(Actor("console", "me"))
+    assert UserRole.recruiter not in revoked.roles(Actor("slack", "me", claimed_role=UserRole.recruiter))

@@ -23,21 +23,21 @@ class Actor:
 
 
 class Authorizer:
-    """Maps an actor to roles from configuration (``RECRUITERS``, ``TEAM_LEADS``) and stored roles."""
+    """Maps an actor to roles from configuration (``RECRUITERS``, ``TEAM_LEADS``), and nothing else:
+    the role stored with a user only records how they last acted, so removing someone from the
+    configuration takes the role away at once."""
 
     def __init__(self, recruiters: list[str], team_leads: list[str]) -> None:
         self.recruiters = set(recruiters)
         self.team_leads = set(team_leads)
 
-    def roles(self, actor: Actor, stored: UserRole | None = None) -> set[UserRole]:
+    def roles(self, actor: Actor) -> set[UserRole]:
         keys = {f"{actor.platform}:{actor.user_id}"} | {f"{actor.platform}:{g}" for g in actor.groups}
         roles = {UserRole.candidate}
         if keys & self.recruiters:
             roles.add(UserRole.recruiter)
         if keys & self.team_leads:
             roles.add(UserRole.team_lead)
-        if stored is not None:
-            roles.add(stored)
         if actor.platform == "console" and actor.claimed_role is not None:
             roles.add(actor.claimed_role)
         return roles

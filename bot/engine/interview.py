@@ -153,7 +153,7 @@ class InterviewEngine:
                 user = session.scalars(select(User).where(
                     User.platform == actor.platform, User.platform_user_id == actor.user_id)).one()
         else:
-            role = self.authz.primary(self.authz.roles(actor, user.role))
+            role = self.authz.primary(self.authz.roles(actor))
             if user.role != role:
                 user.role = role
             if actor.display_name and user.display_name != actor.display_name:
@@ -161,8 +161,7 @@ class InterviewEngine:
         return user
 
     def roles(self, actor: Actor) -> set[UserRole]:
-        with self.db.session() as session:
-            return self.authz.roles(actor, self._user(session, actor).role)
+        return self.authz.roles(actor)
 
     def require(self, actor: Actor, role: UserRole, action: str) -> None:
         if role not in self.roles(actor):
