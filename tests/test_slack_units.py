@@ -203,9 +203,10 @@ def test_a_click_redraws_the_message_it_came_from_with_the_new_tally() -> None:
 
 
 def test_follow_up_keeps_its_parents_number() -> None:
-    first, follow = _turn(FEEDBACK, 0), _turn(None, 1, follow_up_of=11)
-    session = _session([first, follow])
-    assert blocks.question_label(follow, session) == "Follow-up to question 1"
+    first, follow, second = _turn(FEEDBACK, 0), _turn(None, 1, follow_up_of=11), _turn(None, 2)
+    session = _session([first, follow, second])
+    assert session.question_label(follow) == "Follow-up to question 1"
+    assert session.question_label(second) == "Question 2 of 3"  # not "3 of 3": the follow-up has no number
     text, _ = blocks.question_message(follow, session)
     assert text.startswith("Follow-up to question 1")
 

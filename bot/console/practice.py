@@ -107,7 +107,7 @@ class Practice:
 
     # ── one question ────────────────────────────────────────────────────────────────
     def _ask(self, session: SessionView, turn: TurnView) -> Progress:
-        self.console.print(question_panel(turn, session.planned_questions))
+        self.console.print(question_panel(turn, session))
         while True:
             self.console.print("[dim]Your answer:[/]")
             text = self.source.answer()

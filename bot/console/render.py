@@ -7,14 +7,13 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from bot.engine.views import TurnView
+from bot.engine.views import SessionView, TurnView
 from chains.schemas import Feedback, SessionReport
 
 
-def question_panel(turn: TurnView, planned: int) -> Panel:
-    label = "Follow-up" if turn.follow_up_of else f"Question {turn.index + 1}"
+def question_panel(turn: TurnView, session: SessionView) -> Panel:
     subtitle = f"{turn.domain}" if turn.domain else None
-    return Panel(Text(turn.question), title=f"{label} (of {planned} planned)", subtitle=subtitle,
+    return Panel(Text(turn.question), title=session.question_label(turn), subtitle=subtitle,
                  border_style="cyan")
 
 

@@ -119,7 +119,7 @@ async def post_progress(
         )
         await thread.send(
             note,
-            embed=render.graded_embed(graded, session.planned_questions),
+            embed=render.graded_embed(graded, session),
             view=feedback_view(graded.id),
             reference=reply_to,
             mention_author=False,
@@ -142,6 +142,6 @@ async def post_question(
     content = f"{mention}, here is your first question." if mention else None
     await thread.send(
         content,
-        embed=render.question_embed(progress.next_question, session.planned_questions),
+        embed=render.question_embed(progress.next_question, session),
         allowed_mentions=discord.AllowedMentions(users=True, roles=False, everyone=False),
     )

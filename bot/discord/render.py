@@ -48,8 +48,8 @@ def intro_embed(session: SessionView, candidate: str) -> discord.Embed:
     return embed
 
 
-def question_embed(turn: TurnView, planned: int) -> discord.Embed:
-    label = "Follow-up question" if turn.follow_up_of else f"Question {turn.index + 1} of {planned}"
+def question_embed(turn: TurnView, session: SessionView) -> discord.Embed:
+    label = session.question_label(turn)
     embed = discord.Embed(
         title=label, description=clip(turn.question, DESCRIPTION_MAX), colour=discord.Colour.blurple()
     )
@@ -81,10 +81,10 @@ def feedback_embed(feedback: Feedback, *, title: str, footer: str | None = None)
     return embed
 
 
-def graded_embed(turn: TurnView, planned: int) -> discord.Embed:
+def graded_embed(turn: TurnView, session: SessionView) -> discord.Embed:
     """Feedback on one answer, as posted under the candidate's reply."""
     assert turn.feedback is not None
-    label = "Follow-up" if turn.follow_up_of else f"Question {turn.index + 1} of {planned}"
+    label = session.question_label(turn)
     footer = "Was this helpful? Rate it below."
     if turn.provider:
         footer += f" · graded by {turn.provider}"

@@ -81,6 +81,13 @@ class SessionView:
             return self.turns[-1]
         return None
 
+    def question_label(self, turn: TurnView) -> str:
+        """"Question 2 of 5", or "Follow-up to question 2": follow-ups share their parent's number."""
+        number = sum(1 for t in self.turns if t.follow_up_of is None and t.index <= turn.index)
+        if turn.follow_up_of is not None:
+            return f"Follow-up to question {number}"
+        return f"Question {number} of {self.planned_questions}"
+
     @property
     def main_questions_done(self) -> int:
         return sum(1 for t in self.turns if t.follow_up_of is None and t.state in (TurnState.graded, TurnState.skipped))

@@ -72,20 +72,8 @@ def score_bar(score: int) -> str:
     return "▰" * score + "▱" * (10 - score)
 
 
-def question_number(turn: TurnView, session: SessionView) -> int:
-    """1-based position among main questions (follow-ups share their parent's number)."""
-    return sum(1 for t in session.turns if t.follow_up_of is None and t.index <= turn.index)
-
-
-def question_label(turn: TurnView, session: SessionView) -> str:
-    number = question_number(turn, session)
-    if turn.follow_up_of is not None:
-        return f"Follow-up to question {number}"
-    return f"Question {number} of {session.planned_questions}"
-
-
 def question_message(turn: TurnView, session: SessionView) -> tuple[str, list[Block]]:
-    label = question_label(turn, session)
+    label = session.question_label(turn)
     domain = f" · _{turn.domain}_" if turn.domain else ""
     blocks = [section(f"*{label}*{domain}\n{quote(turn.question)}"), context(THREAD_HELP)]
     return f"{label}: {turn.question}", blocks
@@ -111,7 +99,7 @@ def feedback_message(
     """The model's feedback with 👍 / 👎 (showing the tally) and a "Correct" button for recruiters."""
     assert turn.feedback is not None, "only graded turns have feedback"
     feedback = turn.feedback
-    label = question_label(turn, session)
+    label = session.question_label(turn)
     head = f"*Feedback on {label.lower()}* · score *{feedback.score}/10*  {score_bar(feedback.score)}"
     blocks = [section(head), *_feedback_sections(feedback)]
     if turn.answer_truncated:
@@ -163,7 +151,7 @@ def correction_message(
     turn: TurnView, session: SessionView, feedback: Feedback, recruiter_id: str, note: str | None
 ) -> tuple[str, list[Block]]:
     """A recruiter's version of a feedback, posted in the thread beside the model's."""
-    label = question_label(turn, session).lower()
+    label = session.question_label(turn).lower()
     head = (
         f"✏️ *<@{recruiter_id}>'s corrected feedback on {label}* · score *{feedback.score}/10*  "
         f"{score_bar(feedback.score)}"
