@@ -57,6 +57,11 @@ def test_stats_days() -> None:
     assert parse_stats("7") == 7
     assert isinstance(parse_stats("0"), Reply)
     assert isinstance(parse_stats("last week"), Reply)
+    assert isinstance(parse_stats("²"), Reply)  # a digit to str.isdigit, not to int()
+
+
+def test_superscript_digits_get_usage_not_a_crash(bank) -> None:  # type: ignore[no-untyped-def]
+    assert isinstance(parse_interview("backend ²", bank, 10), Reply)
 
 
 def _state(values: dict[str, str | None], selects: set[str]) -> dict[str, object]:

@@ -187,7 +187,7 @@ class Practice:
             raw = (self.source.line() or "").strip()
             if not raw:
                 return default
-            if raw.isdigit() and 1 <= int(raw) <= 10:
+            if raw.isdecimal() and 1 <= int(raw) <= 10:
                 return int(raw)
             self.console.print("[yellow]Please enter a whole number from 1 to 10.[/]")
 
@@ -208,7 +208,7 @@ class Practice:
             return
         self.console.print("How useful was this practice? 1-5 (Enter to skip)")
         raw = (self.source.line() or "").strip()
-        if raw.isdigit() and 1 <= int(raw) <= 5:
+        if raw.isdecimal() and 1 <= int(raw) <= 5:
             self.console.print("Any comment? (Enter to skip)")
             comment = (self.source.line() or "").strip() or None
             self.engine.survey(session.id, self.actor, int(raw), comment)

@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
                 "into DISCORD_TOKEN (environment or .env), and see docs/discord.md.[/]"
             )
             raise typer.Exit(2)
-        bad_ids = [gid for gid in settings.discord_guild_ids if not gid.isdigit()]
+        bad_ids = [gid for gid in settings.discord_guild_ids if not gid.isdecimal()]
         if bad_ids:
             err.print(f"[red]DISCORD_GUILD_IDS must be numeric server ids (got {', '.join(bad_ids)}).[/]")
             raise typer.Exit(2)

@@ -46,7 +46,7 @@ def corrected_feedback(
     Raises ``BadInput`` with a message that says which field to fix.
     """
     raw = score.strip().removesuffix("/10").strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= 10:
+    if not raw.isdecimal() or not 1 <= int(raw) <= 10:
         raise BadInput(f"The score must be a whole number from 1 to 10 (got {score.strip()!r}).")
     try:
         return Feedback(

@@ -58,7 +58,7 @@ def parse_interview(text: str, bank: Bank, max_questions: int) -> InterviewReque
             kind = lower
         elif lower in LEVELS:
             level = lower
-        elif lower.isdigit():
+        elif lower.isdecimal():
             if count is not None:
                 return Reply(f"I found two question counts ({count} and {lower}). {USAGE}")
             count = int(lower)
@@ -80,7 +80,7 @@ def parse_stats(text: str) -> int | Reply:
     words = text.split()
     if not words:
         return 30
-    if len(words) == 1 and words[0].isdigit() and 1 <= int(words[0]) <= 365:
+    if len(words) == 1 and words[0].isdecimal() and 1 <= int(words[0]) <= 365:
         return int(words[0])
     if len(words) == 1 and words[0].lower() in HELP_WORDS:
         return Reply(STATS_USAGE)

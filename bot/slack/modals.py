@@ -130,7 +130,7 @@ def parse_start(view: dict[str, Any], bank: Bank, max_questions: int) -> Intervi
     if values.get("level") not in LEVELS:
         errors["level"] = "Choose junior, mid or senior."
     raw = str(values.get("questions") or "")
-    if not raw.isdigit() or not 1 <= int(raw) <= max_questions:
+    if not raw.isdecimal() or not 1 <= int(raw) <= max_questions:
         errors["questions"] = f"Choose between 1 and {max_questions} questions."
     if errors:
         return errors
@@ -166,7 +166,7 @@ def parse_correction(
     """The corrected feedback and note, or ``{block_id: error}`` for Slack to show."""
     values = _values(view)
     raw_score = str(values.get("score") or "")
-    if not raw_score.isdigit() or not 1 <= int(raw_score) <= 10:
+    if not raw_score.isdecimal() or not 1 <= int(raw_score) <= 10:
         return {"score": "Choose a score from 1 to 10."}
     summary = str(values.get("summary") or "").strip()
     if not summary:
