@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from bot.config import get_settings
@@ -54,7 +55,11 @@ def _configure_logging() -> None:
 
 @app.callback()
 def main() -> None:
-    _configure_logging()
+    try:
+        _configure_logging()
+    except ValidationError as exc:  # a bad environment variable: say which, not a traceback
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        raise _fail(f"Configuration error: {problems}") from exc
 
 
 # ── db ──────────────────────────────────────────────────────────────────────────────
@@ -96,7 +101,7 @@ def practice(
     role: Annotated[str, typer.Option(help="Role, e.g. backend, frontend, product-management.")] = "backend",
     kind: Annotated[str, typer.Option(help="behavioral or technical.")] = "behavioral",
     level: Annotated[str, typer.Option(help="junior, mid or senior.")] = "mid",
-    questions: Annotated[int, typer.Option(help="How many questions.")] = 3,
+    questions: Annotated[int | None, typer.Option(help="How many questions (default: DEFAULT_QUESTIONS).")] = None,
     provider: Annotated[str | None, typer.Option(help="LLM provider (default: LLM_PROVIDER).")] = None,
     answers: Annotated[Path | None, typer.Option(help="Answers file, one answer per line (non-interactive).")]
     = None,
@@ -110,7 +115,7 @@ def practice(
 
     from bot.app import build_engine
     from bot.console.practice import AnswersFile, Practice, stdin_source
-    from bot.engine import Actor, EngineError
+    from bot.engine import Actor, BadInput, EngineError
     from bot.store.models import UserRole
     from chains.providers import ProviderError
 
@@ -138,7 +143,10 @@ def practice(
             console.print(f"Resuming interview {session.id}.")
             progress = engine.resume(session.id)
         else:
-            started = engine.start(actor, role=canonical, kind=kind, level=level, questions=questions)
+            try:
+                started = engine.start(actor, role=canonical, kind=kind, level=level, questions=questions)
+            except BadInput as exc:  # nothing was started, so there is nothing to resume
+                raise _fail(str(exc)) from exc
             from bot.engine import Progress
 
             progress = Progress(session=started.session, next_question=started.question)

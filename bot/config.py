@@ -6,11 +6,12 @@ Secrets are ``SecretStr`` so they never appear in a repr or a log line.
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CommaList = Annotated[list[str], NoDecode]
@@ -83,6 +84,21 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in logging.getLevelNamesMapping():
+            raise ValueError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL (got {value!r})")
+        return level
+
+    @model_validator(mode="after")
+    def _default_within_max(self) -> Settings:
+        if self.default_questions > self.max_questions:
+            raise ValueError(f"DEFAULT_QUESTIONS ({self.default_questions}) is more than MAX_QUESTIONS "
+                             f"({self.max_questions})")
+        return self
 
     @property
     def resolved_database_url(self) -> str:

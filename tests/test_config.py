@@ -39,3 +39,34 @@ def test_env_example_documents_every_setting() -> None:
     example = (Path(__file__).parents[1] / ".env.example").read_text()
     missing = [field.alias for field in Settings.model_fields.values() if field.alias and field.alias not in example]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        ({"LOG_LEVEL": "verbose"}, "LOG_LEVEL must be DEBUG"),
+        ({"MAX_QUESTIONS": "abc"}, "MAX_QUESTIONS"),
+        ({"DEFAULT_QUESTIONS": "15", "MAX_QUESTIONS": "10"}, "DEFAULT_QUESTIONS (15) is more than MAX_QUESTIONS"),
+    ],
+)
+def test_a_bad_setting_is_named_not_a_traceback(
+    env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+    from bot.config import get_settings
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["bank", "stats"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "Configuration error" in result.output and message in " ".join(result.output.split())
+
+
+def test_log_level_is_case_insensitive() -> None:
+    assert Settings(LOG_LEVEL="warning").log_level == "WARNING"

@@ -72,6 +72,14 @@ def test_unknown_role_suggests_the_closest_and_exits_2() -> None:
     assert "Did you mean backend" in result.stderr
 
 
+def test_too_many_questions_is_refused_without_promising_a_resume(tmp_path: Path) -> None:
+    answers = tmp_path / "answers.txt"
+    answers.write_text("an answer\n")
+    result = mockingbird("practice", "--questions", "50", "--answers", str(answers))
+    assert result.returncode == 2
+    assert "Choose between 1 and" in result.stderr and "--resume" not in result.stderr
+
+
 def test_huge_answers_control_characters_and_invalid_utf8_are_handled(tmp_path: Path) -> None:
     answers = tmp_path / "answers.bin"
     huge = ("I measured it. " * 800).encode()
