@@ -246,8 +246,8 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @contextmanager
-def fresh_postgres(base_url: str) -> Iterator[str]:
-    """A new, migrated PostgreSQL database beside the one ``postgres_url`` made; dropped afterwards."""
+def fresh_postgres(base_url: str, *, migrate: bool = True) -> Iterator[str]:
+    """A new (migrated) PostgreSQL database beside the one ``postgres_url`` made; dropped afterwards."""
     import psycopg
 
     from bot.store.db import Database
@@ -260,9 +260,10 @@ def fresh_postgres(base_url: str) -> Iterator[str]:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = base_url.rsplit("/", 1)[0] + f"/{name}"
-    db = Database(url)
-    db.upgrade()
-    db.dispose()
+    if migrate:
+        db = Database(url)
+        db.upgrade()
+        db.dispose()
     try:
         yield url
     finally:

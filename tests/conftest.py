@@ -23,9 +23,10 @@ from tasks.dispatch import InProcessSink
 PG_HOST, PG_PORT = os.environ.get("TEST_PG_HOST", "127.0.0.1"), int(os.environ.get("TEST_PG_PORT", "5432"))
 REDIS_HOST, REDIS_PORT = os.environ.get("TEST_REDIS_HOST", "127.0.0.1"), int(os.environ.get("TEST_REDIS_PORT", "6379"))
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-ENV_PREFIXES = ("DATABASE_URL", "REDIS_URL", "LLM_", "OPENAI_", "GOOGLE_", "GEMINI_", "TGI_", "SLACK_", "DISCORD_",
-                "RECRUITERS", "TEAM_LEADS", "MOCKINGBIRD_", "FOLLOW_UPS", "MAX_", "DEFAULT_QUESTIONS", "RETRAIN_",
-                "CELERY_")
+# Every variable Settings reads (from the model, so a new setting is covered), the SDKs' own
+# (OPENAI_BASE_URL, …) and the metrics directory: the machine's environment must not reach the tests.
+SETTINGS_ENV = frozenset({f.alias for f in Settings.model_fields.values() if f.alias} | {"PROMETHEUS_MULTIPROC_DIR"})
+SDK_PREFIXES = ("OPENAI_", "GOOGLE_", "GEMINI_", "TGI_", "SLACK_", "DISCORD_", "MOCKINGBIRD_")
 
 
 def service_missing(what: str, how: str) -> None:
@@ -34,6 +35,16 @@ def service_missing(what: str, how: str) -> None:
     if IN_CI:
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses PostgreSQL or Redis carries its marker, so `-m "not postgres"` deselects it."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & {"postgres_url", "pg_url"}:
+            item.add_marker(pytest.mark.postgres)
+        if names & {"redis_url"}:
+            item.add_marker(pytest.mark.redis)
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -48,7 +59,7 @@ def _reachable(host: str, port: int) -> bool:
 def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every test starts from a clean environment with its own data directory and no .env."""
     for key in list(os.environ):
-        if key.startswith(ENV_PREFIXES):
+        if key in SETTINGS_ENV or key.startswith(SDK_PREFIXES):
             monkeypatch.delenv(key)
     monkeypatch.setenv("MOCKINGBIRD_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)  # so a developer's .env is never read

@@ -42,28 +42,23 @@ def test_db_upgrade_command_creates_the_default_sqlite_file() -> None:
 def test_processes_starting_together_migrate_one_at_a_time(postgres_url: str) -> None:
     """Replicas (or gunicorn workers) upgrading a fresh database at once: all succeed, once."""
     import threading
-    import uuid
 
-    import psycopg
+    from tests.celery_support import fresh_postgres
 
-    name = f"mb_race_{uuid.uuid4().hex[:8]}"
-    admin = "host=127.0.0.1 user=postgres dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    barrier, errors = threading.Barrier(4), []
+    with fresh_postgres(postgres_url, migrate=False) as url:
+        barrier, errors = threading.Barrier(4), []
 
-    def upgrade() -> None:
-        db = Database(url)  # daemon threads below: a blocked one cannot hold the test run
-        try:
-            barrier.wait()
-            db.upgrade()
-        except Exception as exc:  # collected: the assertion below shows which failed
-            errors.append(exc)
-        finally:
-            db.dispose()
+        def upgrade() -> None:
+            db = Database(url)
+            try:
+                barrier.wait()
+                db.upgrade()
+            except Exception as exc:  # collected: the assertion below shows which failed
+                errors.append(exc)
+            finally:
+                db.dispose()
 
-    try:
+        # Daemon threads: without the lock they block each other, and must not hold the test run.
         threads = [threading.Thread(target=upgrade, daemon=True) for _ in range(4)]
         for thread in threads:
             thread.start()
@@ -74,6 +69,3 @@ def test_processes_starting_together_migrate_one_at_a_time(postgres_url: str) ->
         db = Database(url)
         assert "interview_sessions" in inspect(db.engine).get_table_names()
         db.dispose()
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
