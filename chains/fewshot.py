@@ -9,9 +9,9 @@ download, and close enough for a budget.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 
+from chains.redact import redact_patterns
 from chains.rubric import content_stems
 from chains.schemas import Feedback, Question
 
@@ -19,17 +19,8 @@ Exemplar = tuple[str, str, Feedback]  # (question text, answer, feedback)
 CHARS_PER_TOKEN = 4
 MAX_EXEMPLARS = 4
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-_PHONE = re.compile(r"(?<!\w)\+?\d[\d ()./-]{7,}\d(?!\w)")
-
-
 def estimate_tokens(text: str) -> int:
     return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
-
-
-def redact(text: str) -> str:
-    """Another candidate's answer is shown to a model: drop emails and phone numbers first."""
-    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
 
 
 def similarity(a: str, b: str) -> float:
@@ -48,9 +39,9 @@ def select(
     """The most similar exemplars that fit in ``budget_tokens`` together (source order breaks ties)."""
     if budget_tokens <= 0 or not candidates:
         return []
-    ranked = sorted(
+    ranked = sorted(  # another candidate's answer goes to the model: no contact details or ids
         (
-            (similarity(q, question.text), -i, (q, redact(a), f))
+            (similarity(q, question.text), -i, (q, redact_patterns(a), f))
             for i, (q, a, f) in enumerate(candidates)
             if a and a.strip() != answer.strip()
         ),

@@ -28,7 +28,7 @@ from sqlalchemy.orm import aliased
 
 from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, PreferencePair, User
-from tasks.redact import redact
+from chains.redact import redact
 
 FORMATS: tuple[str, ...] = ("trl-dpo", "trl-kto", "openai-dpo")
 STREAM_ROWS = 1000

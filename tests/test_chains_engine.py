@@ -128,7 +128,7 @@ def test_candidate_names_are_redacted_from_exemplars(database: Database, recruit
     started = engine.start(cara, role="backend", kind="behavioral", questions=1)
     engine.rate(engine.answer(started.session.id, cara, ANSWERS[1]).graded.id, cara, 1)  # type: ignore[union-attr]
     (exemplar,) = ExemplarSource(database)("backend", "behavioral")
-    assert exemplar[1].startswith("I'm [name].") and "Cara" not in exemplar[1]
+    assert exemplar[1].startswith("I'm [NAME].") and "Cara" not in exemplar[1]
 
 
 def test_gemini_grading_is_prompt_tuned_with_stored_exemplars(

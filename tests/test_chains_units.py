@@ -179,9 +179,14 @@ def test_fewshot_prefers_similar_questions_and_respects_budget() -> None:
     ]  # never the answer being graded
 
 
-def test_fewshot_redacts_contact_details() -> None:
-    text = "Call me on +44 20 7946 0958 or mail jane.doe@example.com about the 3 services."
-    assert fewshot.redact(text) == "Call me on [phone] or mail [email] about the 3 services."
+def test_fewshot_exemplars_lose_contact_details_and_ids_but_keep_figures() -> None:
+    answer = ("Call me on +44 20 7946 0958, mail jane.doe@example.com or ping <@U0123ABCD>. "
+              "We shipped on 2021-03-15 and cut p99 from 900 ms to 120 ms across 3 services.")
+    chosen = fewshot.select([("Tell me about latency.", answer, _fb(7))], _question("Tell me about latency."),
+                            "mine", 10_000, cost=lambda e: 1)
+    shown = chosen[0][1]
+    assert "jane.doe" not in shown and "7946" not in shown and "U0123ABCD" not in shown
+    assert "2021-03-15" in shown and "900 ms" in shown  # dates and figures make an example a good one
     assert fewshot.estimate_tokens("x" * 10) == 3
 
 

@@ -10,7 +10,6 @@ answers before anyone else's prompt sees them; deleted people are gone with thei
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 
@@ -19,18 +18,12 @@ from sqlalchemy import case, func, select
 
 from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, Rating, Turn, User
+from chains.redact import redact
 from chains.schemas import Feedback
 
 log = logging.getLogger(__name__)
 
 Exemplar = tuple[str, str, Feedback]
-
-
-def redact_name(text: str, display_name: str | None) -> str:
-    """Replace each part of the candidate's display name (3+ letters) with ``[name]``."""
-    for part in {p for p in re.split(r"\W+", display_name or "") if len(p) >= 3}:
-        text = re.sub(rf"\b{re.escape(part)}\b", "[name]", text, flags=re.IGNORECASE)
-    return text
 
 
 class ExemplarSource:
@@ -59,7 +52,8 @@ class ExemplarSource:
     def _query(self, role: str, kind: str) -> tuple[Exemplar, ...]:
         with self.db.session() as session:
             corrected = session.execute(
-                select(Turn.id, Turn.question, Turn.answer, Correction.feedback, User.display_name)
+                select(Turn.id, Turn.question, Turn.answer, Correction.feedback, User.display_name,
+                       User.platform_user_id)
                 .join(Correction, Correction.turn_id == Turn.id)
                 .join(InterviewSession, InterviewSession.id == Turn.session_id)
                 .join(User, User.id == InterviewSession.candidate_id)
@@ -77,7 +71,7 @@ class ExemplarSource:
                 .subquery()
             )
             liked = session.execute(
-                select(Turn.id, Turn.question, Turn.answer, Turn.feedback, User.display_name)
+                select(Turn.id, Turn.question, Turn.answer, Turn.feedback, User.display_name, User.platform_user_id)
                 .join(InterviewSession, InterviewSession.id == Turn.session_id)
                 .join(User, User.id == InterviewSession.candidate_id)
                 .where(
@@ -91,11 +85,11 @@ class ExemplarSource:
                 .limit(self.limit * 2)
             ).all()
         chosen: dict[int, Exemplar] = {}
-        for turn_id, question, answer, feedback, name in [*corrected, *liked]:
+        for turn_id, question, answer, feedback, name, user_id in [*corrected, *liked]:
             if turn_id in chosen or len(chosen) >= self.limit:
                 continue  # one exemplar per turn: a correction outranks the rated original
             try:
-                chosen[turn_id] = (question, redact_name(answer, name), Feedback.model_validate(feedback))
+                chosen[turn_id] = (question, redact(answer, (name, user_id)), Feedback.model_validate(feedback))
             except ValidationError:
                 log.warning("skipping turn %s as an exemplar: stored feedback does not validate", turn_id)
         return tuple(chosen.values())

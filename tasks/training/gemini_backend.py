@@ -21,8 +21,8 @@ from sqlalchemy import select
 from bot.engine.exemplars import Exemplar, ExemplarSource
 from bot.store.db import Database
 from bot.store.models import InterviewSession, ModelVersion
+from chains.redact import redact_patterns
 from chains.schemas import Feedback
-from tasks.redact import redact_patterns
 
 ExemplarFn = Callable[[str, str], tuple[Exemplar, ...]]
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import aliased
 
 from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, PreferencePair, User
-from tasks.redact import redact
+from chains.redact import redact
 
 FORMAT = "sft"
 STREAM_ROWS = 1000

@@ -1,4 +1,5 @@
-"""Redaction of personal data in exported text: emails, phone numbers, platform user ids and names.
+"""Redaction of personal data in text that leaves an interview: exports, and other candidates'
+answers shown to a model as few-shot exemplars. Emails, phone numbers, platform user ids and names.
 
 Patterns catch what has a shape (emails, phone numbers, Slack ``<@U…>`` / ``U…`` ids, Discord
 ``<@…>`` mentions and snowflakes, ``@handles``); the names the platform gave us for the people
