@@ -20,12 +20,12 @@ from bot.discord.replies import offload, private
 from bot.engine import EngineError, InterviewEngine, Progress, UserRole
 from chains.bank.loader import UnknownRole
 from chains.schemas import KINDS, LEVELS
+from tasks.stats import GROUPINGS
 
 log = logging.getLogger(__name__)
 
 THREAD_ARCHIVE_MINUTES = 1440
 CHART_NAME = "mockingbird-stats.png"
-STATS_GROUPINGS = ("role", "kind", "model", "week")
 
 
 class InterviewTree(app_commands.CommandTree[Any]):
@@ -89,7 +89,7 @@ def build_tree(client: discord.Client, engine: InterviewEngine) -> InterviewTree
     )
     @app_commands.guild_only()
     @app_commands.describe(days="How many days back (default 30)", by="Break satisfaction down by")
-    @app_commands.choices(by=[Choice(name=g.title(), value=g) for g in STATS_GROUPINGS])
+    @app_commands.choices(by=[Choice(name=g.title(), value=g) for g in GROUPINGS])
     async def interview_stats(
         interaction: discord.Interaction[Any], days: Range[int, 1, 365] = 30, by: str = "role"
     ) -> None:

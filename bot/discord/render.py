@@ -9,6 +9,7 @@ from __future__ import annotations
 import discord
 
 from bot.engine import SessionView, TurnView
+from bot.engine.text import clip
 from chains.schemas import Feedback, SessionReport
 
 TITLE_MAX, DESCRIPTION_MAX, FIELD_MAX, FOOTER_MAX = 256, 4096, 1024, 2048
@@ -16,10 +17,6 @@ TITLE_MAX, DESCRIPTION_MAX, FIELD_MAX, FOOTER_MAX = 256, 4096, 1024, 2048
 SUMMARY_MAX, CRITERIA_MAX, SHORT_FOOTER_MAX = 1200, 500, 200
 HOW_TO_ANSWER = "Reply in this thread to answer. Type skip to skip a question, end to finish early."
 
-
-def clip(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, marking the cut with an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def bullets(items: list[str], limit: int = FIELD_MAX) -> str:

@@ -11,6 +11,7 @@ from typing import Any, ParamSpec, TypeVar
 import discord
 
 from bot.engine import InterviewEngine
+from bot.engine.text import clip
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -35,7 +36,7 @@ async def offload(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
 
 async def private(interaction: discord.Interaction[Any], text: str) -> None:
     """An ephemeral reply, as the first response or as a follow-up after a deferral."""
-    text = text if len(text) <= 2000 else text[:1999] + "…"
+    text = clip(text, 2000)
     if interaction.response.is_done():
         await interaction.followup.send(text, ephemeral=True)
     else:

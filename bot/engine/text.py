@@ -32,3 +32,9 @@ def clean_answer(raw: str | bytes, limit: int) -> CleanText:
         space = cut.rfind(" ", int(limit * 0.9))
         text = (cut[:space] if space > 0 else cut).rstrip()
     return CleanText(text=text, truncated=original > limit, original_chars=original)
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, marking the cut with an ellipsis (chat platforms
+    reject a message or block over their length limits)."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

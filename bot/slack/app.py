@@ -92,7 +92,6 @@ def build_app(
     *,
     client: WebClient | None = None,
     workers: int = 64,
-    token_verification: bool = True,
     socket_mode: bool = False,
     tally_timeout_s: float = 10.0,
 ) -> App:
@@ -109,7 +108,6 @@ def build_app(
         client=client or make_client(settings),
         signing_secret=secret,
         process_before_response=True,
-        token_verification_enabled=token_verification,
         request_verification_enabled=True,
         listener_executor=pool,  # shut down with the app (``listener_runner.listener_executor``)
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.engine.text import clip as clip_to
 from bot.engine.views import SessionView, TurnView
 from chains.schemas import Feedback, SessionReport
 
@@ -36,8 +37,7 @@ THREAD_HELP = (
 
 
 def clip(text: str, limit: int = SECTION_LIMIT) -> str:
-    """Cut to ``limit`` characters, marking the cut, so Slack never rejects a block for length."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    return clip_to(text, limit)
 
 
 def section(text: str) -> Block:

@@ -63,7 +63,7 @@ def home_view(history: list[dict[str, Any]]) -> Block:
             )
         )
     blocks.append(
-        context("Only you can see this page. Ask an operator to delete your data with `mockingbird forget`.")
+        context("Only you can see this page. Type `/interview forget-me` to delete your data.")
     )
     return {"type": "home", "blocks": blocks[:100]}
 

@@ -151,10 +151,13 @@ class Interviews:
                 thread_id=parent,
             )
         except (EngineError, UnknownRole) as exc:
-            failed = self.engine.find_by_thread(PLATFORM, channel, parent)
+            failed = self.engine.in_thread(PLATFORM, channel, parent)
             extra = " Type `retry` in this thread to try again." if failed is not None else ""
             web.update(client, channel, parent, *blocks.notice(f"{intro}\n:warning: {exc}{extra}"))
             return
+        except Exception:  # e.g. the database went away: the intro must not promise a question
+            web.update(client, channel, parent, *blocks.notice(f"{intro}\n:warning: {SOMETHING_WENT_WRONG}"))
+            raise
         self._post(client, channel, parent, *blocks.question_message(started.question, started.session))
 
     # ── replies in a thread ─────────────────────────────────────────────────────────
@@ -311,7 +314,7 @@ class Interviews:
         )
         try:
             session_id, value = (int(part) for part in str(action.get("value", "")).split(":", 1))
-            self.engine.survey(session_id, self._actor(user), value)
+            self.engine.survey(session_id, self.people.actor(user), value)
             reply = f"Thanks! You rated this practice {value}/5."
         except EngineError as exc:
             reply = str(exc)
@@ -320,5 +323,3 @@ class Interviews:
         if channel:
             web.tell(client, channel, user, reply, thread_ts=thread)
 
-    def _actor(self, user: str) -> Actor:
-        return self.people.actor(user)

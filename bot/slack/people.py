@@ -36,12 +36,10 @@ class People:
         self._members: dict[str, tuple[float, frozenset[str]]] = {}
         self._lock = threading.Lock()
 
-    def actor(
-        self, user_id: str, client: WebClient | None = None, *, roles: bool = False, name: str | None = None
-    ) -> Actor:
+    def actor(self, user_id: str, client: WebClient | None = None, *, roles: bool = False) -> Actor:
         """``roles=True`` looks up configured user groups (for rating, correcting, stats)."""
         groups = self._groups_of(user_id, client) if roles and client is not None else frozenset()
-        return Actor(PLATFORM, user_id, display_name=name, groups=groups)
+        return Actor(PLATFORM, user_id, groups=groups)
 
     def _groups_of(self, user_id: str, client: WebClient) -> frozenset[str]:
         return frozenset(g for g in self.groups if user_id in self._members_of(g, client))
