@@ -97,3 +97,17 @@ def test_eval_cli_json_and_html_on_embedded_defaults(tmp_path: Path) -> None:
     page = html.read_text()
     assert page.startswith("<!doctype html>") and page.count("data:image/png;base64,") == 2
     assert "Feedback accuracy" in page
+
+
+def test_a_question_the_provider_cannot_give_ends_that_session_with_a_note() -> None:
+    class RunsDry(OfflineProvider):
+        def question(self, request: QuestionRequest) -> Result[Question]:
+            if len(request.asked_ids) >= 2:
+                from chains.providers import ProviderError
+
+                raise ProviderError(f"no more {request.kind} questions for {request.role}")
+            return super().question(request)
+
+    report = run_eval(RunsDry(), items=load_eval_set()[:2], per_session=4, use_embeddings=False)
+    assert report.diversity.questions == 2 * len(load_bank().roles) * 2  # two per session, none lost
+    assert any("2 of 4 questions" in note for note in report.notes)

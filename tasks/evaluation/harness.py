@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from bot.store.db import Database
 from chains.bank import Bank, load_bank
-from chains.providers import GradeRequest, Provider, QuestionRequest
+from chains.providers import GradeRequest, Provider, ProviderError, QuestionRequest
 from chains.schemas import KINDS, Question
 from tasks.evaluation import metrics
 from tasks.stats import compute_stats
@@ -154,9 +154,13 @@ def evaluate_feedback(provider: Provider, bank: Bank, items: list[EvalItem],
     return results, validity, accuracy
 
 
-def generate_sessions(provider: Provider, bank: Bank, per_session: int,
-                      step: Step | None = None) -> list[list[Question]]:
-    """One simulated session per role and kind, asking ``per_session`` questions without repeats."""
+def generate_sessions(provider: Provider, bank: Bank, per_session: int, step: Step | None = None,
+                      notes: list[str] | None = None) -> list[list[Question]]:
+    """One simulated session per role and kind, asking ``per_session`` questions without repeats.
+
+    A question the provider cannot give (a dead model, a role's bank used up) ends that session
+    early, with a note, instead of losing the whole run.
+    """
     sessions: list[list[Question]] = []
     for role in sorted(bank.roles):
         for kind in KINDS:
@@ -166,7 +170,12 @@ def generate_sessions(provider: Provider, bank: Bank, per_session: int,
                                           asked_ids=tuple(q.id for q in asked),
                                           asked_texts=tuple(q.text for q in asked),
                                           asked_domains=tuple(q.domain for q in asked), seed=index)
-                asked.append(provider.question(request).value)
+                try:
+                    asked.append(provider.question(request).value)
+                except ProviderError as exc:
+                    if notes is not None:
+                        notes.append(f"{role}/{kind}: {len(asked)} of {per_session} questions ({exc})")
+                    break
             sessions.append(asked)
             if step:
                 step(f"{role}/{kind}")
@@ -221,7 +230,7 @@ def run_eval(provider: Provider, *, db: Database | None = None, bank: Bank | Non
     items = items if items is not None else load_eval_set()
     notes: list[str] = []
     results, validity, accuracy = evaluate_feedback(provider, bank, items, step)
-    sessions = generate_sessions(provider, bank, per_session, step)
+    sessions = generate_sessions(provider, bank, per_session, step, notes)
     vectors: dict[str, list[float]] | None = None
     relevance = None
     if use_embeddings:

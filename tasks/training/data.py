@@ -90,6 +90,9 @@ def normalise(row: dict[str, Any], method: Method, where: str = "row") -> dict[s
             raise DataError(f"{where}: 'messages' must end with the assistant's reply")
         row = {"prompt": messages[:-1], "completion": messages[-1:]}
     if "input" in row and "preferred_output" in row:  # OpenAI preference format
+        if not isinstance(row["input"], dict) or "non_preferred_output" not in row:
+            raise DataError(f"{where}: an OpenAI preference row needs 'input' with 'messages', "
+                            "'preferred_output' and 'non_preferred_output'")
         row = {
             "prompt": row["input"].get("messages", []),
             "chosen": row["preferred_output"],
