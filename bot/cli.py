@@ -211,9 +211,12 @@ def forget(
     user: Annotated[str, typer.Option(help="The platform's user id.")],
 ) -> None:
     """Delete a person's data everywhere (sessions, answers, ratings, corrections)."""
-    from bot.app import build_engine
+    from bot.app import open_database
+    from bot.store.privacy import forget_person
 
-    removed = build_engine().forget(platform, user)
+    # Only the database: deleting data must work whatever the model settings are.
+    with open_database(get_settings()).session() as session:
+        removed = forget_person(session, platform, user)
     err.print("Deleted." if removed else f"No data stored for {platform}:{user}.")
 
 

@@ -232,4 +232,4 @@ def test_a_missing_base_model_is_a_clear_error(tmp_path: Path, monkeypatch: pyte
     result = CliRunner().invoke(app, ["retrain", "--backend", "trl", "--data", str(rows)])
     assert result.exit_code == 1 and "--base (or RETRAIN_BASE_MODEL) is required" in result.output
     bad = CliRunner().invoke(app, ["retrain", "--backend", "trl", "--data", str(rows), "--peft", "qlora"])
-    assert bad.exit_code == 2 and "--peft must be lora, prefix or none" in bad.output
+    assert bad.exit_code == 2 and "--peft must be one of lora, prefix, none" in bad.output

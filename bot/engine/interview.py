@@ -43,7 +43,7 @@ from bot.engine.errors import (
 from bot.engine.report import build_report
 from bot.engine.signals import RECORD_CORRECTION, RECORD_RATING, SignalSink, correction_key, rating_key
 from bot.engine.text import CleanText, clean_answer
-from bot.engine.views import Progress, SessionView, Started, ThreadInterview, TurnView
+from bot.engine.views import FINISHED, Progress, SessionView, Started, ThreadInterview, TurnView
 from bot.ops.metrics import count_rating, observe_llm_call
 from bot.store.db import Database
 from bot.store.models import (
@@ -70,7 +70,6 @@ Exemplars = Callable[[str, str], tuple[tuple[str, str, Feedback], ...]]
 OnGraded = Callable[[TurnView, SessionView], None]
 # Picks the model version a new session uses (registry traffic split); None means the configured default.
 VariantChooser = Callable[[], str | None]
-FINISHED = (SessionState.completed, SessionState.ended)
 
 
 def _in_thread(query: Any, channel: bool) -> Any:

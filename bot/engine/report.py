@@ -9,10 +9,8 @@ from chains.schemas import Feedback, SessionReport, TurnSummary
 
 
 def _recurring(items: list[str], limit: int) -> list[str]:
-    """Most frequent first, ties in first-seen order."""
-    counts = Counter(items)
-    order = {item: i for i, item in reversed(list(enumerate(items)))}
-    return sorted(counts, key=lambda item: (-counts[item], order[item]))[:limit]
+    """Most frequent first, ties in first-seen order (``most_common`` keeps insertion order)."""
+    return [item for item, _ in Counter(items).most_common(limit)]
 
 
 def build_report(session: InterviewSession) -> SessionReport:

@@ -8,6 +8,8 @@ from datetime import datetime
 from bot.store.models import InterviewSession, SessionState, Turn, TurnState
 from chains.schemas import Feedback, Question, SessionReport
 
+FINISHED = (SessionState.completed, SessionState.ended)
+
 
 @dataclass(frozen=True)
 class TurnView:
@@ -72,7 +74,7 @@ class SessionView:
 
     @property
     def finished(self) -> bool:
-        return self.state in (SessionState.completed, SessionState.ended)
+        return self.state in FINISHED
 
     @property
     def current(self) -> TurnView | None:
@@ -103,7 +105,7 @@ class ThreadInterview:
 
     @property
     def finished(self) -> bool:
-        return self.state in (SessionState.completed, SessionState.ended)
+        return self.state in FINISHED
 
 
 @dataclass(frozen=True)

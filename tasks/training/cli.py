@@ -137,8 +137,10 @@ def retrain(
         raise _fail(f"--backend must be one of {', '.join(registry.BACKENDS)}.")
     if method not in training_data.METHODS:
         raise _fail(f"--method must be one of {', '.join(training_data.METHODS)}.")
-    if peft not in ("lora", "prefix", "none"):
-        raise _fail("--peft must be lora, prefix or none.")
+    from tasks.training.trl_backend import PEFTS
+
+    if peft not in PEFTS:
+        raise _fail(f"--peft must be one of {', '.join(PEFTS)}.")
     name = name or (
         out.name if out else entry.version_name(backend, "fewshot" if backend == "gemini" else method)
     )

@@ -24,7 +24,6 @@ class RichProgress(TrainerCallback):
         self.console = console or Console(stderr=True)
         self.progress: Progress | None = None
         self.task: Any = None
-        self.steps_run = 0
 
     def on_train_begin(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
         self.progress = Progress(
@@ -43,7 +42,6 @@ class RichProgress(TrainerCallback):
         )
 
     def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
-        self.steps_run += 1
         if self.progress is not None:
             self.progress.update(self.task, completed=state.global_step)
 

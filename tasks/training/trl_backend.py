@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -100,7 +100,6 @@ class TrainOutcome:
     data_snapshot: dict[str, Any]
     resumed_from: str | None = None
     steps_run: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def serving(self) -> str:
@@ -268,11 +267,3 @@ def train(job: TrlJob) -> TrainOutcome:
         metrics=metrics,
     )
     return outcome
-
-
-def job_summary(job: TrlJob) -> dict[str, Any]:
-    """The job as plain data (for logs), without the rows."""
-    summary = asdict(job)
-    summary.pop("data")
-    summary["output_dir"] = str(job.output_dir)
-    return summary
