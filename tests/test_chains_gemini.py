@@ -74,7 +74,7 @@ def test_exemplars_become_user_and_model_turns(fake: FakeGemini, question: Quest
     assert [c["role"] for c in contents] == ["user", "model", "user", "model", "user"]
     first_user, first_model = contents[0]["parts"][0]["text"], contents[1]["parts"][0]["text"]
     assert "Exemplar answer 2" in first_user and "<answer>" in first_user
-    assert "[email]" in first_user and "a2@x.io" not in first_user
+    assert "[EMAIL]" in first_user and "a2@x.io" not in first_user
     assert json.loads(first_model)["summary"] == "Summary 2."
     assert json.loads(first_model)["criteria"] == [{"name": "structure", "score": 8}]
     assert ANSWER in contents[-1]["parts"][0]["text"]
