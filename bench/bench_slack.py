@@ -55,6 +55,7 @@ def serve(args: argparse.Namespace) -> None:
     """Run the real Slack app with a slow fake LLM; print ``READY <port>`` when listening."""
     from bot.app import build_engine
     from bot.config import get_settings
+    from bot.ops.heap import freeze_startup_heap
     from bot.slack.app import build_app
     from bot.slack.server import HttpServer
     from chains import providers
@@ -100,6 +101,7 @@ def serve(args: argparse.Namespace) -> None:
         return
     app = build_app(build_engine(settings), settings, workers=args.workers)
     server = HttpServer(app, host="127.0.0.1", port=0, threads=args.threads)
+    freeze_startup_heap()  # as `mockingbird slack --http` does before serving
     print(f"READY {server.port}", flush=True)
     server.serve_forever()
 

@@ -43,6 +43,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
 
         from bot.ops import start_ops_server
+        from bot.ops.heap import freeze_startup_heap
 
         start_ops_server(settings)  # /healthz and /metrics on METRICS_PORT, when set
         import discord
@@ -52,6 +53,7 @@ def register(app: typer.Typer) -> None:
 
         use_api_url(settings.discord_api_url)
         bot = MockingbirdBot(build_engine(settings), settings, sync_commands=sync)
+        freeze_startup_heap()
         try:
             bot.run(settings.discord_token.get_secret_value().strip(), log_handler=None)
         except discord.LoginFailure as exc:

@@ -58,9 +58,11 @@ def register(app: typer.Typer) -> None:
             err.print(f"[red]Could not start the Slack app: {exc}[/]")
             raise typer.Exit(1) from exc
         from bot.ops import start_ops_server
+        from bot.ops.heap import freeze_startup_heap
 
         start_ops_server(settings)  # /healthz, /livez, /metrics on METRICS_PORT (off when unset)
         if socket:
+            freeze_startup_heap()
             from bot.slack.server import run_socket_mode
 
             assert settings.slack_app_token is not None
@@ -89,6 +91,7 @@ def register(app: typer.Typer) -> None:
             server.stop_soon()
 
         signal.signal(signal.SIGTERM, _terminate)
+        freeze_startup_heap()
         err.print(f"Listening on http://{host}:{server.port}/slack/events (health: /healthz)", soft_wrap=True)
         server.serve_forever()
         bolt.listener_runner.listener_executor.shutdown(wait=True)

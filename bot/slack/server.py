@@ -24,6 +24,8 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress import create_server, wasyncore
 
+from bot.ops.heap import freeze_startup_heap
+
 log = logging.getLogger(__name__)
 
 EVENTS_PATH, HEALTH_PATH = "/slack/events", "/healthz"
@@ -141,6 +143,7 @@ def serve_processes(
         return built[-1]
 
     def worker_ready(_worker: Any) -> None:
+        freeze_startup_heap()  # this worker's app is built (gunicorn loads it before this hook)
         if on_worker_ready is not None:
             on_worker_ready()
 
