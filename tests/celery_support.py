@@ -11,6 +11,7 @@ take each other's messages. Publish with the same ``CELERY_QUEUE`` (``worker.env
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -24,6 +25,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 READY_MARK = " ready."
@@ -39,9 +41,21 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval:
 
 
 def free_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
+
+
+def unacked(broker: Any, queue: str) -> int:
+    """Messages of ``queue`` held unacknowledged by a worker (kombu keeps one hash for every queue)."""
+    return sum(json.loads(raw)[2] == queue for raw in broker.hvals("unacked"))
+
+
+def child_pids(pid: int) -> list[int]:
+    """A process's children (Linux ``/proc``): a Celery worker's pool processes."""
+    with open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return [int(child) for child in handle.read().split()]
 
 
 class CeleryProcess:

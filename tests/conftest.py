@@ -85,6 +85,15 @@ def postgres_url() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def pg_url(postgres_url: str) -> Iterator[str]:
+    """A migrated PostgreSQL database of this test's own (for worker processes), dropped afterwards."""
+    from tests.celery_support import fresh_postgres
+
+    with fresh_postgres(postgres_url) as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """A Redis database number no other test run is using (claimed with a lock key)."""

@@ -22,19 +22,13 @@ from chains.providers import CallRecord, ProviderError
 from chains.providers.fallback import FallbackProvider
 from chains.providers.offline import OfflineProvider
 from tasks.dispatch import InProcessSink
+from tests.celery_support import free_port
 
 ANSWER = "I split the monolith behind a feature flag, measured p99 before and after, and rolled back once."
 
 
 def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -26,15 +26,9 @@ from bot.store.models import DeadLetter, OutboxMessage, Rating
 from tasks import batching
 from tasks.celery_app import make_app
 from tasks.celery_sink import CelerySink
-from tests.celery_support import celery_worker, fresh_postgres, make_graded_turns, wait_for
+from tests.celery_support import celery_worker, child_pids, make_graded_turns, unacked, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
-
-
-@pytest.fixture
-def pg_url(postgres_url: str) -> Iterator[str]:
-    with fresh_postgres(postgres_url) as url:
-        yield url
 
 
 def _count(db: Database, model: type = Rating) -> int:
@@ -76,13 +70,6 @@ def _waiting_on_lock(url: str) -> list[int]:
     return [int(pid) for (pid,) in rows]
 
 
-def _unacked(broker: redis.Redis, queue: str) -> int:
-    return sum(json.loads(raw)[2] == queue for raw in broker.hvals("unacked"))
-
-
-def _children(pid: int) -> list[int]:
-    with open(f"/proc/{pid}/task/{pid}/children") as handle:
-        return [int(child) for child in handle.read().split()]
 
 
 def test_arguments_that_do_not_fit_and_undecodable_bodies_are_named() -> None:
@@ -112,7 +99,7 @@ def test_a_batch_with_poison_stores_the_rest_and_dead_letters_the_poison(pg_url:
     assert _count(db, OutboxMessage) == 301  # every click written ahead, until a worker confirms it
     with celery_worker(redis_url, pg_url, queue=queue) as worker:
         wait_for(lambda: _count(db, DeadLetter) == 3 and _count(db) == 300, 60, f"the batch ({worker.output[-600:]})")
-        wait_for(lambda: _unacked(redis.Redis.from_url(redis_url), queue) == 0, 10, "the acknowledgements")
+        wait_for(lambda: unacked(redis.Redis.from_url(redis_url), queue) == 0, 10, "the acknowledgements")
     assert "stored {'stored': 300, 'withdrawn': 0, 'skipped': 0, 'dead': 3}" in worker.output  # one batch
     with db.session() as session:
         reasons = {d.reason: (d.task, d.payload) for d in session.scalars(select(DeadLetter))}
@@ -159,14 +146,14 @@ def test_a_worker_killed_between_receiving_and_committing_a_batch_loses_nothing(
     with _ratings_locked(pg_url) as lock:
         with celery_worker(redis_url, pg_url, queue=queue, **options) as worker:
             wait_for(lambda: _waiting_on_lock(pg_url), 30, f"the batch's transaction ({worker.output[-400:]})")
-            assert broker.llen(queue) == 0 and _unacked(broker, queue) == 500  # all received, none acknowledged
+            assert broker.llen(queue) == 0 and unacked(broker, queue) == 500  # all received, none acknowledged
             worker.kill()  # SIGKILL, worker and pool, before the commit
         for pid in _waiting_on_lock(pg_url):  # a backend blocked on a lock notices its dead client late
             lock.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    assert _count(db) == 0 and _unacked(broker, queue) == 500 and _count(db, OutboxMessage) == 500
+    assert _count(db) == 0 and unacked(broker, queue) == 500 and _count(db, OutboxMessage) == 500
     with celery_worker(redis_url, pg_url, queue=queue, **options) as worker:  # redelivered after 3 s
         wait_for(lambda: _count(db) == 500 and _count(db, OutboxMessage) == 0, 60, f"all ({worker.output[-400:]})")
-        wait_for(lambda: _unacked(broker, queue) == 0 and broker.llen(queue) == 0, 10, "the acknowledgements")
+        wait_for(lambda: unacked(broker, queue) == 0 and broker.llen(queue) == 0, 10, "the acknowledgements")
     with db.session() as session:
         assert session.scalar(select(func.sum(Rating.value))) == sum(int(c["value"]) for c in clicks)  # type: ignore[misc]
     assert _count(db, DeadLetter) == 0
@@ -189,7 +176,7 @@ def test_a_lost_pool_process_requeues_its_batch_and_a_lost_database_is_retried(
         with _ratings_locked(pg_url) as lock:
             wait_for(lambda: _waiting_on_lock(pg_url), 30, "the batch's transaction")
             first = set(_waiting_on_lock(pg_url))
-            os.kill(_children(worker.proc.pid)[0], signal.SIGKILL)  # the pool process dies mid-batch
+            os.kill(child_pids(worker.proc.pid)[0], signal.SIGKILL)  # the pool process dies mid-batch
             wait_for(lambda: "pool process lost" in worker.output, 30, f"the requeue ({worker.output[-400:]})")
             for pid in first:  # the dead process's backend (PostgreSQL notices a dead client late)
                 lock.execute("SELECT pg_terminate_backend(%s)", (pid,))
@@ -199,6 +186,6 @@ def test_a_lost_pool_process_requeues_its_batch_and_a_lost_database_is_retried(
                 lock.execute("SELECT pg_terminate_backend(%s)", (pid,))
             wait_for(lambda: "to try again" in worker.output, 30, f"the retry ({worker.output[-400:]})")
         wait_for(lambda: _count(db) == 200, 60, f"all ratings ({worker.output[-400:]})")
-        wait_for(lambda: _unacked(broker, queue) == 0 and broker.llen(queue) == 0, 10, "the acknowledgements")
+        wait_for(lambda: unacked(broker, queue) == 0 and broker.llen(queue) == 0, 10, "the acknowledgements")
     assert _count(db, DeadLetter) == 0 and _count(db, OutboxMessage) == 0
     db.dispose()

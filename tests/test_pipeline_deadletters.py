@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from kombu import Connection, Exchange, Producer
@@ -13,15 +12,9 @@ from bot.config import Settings
 from bot.store.db import Database
 from bot.store.models import DeadLetter, Rating
 from tasks.celery_app import make_app
-from tests.celery_support import celery_worker, fresh_postgres, make_graded_turns, wait_for
+from tests.celery_support import celery_worker, make_graded_turns, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
-
-
-@pytest.fixture
-def pg_url(postgres_url: str) -> Iterator[str]:
-    with fresh_postgres(postgres_url) as url:
-        yield url
 
 
 def _rater(user_id: str = "U1") -> dict[str, str]:

@@ -6,12 +6,10 @@ subprocess, which is killed with SIGKILL or cut off from a private redis-server.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -26,15 +24,9 @@ from chains.providers.offline import OfflineProvider
 from tasks import outbox
 from tasks.celery_app import make_app
 from tasks.celery_sink import CelerySink, publisher
-from tests.celery_support import celery_worker, fresh_postgres, make_graded_turns, redis_server, wait_for
+from tests.celery_support import celery_worker, child_pids, make_graded_turns, redis_server, unacked, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
-
-
-@pytest.fixture
-def pg_url(postgres_url: str) -> Iterator[str]:
-    with fresh_postgres(postgres_url) as url:
-        yield url
 
 
 def _count(db: Database) -> int:
@@ -46,19 +38,11 @@ def _settings(redis_url: str, queue: str, **extra: object) -> Settings:
     return Settings(REDIS_URL=redis_url, CELERY_QUEUE=queue, **extra)
 
 
-def _unacked(broker: redis.Redis, queue: str) -> int:
-    """Messages of this queue held unacknowledged (kombu keeps one hash for every queue)."""
-    return sum(json.loads(raw)[2] == queue for raw in broker.hvals("unacked"))
-
-
 def _outbox_rows(db: Database) -> int:
     with db.session() as session:
         return session.scalar(select(func.count()).select_from(OutboxMessage)) or 0
 
 
-def _children(pid: int) -> list[int]:
-    with open(f"/proc/{pid}/task/{pid}/children") as handle:
-        return [int(child) for child in handle.read().split()]
 
 
 @pytest.mark.timeout(480)
@@ -90,7 +74,7 @@ def test_ten_thousand_ratings_survive_a_sigkilled_worker(pg_url: str, redis_url:
     with celery_worker(redis_url, pg_url, queue=queue, **options) as worker:
         clicks.start()
         wait_for(lambda: _count(db) >= 2_500, 180, "a quarter of the ratings to be stored")
-        os.kill(_children(worker.proc.pid)[0], signal.SIGKILL)  # one pool process dies mid-task
+        os.kill(child_pids(worker.proc.pid)[0], signal.SIGKILL)  # one pool process dies mid-task
         wait_for(lambda: _count(db) >= 5_000, 180, "half of the ratings to be stored")
         worker.kill()  # then the whole worker: SIGKILL to the main process and its pool
         stored_at_crash = _count(db)
@@ -100,7 +84,7 @@ def test_ten_thousand_ratings_survive_a_sigkilled_worker(pg_url: str, redis_url:
     relay_app = make_app(_settings(redis_url, queue))
 
     def settled() -> bool:  # all stored and confirmed, and nothing of this queue waiting or held
-        drained = broker.llen(queue) == 0 and _unacked(broker, queue) == 0
+        drained = broker.llen(queue) == 0 and unacked(broker, queue) == 0
         if drained and _count(db) < 10_000:
             # What beat's relay does every 15 s: a message Redis lost when the worker died between
             # popping it and recording it as unacknowledged (kombu#305) is still in the outbox.
@@ -111,7 +95,7 @@ def test_ten_thousand_ratings_survive_a_sigkilled_worker(pg_url: str, redis_url:
         try:
             wait_for(settled, 200, "all 10,000 ratings after the restart")
         except AssertionError as exc:
-            state = (f"stored={_count(db)} queued={broker.llen(queue)} unacked={_unacked(broker, queue)} "
+            state = (f"stored={_count(db)} queued={broker.llen(queue)} unacked={unacked(broker, queue)} "
                      f"outbox={_outbox_rows(db)}")
             raise AssertionError(f"{exc}: {state}\n{worker.output[-800:]}") from None
     with db.session() as session:
