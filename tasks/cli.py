@@ -111,7 +111,7 @@ def _build(db, preferences):  # type: ignore[no-untyped-def]
 
 @dataset_app.command("export")
 def dataset_export(
-    fmt: Annotated[str, typer.Option("--format", help="trl-dpo, trl-kto or openai-dpo.")],
+    fmt: Annotated[str, typer.Option("--format", help="trl-dpo, trl-kto, openai-dpo or sft.")],
     out: Annotated[Path, typer.Option("--out", help="The JSONL file to write.")],
     since: Annotated[
         str | None, typer.Option(help="Only data created on or after this date (2026-01-31).")
@@ -145,7 +145,7 @@ def dataset_export(
 @dataset_app.command("validate")
 def dataset_validate(
     path: Annotated[Path, typer.Argument(help="An exported JSONL file.")],
-    fmt: Annotated[str, typer.Option("--format", help="trl-dpo, trl-kto or openai-dpo.")],
+    fmt: Annotated[str, typer.Option("--format", help="trl-dpo, trl-kto, openai-dpo or sft.")],
 ) -> None:
     """Check every row of an export file against its format."""
     from tasks import export

@@ -5,6 +5,8 @@
   from ratings, plus both sides of every pair (chosen desirable, rejected not).
 * ``openai-dpo`` OpenAI preference fine-tuning: ``input.messages``, ``preferred_output``,
   ``non_preferred_output``.
+* ``sft``        instruction fine-tuning (TRL SFTTrainer, prompt-completion): one row per recruiter
+  correction, the grading prompt as ``prompt`` and the recruiter's feedback JSON as ``completion``.
 
 Rows are read with a server-side cursor and written one at a time, so memory stays flat however
 many rows there are. Text a person wrote is redacted (emails, phone numbers, platform ids, the
@@ -30,7 +32,7 @@ from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, PreferencePair, User
 from chains.redact import redact
 
-FORMATS: tuple[str, ...] = ("trl-dpo", "trl-kto", "openai-dpo")
+FORMATS: tuple[str, ...] = ("trl-dpo", "trl-kto", "openai-dpo", "sft")
 STREAM_ROWS = 1000
 
 
@@ -86,6 +88,12 @@ class TrlKtoRow(BaseModel):
     label: bool
 
 
+class SftRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prompt: Prompt
+    completion: Answer
+
+
 class OpenAIInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     messages: Prompt
@@ -104,6 +112,7 @@ ROW_MODELS: dict[str, type[BaseModel]] = {
     "trl-dpo": TrlDpoRow,
     "trl-kto": TrlKtoRow,
     "openai-dpo": OpenAIDpoRow,
+    "sft": SftRow,
 }
 
 
@@ -131,6 +140,8 @@ def _query(fmt: str, since: datetime | None) -> Any:
     )
     if fmt != "trl-kto":
         query = query.where(PreferencePair.kind == "pair")
+    if fmt == "sft":  # only a recruiter's correction is a reply worth imitating
+        query = query.where(PreferencePair.correction_id.is_not(None))
     if since is not None:
         query = query.where(PreferencePair.created_at >= since)
     return query
@@ -178,6 +189,8 @@ def rows(
                     "preferred_output": _assistant(chosen, names),
                     "non_preferred_output": _assistant(rejected, names),
                 }
+            elif fmt == "sft":
+                yield {"prompt": messages, "completion": _assistant(chosen, names)}
             elif kind == "kto":
                 yield {"prompt": messages, "completion": _assistant(completion, names), "label": bool(label)}
             else:  # a pair is two KTO examples

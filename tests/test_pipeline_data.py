@@ -130,7 +130,7 @@ def test_exports_load_with_datasets_and_validate(
     import datasets  # the dev extra: a missing package fails here, never skips
 
     _seed(engine, database, candidate, recruiter)
-    expected = {"trl-dpo": 1, "trl-kto": 4, "openai-dpo": 1}  # KTO: two labels + both sides of the pair
+    expected = {"trl-dpo": 1, "trl-kto": 4, "openai-dpo": 1, "sft": 1}  # KTO: two labels + both sides of the pair
     for fmt, rows in expected.items():
         path = tmp_path / f"{fmt}.jsonl"
         seen: list[tuple[int, int]] = []
@@ -152,9 +152,12 @@ def test_exports_load_with_datasets_and_validate(
         elif fmt == "trl-kto":
             assert loaded.column_names == ["prompt", "completion", "label"]
             assert sorted(loaded["label"]) == [False, False, True, True]
-        else:
+        elif fmt == "openai-dpo":
             assert loaded.column_names == ["input", "preferred_output", "non_preferred_output"]
             assert first["input"]["messages"][-1]["role"] == "user"
+        else:  # sft: the recruiter's correction as the completion
+            assert loaded.column_names == ["prompt", "completion"]
+            assert json.loads(first["completion"][0]["content"])["summary"] == "Say how much faster."
     future = datetime.now(UTC) + timedelta(days=1)
     assert export.export(database, "trl-dpo", tmp_path / "none.jsonl", since=future).rows == 0
 

@@ -1,4 +1,4 @@
-"""Training files and the SFT export: checked rows, a leak-free held-out split, redaction. No torch needed."""
+"""Training files and the ``sft`` export format: checked rows, a leak-free held-out split, redaction. No torch."""
 
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ from bot.cli import app
 from bot.engine import Actor, InterviewEngine
 from bot.store.db import Database
 from chains.schemas import Feedback
-from tasks import preferences
-from tasks.training import data
+from tasks import export, preferences
+from tasks.training import data, entry
 from tasks.training.feedback_json import parse_feedback
-from tasks.training.sft import export_sft, sft_rows
 from tests.training_support import dpo_rows, kto_rows, write_jsonl
 
 ANSWER = (
@@ -104,15 +103,21 @@ def test_feedback_json_is_read_strictly() -> None:
     assert parse_feedback("[1, 2]") is None
 
 
-def _corrected_session(engine: InterviewEngine, recruiter: Actor) -> int:
-    cara = Actor("console", "cara", display_name="Cara Candidate")
-    started = engine.start(cara, role="backend", kind="behavioral", questions=1)
-    turn = engine.answer(started.session.id, cara, ANSWER).graded
+def _corrected_session(engine: InterviewEngine, recruiter: Actor, user: str = "cara", answer: str = ANSWER) -> int:
+    person = Actor("console", user, display_name=f"{user.title()} Candidate")
+    started = engine.start(person, role="backend", kind="behavioral", questions=1)
+    turn = engine.answer(started.session.id, person, answer).graded
     better = turn.feedback.model_copy(
         update={"score": 3, "weaknesses": ["No measurable result for the team."]}
     )
     engine.correct(turn.id, recruiter, better)
     return turn.id
+
+
+def _sft(db: Database, path: Path) -> list[dict]:
+    result = export.export(db, "sft", path)
+    assert export.validate_file(path, "sft") == result.rows
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_sft_export_is_recruiter_corrections_redacted(
@@ -125,21 +130,42 @@ def test_sft_export_is_recruiter_corrections_redacted(
         engine.answer(started.session.id, other, "I test things.").graded.id, other, 1
     )  # no correction
     preferences.build(database)
-    rows = list(sft_rows(database))
-    assert len(rows) == 1
-    row = rows[0]
+    (row,) = _sft(database, tmp_path / "sft.jsonl")
+    assert set(row) == {"prompt", "completion"}
     assert [m["role"] for m in row["prompt"]] == ["system", "user"]
     user = row["prompt"][1]["content"]
-    assert "Cara" not in user and "cara@example.com" not in user and "[EMAIL]" in user
+    assert "led a migration" in user and "[EMAIL]" in user
+    assert "Cara" not in user and "cara@example.com" not in user
     feedback = parse_feedback(row["completion"][0]["content"])
     assert feedback is not None and feedback.score == 3  # the recruiter's version, in the wire JSON
-    assert data.normalise(row, "sft")["completion"][0]["role"] == "assistant"
-    assert export_sft(database, tmp_path / "sft.jsonl") == 1
     loaded = data.load(tmp_path / "sft.jsonl", "sft", heldout_fraction=0)
-    assert len(loaded.train) == 1
+    assert len(loaded.train) == 1 and loaded.train[0]["completion"][0]["role"] == "assistant"
 
 
-def test_dataset_export_sft_command(
+def test_sft_export_drops_forgotten_people(
+    engine: InterviewEngine, database: Database, recruiter: Actor, tmp_path: Path
+) -> None:
+    from bot.store.models import Turn
+
+    _corrected_session(engine, recruiter)
+    _corrected_session(engine, recruiter, "eve", "I planned the offsite and kept it under budget.")
+    turn = _corrected_session(engine, recruiter, "finn", "I mentored two juniors until they shipped alone.")
+    ron = Actor("slack", "URECRUIT", display_name="Ron Recruiter")
+    with database.session() as session:
+        feedback = Feedback.model_validate(session.get(Turn, turn).feedback)
+    engine.correct(turn, ron, feedback.model_copy(update={"summary": "Mentoring needs an outcome."}))
+    # No preferences.build here: the export path rebuilds the preference data itself, as `retrain` does.
+    before = entry.export_data(database, "sft", tmp_path / "before.jsonl").read_text(encoding="utf-8")
+    assert len(before.splitlines()) == 4 and "led a migration" in before and "needs an outcome" in before
+    assert engine.forget_me(Actor("console", "cara"))  # a candidate: their answer goes
+    engine.forget(ron.platform, ron.user_id)  # a recruiter: the pairs made from their corrections go
+    after = entry.export_data(database, "sft", tmp_path / "after.jsonl").read_text(encoding="utf-8")
+    assert len(after.splitlines()) == 2
+    assert "led a migration" not in after and "needs an outcome" not in after
+    assert "planned the offsite" in after and "mentored two juniors" in after
+
+
+def test_dataset_export_format_sft_command(
     sqlite_db: Database, recruiter: Actor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from chains.providers.offline import OfflineProvider
@@ -148,14 +174,15 @@ def test_dataset_export_sft_command(
 
     engine = InterviewEngine(sqlite_db, OfflineProvider(), make_settings(), signals=InProcessSink(sqlite_db))
     _corrected_session(engine, recruiter)
-    preferences.build(sqlite_db)
     monkeypatch.setenv("DATABASE_URL", sqlite_db.url)
     out = tmp_path / "out" / "sft.jsonl"
-    result = CliRunner().invoke(app, ["dataset", "export-sft", "--out", str(out)])
+    result = CliRunner().invoke(app, ["dataset", "export", "--format", "sft", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "Wrote 1 sft rows" in result.output
+    assert "Wrote 1 sft rows" in result.output  # the preference data was rebuilt first
     assert json.loads(out.read_text().splitlines()[0])["completion"][0]["role"] == "assistant"
-    bad = CliRunner().invoke(app, ["dataset", "export-sft", "--out", str(out), "--since", "yesterday"])
+    valid = CliRunner().invoke(app, ["dataset", "validate", str(out), "--format", "sft"])
+    assert valid.exit_code == 0 and "1 valid sft rows" in " ".join(valid.output.split())  # Rich wraps
+    bad = CliRunner().invoke(app, ["dataset", "export", "--format", "sft", "--out", str(out), "--since", "yesterday"])
     assert bad.exit_code == 2 and "--since must be a date" in bad.output
 
 

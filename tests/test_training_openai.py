@@ -131,6 +131,40 @@ def test_the_service_validator_reasons_reach_the_operator(
     assert missing_key.exit_code == 1 and "OPENAI_API_KEY is not set" in missing_key.output
 
 
+@pytest.mark.parametrize(
+    ("backend", "options", "message"),
+    [
+        (
+            "openai",
+            ["--peft", "none", "--learning-rate", "1e-4", "--no-resume"],
+            "--backend openai does not use --peft (for trl), --learning-rate (for trl), "
+            "--resume/--no-resume (for trl); leave them out.",
+        ),
+        (
+            "gemini",
+            ["--data", "dpo.jsonl", "--poll-interval", "0"],
+            "--backend gemini does not use --data (for trl, openai), --poll-interval (for openai);",
+        ),
+        ("trl", ["--per-group", "4", "--evaluate-with", "none"], "trl does not use --per-group (for gemini), --eval"),
+        (None, ["--max-steps", "3"], "--backend openai does not use --max-steps (for trl);"),  # RETRAIN_BACKEND
+    ],
+)
+def test_options_the_backend_does_not_read_are_refused_before_any_work(
+    fake: FakeOpenAIFineTuning,
+    env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    backend: str | None,
+    options: list[str],
+    message: str,
+) -> None:
+    monkeypatch.setenv("RETRAIN_BACKEND", "openai")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["retrain", *(["--backend", backend] if backend else []), *options])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+    assert fake.requests == [] and not Path(env.removeprefix("sqlite:///")).exists()  # nothing started
+
+
 def test_retrain_from_settings_exports_the_stored_pairs(
     fake: FakeOpenAIFineTuning, database: Database, engine: InterviewEngine, recruiter: Actor
 ) -> None:

@@ -1,5 +1,5 @@
-"""``mockingbird retrain``, ``mockingbird models ...`` (list, show, gate, evaluate, traffic, compare,
-promote, rollback, review) and ``mockingbird dataset export-sft``.
+"""``mockingbird retrain`` and ``mockingbird models ...`` (list, show, gate, evaluate, traffic, compare,
+promote, rollback, review).
 
 Registered through ``bot.cli.COMMAND_MODULES``. The training stack is imported only when a
 command trains, so ``mockingbird models list`` works on a bot install without torch.
@@ -8,7 +8,6 @@ command trains, so ``mockingbird models list`` works on a bot install without to
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -75,7 +74,37 @@ def _summary(view: Any) -> None:
 
 
 # ── retrain ─────────────────────────────────────────────────────────────────────────
+TRL_AND_OPENAI = ("base", "data", "method", "epochs", "beta", "heldout", "eval_samples")
+TRL_ONLY = (
+    "peft", "lora_r", "lora_alpha", "prefix_tokens", "max_steps", "learning_rate", "batch_size",
+    "grad_accum", "max_length", "save_steps", "resume", "out", "eval_max_new_tokens",
+)  # fmt: skip
+# The backends that read each option (unlisted: all of them); any other backend refuses it.
+OPTION_BACKENDS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(TRL_AND_OPENAI, ("trl", "openai")),
+    **dict.fromkeys(TRL_ONLY, ("trl",)),
+    "poll_interval": ("openai",),
+    "per_group": ("gemini",),
+    "evaluate_with": ("gemini",),
+}
+
+
+def _refuse_foreign_options(ctx: typer.Context, backend: str) -> None:
+    """Exit 2, before any work, naming each option given on the command line that ``backend`` ignores."""
+    foreign = [
+        f"{'/'.join([*param.opts, *param.secondary_opts])} (for {', '.join(OPTION_BACKENDS[param.name])})"
+        for param in ctx.command.params
+        if param.name in OPTION_BACKENDS
+        and backend not in OPTION_BACKENDS[param.name]
+        # by name: newer typer vendors click, so click.core.ParameterSource would never match
+        and getattr(ctx.get_parameter_source(param.name), "name", None) == "COMMANDLINE"
+    ]
+    if foreign:
+        raise _fail(f"--backend {backend} does not use {', '.join(foreign)}; leave them out.")
+
+
 def retrain(
+    ctx: typer.Context,
     backend: Annotated[
         str | None, typer.Option(help="trl, openai or gemini (default RETRAIN_BACKEND).")
     ] = None,
@@ -126,7 +155,10 @@ def retrain(
     ] = "gemini",
     as_json: Annotated[bool, typer.Option("--json", help="Print the registered version as JSON.")] = False,
 ) -> None:
-    """Train a new feedback model version and register it as a candidate (TRL, OpenAI or Gemini)."""
+    """Train a new feedback model version and register it as a candidate (TRL, OpenAI or Gemini).
+
+    An option the chosen backend does not read is refused (exit 2) rather than ignored.
+    """
     from tasks import registry
     from tasks.training import data as training_data
     from tasks.training import entry
@@ -135,6 +167,7 @@ def retrain(
     backend = backend or settings.retrain_backend
     if backend not in registry.BACKENDS:
         raise _fail(f"--backend must be one of {', '.join(registry.BACKENDS)}.")
+    _refuse_foreign_options(ctx, backend)
     if method not in training_data.METHODS:
         raise _fail(f"--method must be one of {', '.join(training_data.METHODS)}.")
     from tasks.training.trl_backend import PEFTS
@@ -457,38 +490,6 @@ def models_review(as_json: Annotated[bool, typer.Option("--json", help="Print JS
         err.print(f"{decision.name}: {decision.action} ({decision.comparison.reason}).")
 
 
-# ── dataset export-sft ──────────────────────────────────────────────────────────────
-def export_sft_command(
-    out: Annotated[Path, typer.Option("--out", help="The JSONL file to write.")],
-    since: Annotated[
-        str | None, typer.Option(help="Only data created on or after this date (2026-01-31).")
-    ] = None,
-) -> None:
-    """Write instruction fine-tuning rows (question + answer -> recruiter-approved Feedback JSON)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from tasks.training.sft import export_sft
-
-    try:
-        moment = datetime.fromisoformat(since) if since else None
-    except ValueError as exc:
-        raise _fail(f"--since must be a date like 2026-01-31 (got {since!r}).") from exc
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err) as bar:
-        task = bar.add_task("exporting sft", total=None)
-        written = export_sft(
-            _database(),
-            out,
-            since=moment,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-    err.print(f"Wrote {written} sft rows to {out}.")
-
-
 def register(app: typer.Typer) -> None:
     app.command("retrain")(retrain)
     app.add_typer(models_app, name="models")
-    dataset = next((group.typer_instance for group in app.registered_groups if group.name == "dataset"), None)
-    if dataset is not None:  # `mockingbird dataset export-sft`, beside the pipeline's export formats
-        dataset.command("export-sft")(export_sft_command)
-    else:
-        app.command("export-sft")(export_sft_command)

@@ -45,16 +45,11 @@ def datasets_dir(settings: Settings) -> Path:
 
 
 def export_data(db: Database, method: Method, out: Path, since: datetime | None = None) -> Path:
-    """Write the stored preference data for ``method`` (redacted JSONL) and return its path."""
-    if method == "sft":
-        from tasks.training.sft import export_sft
+    """Rebuild the preference data, write it for ``method`` (redacted JSONL) and return the path."""
+    from tasks import export, preferences
 
-        export_sft(db, out, since=since)
-    else:
-        from tasks import export, preferences
-
-        preferences.build(db)
-        export.export(db, EXPORT_FORMAT[method], out, since=since)
+    preferences.build(db)
+    export.export(db, EXPORT_FORMAT[method], out, since=since)
     return out
 
 
