@@ -52,7 +52,7 @@ def test_interactive_session_through_piped_stdin_stores_ratings_and_survey() -> 
 
 def test_answers_file_with_json_prints_a_transcript_of_valid_feedback(tmp_path: Path) -> None:
     answers = tmp_path / "answers.txt"
-    answers.write_text(f"{STRONG}\nI would check the logs.\nskip\n")
+    answers.write_text(f"{STRONG}\nhelp\nretry\nI would check the logs.\n/Pass.\n")  # commands as in a chat thread
     result = mockingbird("practice", "--role", "frontend", "--kind", "technical", "--level", "senior",
                          "--questions", "3", "--answers", str(answers), "--json")
     assert result.returncode == 0, result.stderr
@@ -64,6 +64,7 @@ def test_answers_file_with_json_prints_a_transcript_of_valid_feedback(tmp_path: 
         assert turn["question"] and turn["answer"]
     assert transcript["report"]["answered"] == 2 and transcript["report"]["skipped"] == 1
     assert transcript["session"]["role"] == "frontend"
+    assert result.stderr.count("'help' shows this") == 2  # the greeting, then the answer to 'help'
 
 
 def test_unknown_role_suggests_the_closest_and_exits_2() -> None:

@@ -23,6 +23,7 @@ from bot.app import build_engine
 from bot.config import Settings
 from bot.discord.client import MockingbirdBot, use_api_url
 from bot.engine import InterviewEngine
+from bot.engine.text import THREAD_HELP
 from bot.store.db import Database
 from bot.store.models import (
     Correction,
@@ -265,7 +266,10 @@ def test_end_finishes_early_with_the_report_and_later_chatter_is_ignored(
 ) -> None:
     thread, _ = start_interview(fake, people["candidate"], role="frontend", kind="technical", count=3)
     answer(fake, bot, thread, people["candidate"], STRONG)
-    mark, _ = answer(fake, bot, thread, people["candidate"], "end")
+    mark, _ = answer(fake, bot, thread, people["candidate"], "Help!")  # the same words as on Slack
+    (help_reply,) = sent_messages(fake, thread, mark)
+    assert help_reply.json["content"] == THREAD_HELP
+    mark, _ = answer(fake, bot, thread, people["candidate"], "/Finish.")
     (report,) = sent_messages(fake, thread, mark)
     embed = report.json["embeds"][0]
     assert embed["title"] == "Session report: frontend, technical, mid"
@@ -432,6 +436,42 @@ def test_an_invalid_correction_is_not_stored_and_the_text_comes_back(
     assert "whole number from 1 to 10" in refusal.json["data"]["content"]
     (returned,) = refusal.files.values()
     assert b"Score: eleven" in returned and b"Rambling answer" in returned
+    with discord_engine.db.session() as session:
+        assert session.scalars(select(Correction)).all() == []
+
+
+@pytest.mark.parametrize("failure", ["not a recruiter", "answer deleted", "crash"])
+def test_a_correction_that_cannot_be_saved_hands_the_text_back(
+    fake: FakeDiscord,
+    bot: ObservedBot,
+    discord_engine: InterviewEngine,
+    people: dict[str, dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    failure: str,
+) -> None:
+    thread, feedback, turn_id = graded_once(fake, bot, people)
+    _, callback = press(fake, feedback, f"mb:correct:{turn_id}", people["recruiter"])
+    submitter, expected = people["recruiter"], "Sorry, something went wrong saving your correction."
+    if failure == "not a recruiter":  # e.g. the role was taken away while the form was open
+        submitter, expected = people["bystander"], "Sorry, only recruiters can correct feedback."
+    elif failure == "answer deleted":
+        discord_engine.forget("discord", people["candidate"]["user"]["id"])
+        expected = "Nothing was saved"
+    else:
+
+        def crash(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("the database went away")
+
+        monkeypatch.setattr(discord_engine, "correct", crash)
+    mark = fake.mark()
+    values = {"Score (1-10)": "3", "Weaknesses": "Rambling answer", "Summary": "Needs focus."}
+    fake.dispatch(
+        "INTERACTION_CREATE", fake.submit(callback.json["data"], values, submitter, feedback, thread["id"])
+    )
+    reply = fake.wait_for_call("POST", FOLLOWUP, after=mark)  # after the deferral
+    assert reply.json["flags"] & 64 and expected in reply.json["content"]
+    (returned,) = reply.files.values()
+    assert b"Score: 3" in returned and b"Rambling answer" in returned and b"Needs focus." in returned
     with discord_engine.db.session() as session:
         assert session.scalars(select(Correction)).all() == []
 

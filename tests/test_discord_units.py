@@ -1,29 +1,18 @@
-"""Pieces of the Discord adapter without a network: embeds within Discord's limits, the correction
-form's parsing, who an actor is, where the REST client points."""
+"""Pieces of the Discord adapter without a network: embeds within Discord's limits, who an actor is,
+where the REST client points. (The correction form's parsing is the engine's: tests/test_engine.py.)"""
 
 from __future__ import annotations
 
 import discord
-import pytest
 from discord.http import Route
 
 from bot.discord import render
 from bot.discord.actors import actor_of
 from bot.discord.client import DEFAULT_API_URL, intents, use_api_url
-from bot.discord.correction import corrected_feedback
-from bot.engine import Authorizer, BadInput
+from bot.engine import Authorizer
 from bot.store.models import UserRole
 from chains.schemas import Feedback, SessionReport, TurnSummary
 from tests.fakes.discord_api import FakeDiscord
-
-ORIGINAL = Feedback(
-    score=6,
-    strengths=["clear"],
-    weaknesses=["vague"],
-    suggestions=["add numbers"],
-    criteria={"structure": 6, "impact": 5},
-    summary="Fine overall.",
-)
 
 
 def test_clip_marks_the_cut_and_leaves_short_text_alone() -> None:
@@ -73,40 +62,6 @@ def test_stats_embed_splits_the_summary_and_points_at_the_chart() -> None:
     embed = render.stats_embed("Mockingbird stats, last 7 days\nSatisfaction: 80%", "chart.png")
     assert embed.title == "Mockingbird stats, last 7 days" and embed.description == "Satisfaction: 80%"
     assert embed.image.url == "attachment://chart.png"
-
-
-def test_a_correction_keeps_criteria_and_reads_one_item_per_line() -> None:
-    fixed = corrected_feedback(
-        ORIGINAL,
-        score=" 7/10 ",
-        strengths="• structured\n  - measurable\n\n*  ",
-        weaknesses="",
-        suggestions="name the trade-offs",
-        summary="  Better than it looked. ",
-    )
-    assert fixed == Feedback(
-        score=7,
-        strengths=["structured", "measurable"],
-        weaknesses=[],
-        suggestions=["name the trade-offs"],
-        criteria=ORIGINAL.criteria,
-        summary="Better than it looked.",
-    )
-
-
-@pytest.mark.parametrize(
-    ("fields", "message"),
-    [
-        ({"score": "0"}, "whole number from 1 to 10"),
-        ({"score": "7.5"}, "whole number from 1 to 10"),
-        ({"summary": "   "}, "summary: must not be empty"),
-        ({"strengths": "\n".join(f"point {i}" for i in range(9))}, "strengths: at most 8 items"),
-    ],
-)
-def test_a_bad_correction_says_which_field_to_fix(fields: dict[str, str], message: str) -> None:
-    values = {"score": "5", "strengths": "", "weaknesses": "", "suggestions": "", "summary": "ok", **fields}
-    with pytest.raises(BadInput, match=message):
-        corrected_feedback(ORIGINAL, **values)
 
 
 def test_a_members_roles_make_them_a_recruiter_through_the_engines_authorizer() -> None:

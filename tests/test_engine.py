@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from bot.engine import (
     Actor,
+    BadCorrection,
     BadInput,
     ConcurrentUpdate,
     Forbidden,
@@ -18,7 +19,9 @@ from bot.engine import (
     ProviderUnavailable,
     SessionView,
     TurnView,
+    corrected_feedback,
 )
+from bot.engine.text import thread_command
 from bot.store.db import Database
 from bot.store.models import (
     Correction,
@@ -324,3 +327,71 @@ def test_roles_follow_the_configuration_and_a_console_claim_does_not_stick(datab
     assert UserRole.recruiter in revoked.roles(console)
     assert UserRole.recruiter not in revoked.roles(Actor("console", "me"))
     assert UserRole.recruiter not in revoked.roles(Actor("slack", "me", claimed_role=UserRole.recruiter))
+
+
+# ── what adapters share: thread commands and a recruiter's typed correction ─────────────
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ("skip", "skip"), (" Pass ", "skip"), ("/next", "skip"), ("SKIP!", "skip"),
+        ("end", "end"), ("/stop.", "end"), ("Quit", "end"), ("finish!", "end"),
+        ("retry", "retry"), ("Try  again.", "retry"), ("/retry", "retry"),
+        ("help", "help"), ("?", "help"), ("/help", "help"),
+        ("skip this one", None), ("I would stop the rollout", None), ("", None), ("/", None), ("next?", None),
+    ],
+)
+def test_thread_commands_are_one_vocabulary(text: str, command: str | None) -> None:
+    assert thread_command(text) == command
+
+
+CORRECTION = {"score": "5", "strengths": "", "weaknesses": "", "suggestions": "", "summary": "ok"}
+
+
+def test_a_correction_keeps_criteria_and_reads_one_item_per_line() -> None:
+    fixed = corrected_feedback(
+        score=" 7/10 ",
+        strengths="• structured\n  - measurable\n•concise\n\n*  ",
+        weaknesses="-5% churn was not explained",
+        suggestions="name the trade-offs",
+        summary="  Better than it looked. ",
+        criteria={"structure": 6, "impact": 5},
+    )
+    assert fixed == Feedback(
+        score=7,
+        strengths=["structured", "measurable", "concise"],
+        weaknesses=["-5% churn was not explained"],
+        suggestions=["name the trade-offs"],
+        criteria={"structure": 6, "impact": 5},
+        summary="Better than it looked.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "problems"),
+    [
+        ({"score": "0"}, {"score": "must be a whole number from 1 to 10"}),
+        ({"score": "11/10"}, {"score": "must be a whole number from 1 to 10"}),
+        ({"score": "7.5"}, {"score": "must be a whole number from 1 to 10"}),
+        ({"score": "²"}, {"score": "must be a whole number from 1 to 10"}),
+        ({"score": "9" * 5000}, {"score": "must be a whole number from 1 to 10"}),
+        ({"summary": "   "}, {"summary": "write a short summary of the corrected feedback"}),
+        (
+            {"strengths": "\n".join(f"- point {i}" for i in range(9)), "score": ""},
+            {"score": "must be a whole number from 1 to 10",
+             "strengths": "at most 8 items, one per line (there are 9)"},
+        ),
+    ],
+)
+def test_a_bad_correction_names_every_field_to_fix(fields: dict[str, str], problems: dict[str, str]) -> None:
+    with pytest.raises(BadCorrection) as caught:
+        corrected_feedback(**{**CORRECTION, **fields}, criteria={})
+    assert caught.value.problems == problems and isinstance(caught.value, BadInput)
+    assert str(caught.value).startswith("Please fix the correction: ") and all(
+        f"{field}: {message}" in str(caught.value) for field, message in problems.items()
+    )
+
+
+def test_a_correction_over_the_models_own_limits_is_refused_on_its_field() -> None:
+    with pytest.raises(BadCorrection) as caught:
+        corrected_feedback(**{**CORRECTION, "summary": "x" * 2001}, criteria={})
+    assert list(caught.value.problems) == ["summary"]

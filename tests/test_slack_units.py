@@ -134,7 +134,7 @@ def test_correction_form_is_prefilled_and_parses_back() -> None:
 
 def test_correction_form_errors_name_the_field() -> None:
     assert parse_correction(_state({"score": None, "summary": "x"}, {"score"})) == {
-        "score": "Choose a score from 1 to 10."
+        "score": "Must be a whole number from 1 to 10."
     }
     assert "summary" in parse_correction(_state({"score": "5", "summary": "  "}, {"score"}))  # type: ignore[operator]
     nine = "\n".join(f"item {i}" for i in range(9))

@@ -17,10 +17,10 @@ from rich.console import Console
 
 from bot.console.render import feedback_panel, question_panel, report_panel
 from bot.engine import Actor, BadInput, EngineError, InterviewEngine, Progress, SessionView, TurnView, UserRole
+from bot.engine.text import thread_command
 from chains.schemas import Feedback, SessionReport
 
-SKIP_WORDS = {"skip", "/skip"}
-END_WORDS = {"end", "/end", "quit", "/quit"}
+COMMANDS_HELP = "'skip' skips a question, 'end' finishes early, 'retry' retries what failed, 'help' shows this."
 
 
 class LineSource:
@@ -47,7 +47,7 @@ class LineSource:
                 if lines:
                     return "\n".join(lines)
                 continue
-            if not lines and line.strip().lower() in SKIP_WORDS | END_WORDS:
+            if not lines and thread_command(line) is not None:
                 return line
             lines.append(line)
 
@@ -93,7 +93,7 @@ class Practice:
         self.transcript.session = {"id": session.id, "role": session.role, "kind": session.kind,
                                    "level": session.level, "planned_questions": session.planned_questions}
         self.console.print(f"[bold]Mock interview[/]: {session.role}, {session.kind}, {session.level}. "
-                           "Type your answer; 'skip' skips a question, 'end' finishes early."
+                           f"Type your answer; {COMMANDS_HELP}"
                            + (" Finish each answer with an empty line." if self.source.interactive else ""))
         while not progress.finished:
             turn = progress.next_question
@@ -114,16 +114,22 @@ class Practice:
             if text is None:
                 self.console.print("[yellow]No more input: ending the interview here.[/]")
                 return self.engine.end(session.id, self.actor)
-            command = text.strip().lower()
-            if command in END_WORDS:
+            command = thread_command(text)
+            if command == "help":
+                self.console.print(COMMANDS_HELP)
+                continue
+            if command == "end":
                 return self.engine.end(session.id, self.actor)
-            if command in SKIP_WORDS:
+            if command == "skip":
                 self.transcript.turns.append({"question": turn.question, "answer": None, "skipped": True,
                                               "feedback": None})
                 return self.engine.skip(session.id, self.actor)
             try:
                 with self.console.status("Grading your answer…"):
-                    progress = self.engine.answer(session.id, self.actor, text)
+                    if command == "retry":  # regrades an answer a failure left ungraded, else asks again
+                        progress = self.engine.retry(session.id, self.actor)
+                    else:
+                        progress = self.engine.answer(session.id, self.actor, text)
             except BadInput as exc:
                 self.console.print(f"[yellow]{exc}[/]")
                 if isinstance(self.source, AnswersFile):

@@ -14,17 +14,15 @@ from bot.discord.actors import PLATFORM, actor_of
 from bot.discord.components import feedback_view, survey_view
 from bot.discord.replies import offload
 from bot.engine import EngineError, InterviewEngine, Progress, SessionView
+from bot.engine.text import THREAD_HELP, thread_command
 
 log = logging.getLogger(__name__)
 
-SKIP_WORDS = {"skip", "/skip", "pass"}
-END_WORDS = {"end", "/end", "stop", "quit"}
-RETRY_WORDS = {"retry", "/retry"}
 NO_PINGS = discord.AllowedMentions.none()
 
 
 async def handle_message(engine: InterviewEngine, message: discord.Message) -> None:
-    """Answer, skip, end or retry for the candidate of the interview running in this thread.
+    """Answer, skip, end, retry or help for the candidate of the interview running in this thread.
 
     A message delivered twice (a gateway replay, two processes on one shard) is handled once:
     its id is claimed first (``claim_message``), and it is also the answer's event id, so the
@@ -41,20 +39,20 @@ async def handle_message(engine: InterviewEngine, message: discord.Message) -> N
     if not await offload(claim_message, engine, message.id):
         log.info("message %s in thread %s was already handled", message.id, message.channel.id)
         return
+    command = thread_command(message.content)
+    if command == "help":
+        await message.reply(THREAD_HELP, mention_author=False, allowed_mentions=NO_PINGS)
+        return
     actor = actor_of(message.author)
-    command = message.content.strip().lower()
     try:
         async with typing(message.channel):
-            if command in SKIP_WORDS:
-                progress = await offload(engine.skip, session.id, actor)
-            elif command in END_WORDS:
-                progress = await offload(engine.end, session.id, actor)
-            elif command in RETRY_WORDS:
-                progress = await offload(engine.retry, session.id, actor)
-            else:
+            if command is None:
                 progress = await offload(
                     engine.answer, session.id, actor, message.content, event_id=str(message.id)
                 )
+            else:
+                call = {"skip": engine.skip, "end": engine.end, "retry": engine.retry}[command]
+                progress = await offload(call, session.id, actor)
     except EngineError as exc:
         await message.reply(str(exc), mention_author=False, allowed_mentions=NO_PINGS)
         return

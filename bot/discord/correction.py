@@ -1,7 +1,8 @@
 """The recruiter's correction form: a modal prefilled with the model's feedback.
 
-Lists are edited one item per line. A form that does not validate is not stored, and the
-recruiter gets back what they typed (as a file, whatever its length), so nothing is lost.
+Lists are edited one item per line. A form that does not validate or cannot be saved is not
+stored, and the recruiter gets back what they typed (as a file, whatever its length), so nothing
+is lost.
 """
 
 from __future__ import annotations
@@ -12,62 +13,14 @@ from typing import Any
 
 import discord
 from discord import ui
-from pydantic import ValidationError
 
 from bot.discord import render
 from bot.discord.actors import actor_of
 from bot.discord.replies import engine_of, offload, private
-from bot.engine import BadInput, EngineError
+from bot.engine import EngineError, corrected_feedback
 from chains.schemas import Feedback
 
 log = logging.getLogger(__name__)
-
-BULLETS = "•-*–· \t"
-FIELD_NAMES = {
-    "score": "score",
-    "strengths": "strengths",
-    "weaknesses": "weaknesses",
-    "suggestions": "suggestions",
-    "summary": "summary",
-}
-
-
-def _lines(text: str) -> list[str]:
-    return [
-        line.strip().lstrip(BULLETS).strip() for line in text.splitlines() if line.strip().lstrip(BULLETS)
-    ]
-
-
-def corrected_feedback(
-    original: Feedback, *, score: str, strengths: str, weaknesses: str, suggestions: str, summary: str
-) -> Feedback:
-    """The recruiter's version of ``original``; per-criterion scores are kept as the model gave them.
-
-    Raises ``BadInput`` with a message that says which field to fix.
-    """
-    raw = score.strip().removesuffix("/10").strip()
-    if not raw.isdecimal() or not 1 <= int(raw) <= 10:
-        raise BadInput(f"The score must be a whole number from 1 to 10 (got {score.strip()!r}).")
-    try:
-        return Feedback(
-            score=int(raw),
-            strengths=_lines(strengths),
-            weaknesses=_lines(weaknesses),
-            suggestions=_lines(suggestions),
-            criteria=dict(original.criteria),
-            summary=summary.strip(),
-        )
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False):
-            field = FIELD_NAMES.get(str(error["loc"][0]) if error["loc"] else "", "the form")
-            if error["type"] == "too_long":
-                problems.append(f"{field}: at most {error['ctx'].get('max_length')} items, one per line")
-            elif error["type"] == "string_too_short":
-                problems.append(f"{field}: must not be empty")
-            else:
-                problems.append(f"{field}: {error['msg']}")
-        raise BadInput("Please fix the correction: " + "; ".join(problems) + ".") from exc
 
 
 def _text_input(
@@ -107,30 +60,30 @@ class CorrectionModal(ui.Modal, title="Correct this feedback"):
             f"{self.weaknesses.value}\n\nSuggestions:\n{self.suggestions.value}\n\nSummary:\n{self.summary.value}\n"
         )
 
+    async def hand_back(self, interaction: discord.Interaction[Any], text: str) -> None:
+        """``text``, privately, with what the recruiter typed attached."""
+        entered = discord.File(io.BytesIO(self.entered().encode()), filename="your-correction.txt")
+        await private(interaction, text, file=entered)
+
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         try:
             feedback = corrected_feedback(
-                self.original,
                 score=self.score.value,
                 strengths=self.strengths.value,
                 weaknesses=self.weaknesses.value,
                 suggestions=self.suggestions.value,
                 summary=self.summary.value,
+                criteria=self.original.criteria,
             )
-        except BadInput as exc:
-            await interaction.response.send_message(
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            actor = actor_of(interaction.user)
+            await offload(engine_of(interaction).correct, self.turn_id, actor, feedback)
+        except EngineError as exc:  # the form does not validate, not a recruiter, the answer was deleted…
+            await self.hand_back(
+                interaction,
                 f"{exc} Nothing was saved; your text is attached so you can paste it back "
                 "after pressing Correct again.",
-                file=discord.File(io.BytesIO(self.entered().encode()), filename="your-correction.txt"),
-                ephemeral=True,
             )
-            return
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        actor = actor_of(interaction.user)
-        try:
-            await offload(engine_of(interaction).correct, self.turn_id, actor, feedback)
-        except EngineError as exc:
-            await private(interaction, str(exc))
             return
         await private(interaction, "Correction saved. Thank you!")
         await self._show_in_thread(interaction, feedback, actor.display_name or "a recruiter")
@@ -154,4 +107,7 @@ class CorrectionModal(ui.Modal, title="Correct this feedback"):
 
     async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:
         log.exception("correction form failed", exc_info=error)
-        await private(interaction, "Sorry, something went wrong saving your correction. Please try again.")
+        self.stop()  # submitted forms close; discord.py stops it only after a successful on_submit
+        await self.hand_back(
+            interaction, "Sorry, something went wrong saving your correction. Your text is attached; please try again."
+        )

@@ -34,10 +34,13 @@ async def offload(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
 
 
-async def private(interaction: discord.Interaction[Any], text: str) -> None:
-    """An ephemeral reply, as the first response or as a follow-up after a deferral."""
+async def private(
+    interaction: discord.Interaction[Any], text: str, *, file: discord.File = discord.utils.MISSING
+) -> None:
+    """An ephemeral reply (with ``file`` attached, if given), as the first response or as a follow-up
+    after a deferral."""
     text = clip(text, 2000)
     if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=True)
+        await interaction.followup.send(text, ephemeral=True, file=file)
     else:
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.response.send_message(text, ephemeral=True, file=file)

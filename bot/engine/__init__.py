@@ -1,6 +1,7 @@
 """The platform-free interview engine. Adapters translate platform events into these calls."""
 
 from bot.engine.actors import Actor, Authorizer
+from bot.engine.corrections import BadCorrection, corrected_feedback
 from bot.engine.errors import (
     BadInput,
     ConcurrentUpdate,
@@ -16,7 +17,7 @@ from bot.engine.views import Progress, SessionView, Started, ThreadInterview, Tu
 from bot.store.models import UserRole
 
 __all__ = [
-    "Actor", "Authorizer", "BadInput", "ConcurrentUpdate", "EngineError", "Forbidden", "InterviewEngine",
-    "InvalidTransition", "NotYourSession", "Progress", "ProviderUnavailable", "SessionNotFound", "SessionView",
-    "Started", "ThreadInterview", "TurnNotFound", "TurnView", "UserRole",
+    "Actor", "Authorizer", "BadCorrection", "BadInput", "ConcurrentUpdate", "EngineError", "Forbidden",
+    "InterviewEngine", "InvalidTransition", "NotYourSession", "Progress", "ProviderUnavailable", "SessionNotFound",
+    "SessionView", "Started", "ThreadInterview", "TurnNotFound", "TurnView", "UserRole", "corrected_feedback",
 ]

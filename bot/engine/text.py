@@ -1,10 +1,23 @@
-"""Normalise what a candidate typed before it is stored or graded."""
+"""Normalise what a candidate typed before it is stored or graded, and recognise thread commands."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Literal
+
+ThreadCommand = Literal["skip", "end", "retry", "help"]
+_COMMANDS: dict[str, ThreadCommand] = {
+    **dict.fromkeys(("skip", "pass", "next"), "skip"),
+    **dict.fromkeys(("end", "stop", "quit", "finish"), "end"),
+    **dict.fromkeys(("retry", "try again"), "retry"),
+    **dict.fromkeys(("help", "?"), "help"),
+}
+THREAD_HELP = (
+    "Reply in this thread with your answer. `skip` moves to the next question, `end` finishes "
+    "early with your report, `retry` finishes anything that failed."
+)
 
 # C0/C1 control characters except tab and newline; also bidi overrides, which can disguise text.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -38,3 +51,12 @@ def clip(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters, marking the cut with an ellipsis (chat platforms
     reject a message or block over their length limits)."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def thread_command(text: str) -> ThreadCommand | None:
+    """The command a candidate's whole message is (``skip``, ``/Skip``, ``Next!``…), or None for an answer.
+
+    The same words on every front end; case, extra spaces, a leading "/" and a trailing "." or "!" do not matter.
+    """
+    word = " ".join(text.casefold().split()).removeprefix("/").rstrip(".!").strip()
+    return _COMMANDS.get(word)

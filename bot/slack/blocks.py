@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.engine.text import THREAD_HELP
 from bot.engine.text import clip as clip_to
 from bot.engine.views import SessionView, TurnView
 from chains.schemas import Feedback, SessionReport
@@ -29,10 +30,6 @@ HELP_TEXT = (
     "• Rate each feedback with 👍 / 👎; recruiters can correct it.\n"
     "• `/interview-stats [days]` shows satisfaction figures (team leads).\n"
     "• `/interview forget-me` deletes everything Mockingbird stored about you."
-)
-THREAD_HELP = (
-    "Reply in this thread with your answer. `skip` moves to the next question, `end` finishes "
-    "early with your report, `retry` finishes anything that failed."
 )
 
 

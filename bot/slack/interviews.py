@@ -19,8 +19,9 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from bot.engine import Actor, ConcurrentUpdate, EngineError, InterviewEngine, Progress, SessionView, TurnView
+from bot.engine.text import THREAD_HELP, thread_command
 from bot.slack import blocks, web
-from bot.slack.blocks import HELP_TEXT, THREAD_HELP
+from bot.slack.blocks import HELP_TEXT
 from bot.slack.commands import ForgetMe, InterviewRequest, Reply, parse_interview
 from bot.slack.modals import metadata, parse_start, start_form
 from bot.slack.people import PLATFORM, People
@@ -28,10 +29,6 @@ from chains.bank.loader import UnknownRole
 
 log = logging.getLogger(__name__)
 
-SKIP_WORDS = {"skip", "pass", "next"}
-END_WORDS = {"end", "stop", "quit", "finish"}
-RETRY_WORDS = {"retry", "try again"}
-HELP_WORDS = {"help", "?"}
 # Message subtypes that are still a person typing in the thread; everything else is not an answer.
 ANSWER_SUBTYPES = {None, "thread_broadcast", "file_share"}
 
@@ -172,8 +169,8 @@ class Interviews:
         event_id = str(body.get("event_id") or f"{channel}:{event.get('ts')}")
         actor = self.people.actor(user)
         text = event.get("text") or ""
-        word = text.strip().lower().rstrip(".!")
-        if word not in HELP_WORDS | SKIP_WORDS | END_WORDS | RETRY_WORDS:
+        command = thread_command(text)
+        if command is None:
             self._answer(client, where, actor, text, event_id)
             return
         interview = self.engine.in_thread(PLATFORM, channel, thread)
@@ -182,11 +179,11 @@ class Interviews:
         # Commands change the session without an event id of their own: the claim makes them once-only.
         if not self.engine.claim_event(f"{PLATFORM}:event:{event_id}"):
             log.info("duplicate delivery of %s ignored", event_id)
-        elif word in HELP_WORDS:
+        elif command == "help":
             web.tell(client, channel, user, THREAD_HELP, thread_ts=thread)
-        elif word in SKIP_WORDS:
+        elif command == "skip":
             self._run(client, where, None, lambda: self.engine.skip(interview.id, actor))
-        elif word in END_WORDS:
+        elif command == "end":
             self._run(client, where, None, lambda: self.engine.end(interview.id, actor))
         else:
             self._run(

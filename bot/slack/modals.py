@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import ValidationError
-
+from bot.engine import BadCorrection, corrected_feedback
+from bot.engine.corrections import FIELDS as CORRECTION_FIELDS
 from bot.slack.blocks import Block, clip
 from bot.slack.commands import InterviewRequest
 from chains.bank import Bank
@@ -156,30 +156,15 @@ def correction_form(feedback: Feedback, meta: dict[str, Any]) -> Block:
     return _modal(CORRECT_CALLBACK, "Correct feedback", "Save correction", blocks, meta)
 
 
-def _lines(value: object) -> list[str]:
-    return [line.strip(" •-\t") for line in str(value or "").splitlines() if line.strip(" •-\t")]
-
-
 def parse_correction(
     view: dict[str, Any], criteria: dict[str, int] | None = None
 ) -> tuple[Feedback, str | None] | dict[str, str]:
-    """The corrected feedback and note, or ``{block_id: error}`` for Slack to show."""
-    values = _values(view)
-    raw_score = str(values.get("score") or "")
-    if not raw_score.isdecimal() or not 1 <= int(raw_score) <= 10:
-        return {"score": "Choose a score from 1 to 10."}
-    summary = str(values.get("summary") or "").strip()
-    if not summary:
-        return {"summary": "Write a short summary of the corrected feedback."}
-    lists = {name: _lines(values.get(name)) for name in ("strengths", "weaknesses", "suggestions")}
-    for name, items in lists.items():
-        if len(items) > 8:
-            return {name: f"At most 8 items, one per line (there are {len(items)})."}
+    """The corrected feedback and note, or ``{block_id: error}`` for Slack to show under the fields."""
+    values = {name: str(value or "") for name, value in _values(view).items()}
     try:
-        feedback = Feedback(score=int(raw_score), summary=summary, criteria=criteria or {}, **lists)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        field = str(first["loc"][0]) if first.get("loc") else "summary"
-        return {field if field in {"score", "summary", *lists} else "summary": first["msg"]}
-    note = str(values.get("note") or "").strip() or None
-    return feedback, note
+        feedback = corrected_feedback(
+            **{name: values.get(name, "") for name in CORRECTION_FIELDS}, criteria=criteria or {}
+        )
+    except BadCorrection as exc:  # the block ids are the field names
+        return {field: message[:1].upper() + message[1:] + "." for field, message in exc.problems.items()}
+    return feedback, values.get("note", "").strip() or None
