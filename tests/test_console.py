@@ -135,6 +135,20 @@ def test_recruiter_corrects_feedback_from_the_terminal() -> None:
     assert feedback.summary == "Recruiter: a model answer."
 
 
+def test_a_correction_that_does_not_validate_is_asked_again_not_a_crash() -> None:
+    nine = ";".join(f"point {n}" for n in range(1, 10))  # the limit is 8 per list
+    script = "\n".join(
+        [STRONG, "", "y", "9", "", nine, "", "First try.", "8", "", "Too long", "", "Second try."]
+    ) + "\n\n"
+    result = mockingbird("practice", "--role", "design", "--questions", "1", "--user", "rita", "--recruiter",
+                         stdin=script)
+    assert result.returncode == 0, result.stderr
+    assert "weaknesses: at most 8 items" in " ".join(result.stdout.split())
+    with _db().session() as session:
+        feedback = Feedback.model_validate(session.scalars(select(Correction)).one().feedback)
+    assert (feedback.score, feedback.weaknesses, feedback.summary) == (8, ["Too long"], "Second try.")
+
+
 def test_grade_a_single_answer_as_json() -> None:
     result = mockingbird("grade", "--question", "How do you find a slow SQL query in production?",
                          "--answer", "I read the EXPLAIN ANALYZE plan of the slow query, found a sequential "

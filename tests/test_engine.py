@@ -33,7 +33,6 @@ from bot.store.models import (
     TurnState,
     User,
 )
-from chains.bank.loader import UnknownRole
 from chains.providers import AllProvidersFailed, GradeRequest, Result
 from chains.providers.offline import OfflineProvider
 from chains.schemas import Feedback
@@ -94,7 +93,7 @@ def test_skip_and_end_produce_a_report(engine: InterviewEngine, candidate: Actor
 
 
 def test_bad_requests_are_refused_clearly(engine: InterviewEngine, candidate: Actor) -> None:
-    with pytest.raises(UnknownRole, match="Did you mean"):
+    with pytest.raises(BadInput, match="Did you mean"):
         engine.start(candidate, role="bakend")
     with pytest.raises(BadInput, match="Kind"):
         engine.start(candidate, role="backend", kind="trivia")

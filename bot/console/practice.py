@@ -17,8 +17,9 @@ from rich.console import Console
 
 from bot.console.render import feedback_panel, question_panel, report_panel
 from bot.engine import Actor, BadInput, EngineError, InterviewEngine, Progress, SessionView, TurnView, UserRole
+from bot.engine.corrections import LISTS, BadCorrection, corrected_feedback
 from bot.engine.text import thread_command
-from chains.schemas import Feedback, SessionReport
+from chains.schemas import SessionReport
 
 COMMANDS_HELP = "'skip' skips a question, 'end' finishes early, 'retry' retries what failed, 'help' shows this."
 
@@ -174,15 +175,18 @@ class Practice:
             return
         current = graded.feedback
         self.console.print("Press Enter to keep a value. Lists are separated by ';'.")
-        score = self._prompt_int(f"Score 1-10 [{current.score}]", current.score)
-        corrected = Feedback(
-            score=score,
-            strengths=self._prompt_list("Strengths", current.strengths),
-            weaknesses=self._prompt_list("Weaknesses", current.weaknesses),
-            suggestions=self._prompt_list("Suggestions", current.suggestions),
-            criteria=current.criteria,
-            summary=self._prompt_text("Summary", current.summary),
-        )
+        while True:
+            score = self._prompt_int(f"Score 1-10 [{current.score}]", current.score)
+            typed = {name: self._prompt_list(name.capitalize(), getattr(current, name)) for name in LISTS}
+            summary = self._prompt_text("Summary", current.summary)
+            try:
+                corrected = corrected_feedback(
+                    score=str(score), summary=summary, criteria=current.criteria,
+                    **{name: "\n".join(items) for name, items in typed.items()},
+                )
+                break
+            except BadCorrection as exc:  # e.g. too many items: say which, and ask again
+                self.console.print(f"[yellow]{exc}[/] Enter it again (Enter keeps the model's value).")
         self.engine.correct(graded.id, self.actor, corrected)
         self.transcript.turns[-1]["correction"] = corrected.model_dump()
         self.console.print("Correction saved.")

@@ -60,6 +60,7 @@ from bot.store.models import (
 from bot.store.privacy import forget_person
 from bot.store.tally import tally
 from chains.bank import Bank, load_bank
+from chains.bank.loader import UnknownRole
 from chains.providers import AllProvidersFailed, FollowUpRequest, GradeRequest, Provider, QuestionRequest
 from chains.schemas import KINDS, LEVELS, Feedback, Question, SessionReport
 
@@ -179,8 +180,11 @@ class InterviewEngine:
         channel_id: str | None = None,
         thread_id: str | None = None,
     ) -> Started:
-        """Create a session and ask its first question. Raises ``UnknownRole`` / ``BadInput``."""
-        canonical = self.bank.resolve_role(role)
+        """Create a session and ask its first question. Raises ``BadInput`` for a bad role, kind, level or count."""
+        try:
+            canonical = self.bank.resolve_role(role)
+        except UnknownRole as exc:
+            raise BadInput(str(exc)) from exc
         if kind not in KINDS:
             raise BadInput(f"Kind must be one of: {', '.join(KINDS)} (got {kind!r}).")
         if level not in LEVELS:

@@ -25,7 +25,6 @@ from bot.slack.blocks import HELP_TEXT
 from bot.slack.commands import ForgetMe, InterviewRequest, Reply, parse_interview
 from bot.slack.modals import metadata, parse_start, start_form
 from bot.slack.people import PLATFORM, People
-from chains.bank.loader import UnknownRole
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +146,7 @@ class Interviews:
                 channel_id=channel,
                 thread_id=parent,
             )
-        except (EngineError, UnknownRole) as exc:
+        except EngineError as exc:
             failed = self.engine.in_thread(PLATFORM, channel, parent)
             extra = " Type `retry` in this thread to try again." if failed is not None else ""
             web.update(client, channel, parent, *blocks.notice(f"{intro}\n:warning: {exc}{extra}"))
