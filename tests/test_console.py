@@ -10,12 +10,17 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bot.config import get_settings
+from bot.engine import Actor, InterviewEngine
 from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, Rating, SessionState, SurveyResponse
+from chains.providers import GradeRequest, Result
+from chains.providers.offline import OfflineProvider
 from chains.schemas import Feedback
+from tasks.dispatch import InProcessSink
 
 STRONG = ("When I was at my last company our checkout failed 3% of the time. My goal was to fix it in two "
           "weeks. I analysed the logs, I wrote a retry policy and I led the rollout. As a result failures "
@@ -120,6 +125,29 @@ def test_ctrl_c_saves_the_session_and_resume_continues_it(tmp_path: Path) -> Non
     assert transcript["session"]["id"] == interrupted.id and len(transcript["turns"]) == 2
     nothing = mockingbird("practice", "--resume", "--user", "cara", "--answers", str(answers))
     assert nothing.returncode == 1 and "no unfinished session" in nothing.stderr
+
+
+def test_resume_shows_the_feedback_for_an_answer_stored_before_a_crash(tmp_path: Path) -> None:
+    class Crashing(OfflineProvider):
+        def grade(self, request: GradeRequest) -> Result[Feedback]:
+            raise RuntimeError("process killed")
+
+    settings = get_settings()
+    db = _db()
+    db.upgrade()
+    crashed = InterviewEngine(db, Crashing(), settings, signals=InProcessSink(db))
+    cara = Actor("console", "cara", display_name="cara")
+    started = crashed.start(cara, role="backend", kind="behavioral", level="mid", questions=2)
+    with pytest.raises(RuntimeError):
+        crashed.answer(started.session.id, cara, STRONG)
+
+    answers = tmp_path / "answers.txt"
+    answers.write_text(f"{STRONG}\n")
+    resumed = mockingbird("practice", "--resume", "--user", "cara", "--answers", str(answers), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    turns = json.loads(resumed.stdout)["turns"]
+    assert [t["answer"] for t in turns] == [STRONG, STRONG]  # the stored answer first, graded on resume
+    assert all(t["feedback"] for t in turns)
 
 
 def test_recruiter_corrects_feedback_from_the_terminal() -> None:

@@ -96,10 +96,11 @@ class Practice:
         self.console.print(f"[bold]Mock interview[/]: {session.role}, {session.kind}, {session.level}. "
                            f"Type your answer; {COMMANDS_HELP}"
                            + (" Finish each answer with an empty line." if self.source.interactive else ""))
+        self._show_regraded(progress)
         while not progress.finished:
             turn = progress.next_question
             if turn is None:
-                progress = self.engine.resume(session.id)
+                progress = self._show_regraded(self.engine.resume(session.id))
                 continue
             progress = self._ask(session, turn)
         assert progress.report is not None
@@ -141,6 +142,12 @@ class Practice:
             if graded is not None and graded.feedback is not None:
                 self._show_feedback(graded)
             return progress
+
+    def _show_regraded(self, progress: Progress) -> Progress:
+        """Feedback a resumed session produced for an answer an earlier run stored but never graded."""
+        if progress.graded is not None and progress.graded.feedback is not None:
+            self._show_feedback(progress.graded)
+        return progress
 
     def _show_feedback(self, graded: TurnView) -> None:
         assert graded.feedback is not None
