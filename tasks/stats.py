@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import io
 import math
-from collections import defaultdict
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 
 from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, Rating, SessionState, SurveyResponse, Turn, utcnow
@@ -92,7 +91,7 @@ class Stats(BaseModel):
         return "\n".join(lines)
 
 
-def _week(moment: datetime) -> str:
+def _week(moment: date) -> str:
     year, week, _ = moment.isocalendar()
     return f"{year}-W{week:02d}"
 
@@ -101,58 +100,71 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def _utc_day(column: Any, dialect: str) -> Any:
+    """The UTC calendar day of a timestamp column, as ``YYYY-MM-DD`` text, computed by the database."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return func.date(column)  # SQLite keeps UTC timestamps as ISO text
+
+
+def _count_if(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
 def compute_stats(db: Database, days: int = 30, by: str = "role") -> Stats:
+    """The figures for the last ``days`` days, grouped ``by`` role, kind, model version or week.
+
+    Everything is counted by the database (grouped by key and UTC day), so the cost grows with
+    the number of groups and days, not with the number of ratings or turns in the window.
+    """
     if by not in GROUPINGS:
         raise ValueError(f"--by must be one of {', '.join(GROUPINGS)}")
     if days < 1:
         raise ValueError("days must be at least 1")
     since = utcnow() - timedelta(days=days)
+    rated_day = _utc_day(Rating.updated_at, db.engine.dialect.name)
     key_column = {"role": InterviewSession.role, "kind": InterviewSession.kind,
                   "model": func.coalesce(Turn.model_version, Turn.provider, "unknown"),
-                  "week": Rating.updated_at}[by]
+                  "week": rated_day}[by]
+    llm = and_(Turn.provider.is_not(None), Turn.provider != "offline")
     with db.session() as session:
-        sessions = session.scalar(select(func.count()).where(InterviewSession.created_at >= since)) or 0
-        completed = session.scalar(select(func.count()).where(
-            InterviewSession.created_at >= since, InterviewSession.state == SessionState.completed)) or 0
-        turns = session.execute(
-            select(Turn.feedback, Turn.provider, Turn.valid_first_try)
+        sessions, completed = session.execute(
+            select(func.count(), _count_if(InterviewSession.state == SessionState.completed))
+            .where(InterviewSession.created_at >= since)
+        ).one()
+        graded, score_sum, llm_turns, llm_valid = session.execute(
+            select(func.count(), func.sum(Turn.feedback["score"].as_integer()), _count_if(llm),
+                   _count_if(and_(llm, Turn.valid_first_try.is_(True))))
             .where(Turn.graded_at >= since, Turn.feedback.is_not(None))
-        ).all()
+        ).one()
         ratings = session.execute(
-            select(key_column, Rating.value, Rating.updated_at)
+            select(key_column, rated_day, _count_if(Rating.value > 0), _count_if(Rating.value < 0))
             .join(Turn, Rating.turn_id == Turn.id).join(InterviewSession, Turn.session_id == InterviewSession.id)
             .where(Rating.updated_at >= since)
+            .group_by(key_column, rated_day)
         ).all()
         corrected = session.scalar(select(func.count(func.distinct(Correction.turn_id)))
                                    .where(Correction.updated_at >= since)) or 0
         survey = session.execute(select(func.count(), func.avg(SurveyResponse.usefulness))
                                  .where(SurveyResponse.created_at >= since)).one()
 
-    scores = [t.feedback["score"] for t in turns]
-    llm_turns = [t for t in turns if t.provider and t.provider != "offline"]
-    up = sum(1 for r in ratings if r.value > 0)
-    down = sum(1 for r in ratings if r.value < 0)
     groups: dict[str, Group] = {}
-    weekly: dict[str, Group] = defaultdict(lambda: Group(key=""))
-    for key, value, updated_at in ratings:
-        label = _week(key) if by == "week" else str(key)
-        group = groups.setdefault(label, Group(key=label))
-        week = weekly[_week(updated_at)]
-        week.key = _week(updated_at)
-        for target in (group, week):
-            if value > 0:
-                target.up += 1
-            elif value < 0:
-                target.down += 1
+    weekly: dict[str, Group] = {}
+    for key, day, up, down in ratings:
+        week = _week(date.fromisoformat(str(day)))
+        label = week if by == "week" else str(key)
+        for target in (groups.setdefault(label, Group(key=label)), weekly.setdefault(week, Group(key=week))):
+            target.up += up
+            target.down += down
+    up, down = sum(g.up for g in groups.values()), sum(g.down for g in groups.values())
     ci_low, ci_high = wilson_interval(up, up + down)
     return Stats(
         days=days, since=since, by=by, sessions=sessions, completed=completed,
-        completion_rate=_rate(completed, sessions), graded_turns=len(turns),
-        average_score=round(sum(scores) / len(scores), 2) if scores else None,
+        completion_rate=_rate(completed, sessions), graded_turns=graded,
+        average_score=round(score_sum / graded, 2) if graded else None,
         ratings_up=up, ratings_down=down, satisfaction=_rate(up, up + down), ci_low=ci_low, ci_high=ci_high,
-        corrected_turns=corrected, correction_rate=_rate(corrected, len(turns)),
-        llm_turns=len(llm_turns),
-        json_valid_rate=_rate(sum(1 for t in llm_turns if t.valid_first_try), len(llm_turns)),
+        corrected_turns=corrected, correction_rate=_rate(corrected, graded),
+        llm_turns=llm_turns, json_valid_rate=_rate(llm_valid, llm_turns),
         survey_responses=survey[0] or 0,
         survey_average=round(float(survey[1]), 2) if survey[1] is not None else None,
         groups=sorted((g.finish() for g in groups.values()), key=lambda g: g.key),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
 from bot.engine import Actor, InterviewEngine
 from bot.store.db import Database
+from bot.store.models import InterviewSession, Rating, SessionState, Turn, TurnState, User, utcnow
 from tasks.stats import compute_stats, render_chart, wilson_interval
 
 ANSWER = "When I was at my last job I led a migration; I planned it, I wrote the runbook, latency fell 40%."
@@ -43,3 +46,55 @@ def test_stats_count_sessions_ratings_corrections_and_surveys(engine: InterviewE
     assert compute_stats(database, days=7, by="week").groups[0].key.count("-W") == 1
     with pytest.raises(ValueError):
         compute_stats(database, by="colour")
+
+
+def _feedback(score: int) -> dict[str, object]:
+    return {"score": score, "strengths": [], "weaknesses": [], "suggestions": [], "criteria": {}, "summary": "s"}
+
+
+def test_figures_by_model_and_week_are_counted_by_the_database(database: Database) -> None:
+    """Ratings on known UTC days across three ISO weeks, from two model versions and the offline rubric."""
+    now = utcnow()
+    monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    weeks_ago = [monday - timedelta(weeks=n) + timedelta(hours=12) for n in (0, 1, 2)]
+    rows = [  # (provider, model version, score, valid first try, rated at, rating)
+        ("tgi", "llama-v2", 8, True, weeks_ago[0], 1),
+        ("tgi", "llama-v2", 6, False, weeks_ago[0], -1),
+        ("tgi", "llama-v2", 7, True, weeks_ago[1], 1),
+        ("openai", "gpt-ft-1", 5, True, weeks_ago[1], 1),
+        ("offline", None, 4, None, weeks_ago[2], -1),
+        ("openai", "gpt-ft-1", 9, True, now - timedelta(days=40), 1),  # graded and rated outside the window
+    ]
+    with database.session() as session:
+        person = User(platform="slack", platform_user_id="U1")
+        session.add(person)
+        for provider, version, score, valid, moment, value in rows:
+            record = InterviewSession(platform="slack", candidate=person, role="backend", kind="technical",
+                                      level="mid", planned_questions=1, state=SessionState.completed,
+                                      created_at=moment)
+            turn = Turn(session=record, index=0, state=TurnState.graded, question="q", feedback=_feedback(score),
+                        provider=provider, model_version=version, valid_first_try=valid, graded_at=moment)
+            session.add(turn)
+            session.flush()
+            session.add(Rating(turn_id=turn.id, rater_id=person.id, value=value, created_at=moment,
+                               updated_at=moment))
+
+    by_model = compute_stats(database, days=30, by="model")
+    assert (by_model.graded_turns, by_model.average_score) == (5, 6.0)
+    assert (by_model.llm_turns, by_model.json_valid_rate) == (4, 0.75)  # the offline turn is no LLM call
+    assert (by_model.ratings_up, by_model.ratings_down, by_model.satisfaction) == (3, 2, 0.6)
+    assert {g.key: (g.up, g.down) for g in by_model.groups} == {
+        "gpt-ft-1": (1, 0), "llama-v2": (2, 1), "offline": (0, 1)
+    }
+    weeks = [_week_of(moment) for moment in weeks_ago]
+    assert [(g.key, g.up, g.down) for g in by_model.weekly] == [
+        (weeks[2], 0, 1), (weeks[1], 2, 0), (weeks[0], 1, 1)
+    ]
+    by_week = compute_stats(database, days=30, by="week")
+    assert [(g.key, g.up, g.down) for g in by_week.groups] == [(g.key, g.up, g.down) for g in by_model.weekly]
+    assert compute_stats(database, days=90, by="model").ratings_up == 4
+
+
+def _week_of(moment: datetime) -> str:
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"
