@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT)]
 
 SECRET = "bench-signing-secret"
 ANSWERS = [
@@ -253,7 +253,7 @@ def summarise(name: str, seconds: list[float]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fakes.slack_api import FakeSlackAPI
+    from tests.fakes.slack_api import FakeSlackAPI
 
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"mb-bench-{uuid.uuid4().hex[:6]}"
     workdir.mkdir(parents=True)
@@ -281,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
     )
     pipeline = contextlib.nullcontext()
     if args.redis:  # ratings travel as in production: Celery on Redis, stored by a worker process
-        from celery_support import celery_worker
+        from tests.celery_support import celery_worker
 
         queue = f"mb-bench-{uuid.uuid4().hex[:6]}"
         env.update({"REDIS_URL": args.redis, "CELERY_QUEUE": queue})
@@ -293,8 +293,9 @@ def run(args: argparse.Namespace) -> int:
 def _drive(
     args: argparse.Namespace, env: dict[str, str], workdir: Path, database: BenchDatabase, fake: Any, router: Router
 ) -> int:
-    from fakes.slack_api import SlackSender
     from sqlalchemy import create_engine, text
+
+    from tests.fakes.slack_api import SlackSender
 
     bot = subprocess.Popen(
         [

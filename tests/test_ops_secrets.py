@@ -17,10 +17,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from fakes.llm_server import MALFORMED, SERVER_ERROR
-from fakes.openai_server import FakeOpenAI
-from fakes.slack_api import FakeSlackAPI, SlackSender
-from fakes.slack_harness import CHANNEL, RunningBot
 from sqlalchemy import select
 
 from bot.app import build_engine
@@ -29,6 +25,10 @@ from bot.engine import Actor
 from bot.store.db import Database
 from bot.store.models import Turn
 from chains.schemas import Feedback
+from tests.fakes.llm_server import MALFORMED, SERVER_ERROR
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_api import FakeSlackAPI, SlackSender
+from tests.fakes.slack_harness import CHANNEL, RunningBot
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRETS = {

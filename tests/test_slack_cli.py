@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes.slack_api import FakeSlackAPI, SlackSender
 from typer.testing import CliRunner
 
 from bot.cli import app
+from tests.fakes.slack_api import FakeSlackAPI, SlackSender
 
 SECRET = "cli-signing-secret"
 

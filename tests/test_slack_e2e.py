@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fakes.slack_api import FakeSlackAPI
-from fakes.slack_harness import CHANNEL, action_values, running_bot, turn_of
 from sqlalchemy import select
 
 from bot.config import get_settings
@@ -20,6 +18,8 @@ from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, OutboxMessage, Rating, SessionState
 from tasks.celery_sink import CelerySink
 from tests.celery_support import celery_worker, fresh_postgres, wait_for
+from tests.fakes.slack_api import FakeSlackAPI
+from tests.fakes.slack_harness import CHANNEL, action_values, running_bot, turn_of
 
 CAND, RECRUITER, LEAD = "UCAND", "URECRUIT", "ULEAD"
 

@@ -11,8 +11,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from fakes.slack_api import FakeSlackAPI, SlackSender
-from fakes.slack_harness import CHANNEL, GOOD_ANSWER, action_values, running_bot, turn_of
 from sqlalchemy import func, select
 
 from bot.store.db import Database
@@ -26,6 +24,8 @@ from bot.store.models import (
     Turn,
     TurnState,
 )
+from tests.fakes.slack_api import FakeSlackAPI, SlackSender
+from tests.fakes.slack_harness import CHANNEL, GOOD_ANSWER, action_values, running_bot, turn_of
 
 CAND, OTHER, RECRUITER, LEAD = "UCAND", "UOTHER", "URECRUIT", "ULEAD"
 

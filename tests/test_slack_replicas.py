@@ -14,8 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes.slack_api import FakeSlackAPI
-from fakes.slack_harness import (
+from sqlalchemy import select
+
+from bot.store.db import Database
+from bot.store.models import InterviewSession, Rating
+from tests.fakes.slack_api import FakeSlackAPI
+from tests.fakes.slack_harness import (
     CHANNEL,
     GOOD_ANSWER,
     RunningBot,
@@ -24,10 +28,6 @@ from fakes.slack_harness import (
     running_bot,
     turn_of,
 )
-from sqlalchemy import select
-
-from bot.store.db import Database
-from bot.store.models import InterviewSession, Rating
 
 ANSWERS = [
     GOOD_ANSWER,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-from fakes.slack_api import FakeSlackAPI, FakeSocketMode
-from fakes.slack_harness import GOOD_ANSWER, slack_settings
 from sqlalchemy import select
 
 from bot.app import build_engine
@@ -13,6 +11,8 @@ from bot.slack.app import build_app
 from bot.slack.server import socket_mode_handler
 from bot.store.db import Database
 from bot.store.models import Turn, TurnState
+from tests.fakes.slack_api import FakeSlackAPI, FakeSocketMode
+from tests.fakes.slack_harness import GOOD_ANSWER, slack_settings
 
 
 def test_socket_mode_runs_an_interview(sqlite_db: Database) -> None:

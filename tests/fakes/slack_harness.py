@@ -18,7 +18,7 @@ from bot.engine import InterviewEngine
 from bot.slack.app import build_app
 from bot.slack.server import HttpServer
 from bot.store.db import Database
-from fakes.slack_api import Call, FakeSlackAPI, SlackSender
+from tests.fakes.slack_api import Call, FakeSlackAPI, SlackSender
 
 SECRET = "test-signing-secret"
 CHANNEL = "C0001"
