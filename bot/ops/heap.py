@@ -1,6 +1,6 @@
 """Keep the garbage collector's full passes off long-running bots' latency.
 
-A bot process holds a few hundred thousand long-lived objects once started (the SDKs,
+A bot process holds about 100,000 long-lived objects once started (the SDKs,
 SQLAlchemy's mappers and compiled statements, the question bank). CPython's full (oldest
 generation) collection walks all of them while holding the interpreter lock, and every
 interview in the process waits: 30-45 ms per pass in ``bench/bench_slack.py``, the largest
