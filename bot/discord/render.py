@@ -15,7 +15,7 @@ from chains.schemas import Feedback, SessionReport
 TITLE_MAX, DESCRIPTION_MAX, FIELD_MAX, FOOTER_MAX = 256, 4096, 1024, 2048
 # Budgets so that the largest feedback or report (every field full) stays under the 6000 total.
 SUMMARY_MAX, CRITERIA_MAX, SHORT_FOOTER_MAX = 1200, 500, 200
-HOW_TO_ANSWER = "Reply in this thread to answer. Type skip to skip a question, end to finish early."
+HOW_TO_ANSWER = "Reply in this thread to answer. Type skip to skip a question, end to finish early, help for more."
 
 
 
