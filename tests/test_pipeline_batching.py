@@ -12,7 +12,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
@@ -70,6 +70,18 @@ def _waiting_on_lock(url: str) -> list[int]:
     return [int(pid) for (pid,) in rows]
 
 
+def _queued_clicks(
+    pg_url: str, redis_url: str, name: str, answers: int, raters: int, value: Callable[[int], int] = lambda n: 1
+) -> tuple[Database, str, redis.Redis, list[dict[str, object]]]:
+    """``raters`` clicks on each of ``answers`` graded answers, submitted to a fresh queue no worker reads yet."""
+    turns = make_graded_turns(pg_url, answers)
+    db = Database(pg_url)
+    queue = f"mb-batch-{name}-{time.monotonic_ns()}"
+    sink = CelerySink(db, Settings(REDIS_URL=redis_url, CELERY_QUEUE=queue))
+    clicks = [_rating(turn, f"U{n}", value(n)) for n in range(raters) for turn in turns]
+    for payload in clicks:
+        sink.submit("record_rating", payload)
+    return db, queue, redis.Redis.from_url(redis_url), clicks
 
 
 def test_arguments_that_do_not_fit_and_undecodable_bodies_are_named() -> None:
@@ -134,14 +146,7 @@ def test_a_lone_click_is_stored_within_the_flush_interval(pg_url: str, redis_url
 def test_a_worker_killed_between_receiving_and_committing_a_batch_loses_nothing(
     pg_url: str, redis_url: str
 ) -> None:
-    turns = make_graded_turns(pg_url, 20)
-    db = Database(pg_url)
-    queue = f"mb-batch-kill-{time.monotonic_ns()}"
-    sink = CelerySink(db, Settings(REDIS_URL=redis_url, CELERY_QUEUE=queue))
-    broker = redis.Redis.from_url(redis_url)
-    clicks = [_rating(turn, f"U{n}", 1 if n % 3 else -1) for n in range(25) for turn in turns]  # 500
-    for payload in clicks:
-        sink.submit("record_rating", payload)
+    db, queue, broker, clicks = _queued_clicks(pg_url, redis_url, "kill", 20, 25, lambda n: 1 if n % 3 else -1)  # 500
     options = {"concurrency": 1, "visibility_timeout": 3}
     with _ratings_locked(pg_url) as lock:
         with celery_worker(redis_url, pg_url, queue=queue, **options) as worker:
@@ -163,14 +168,7 @@ def test_a_worker_killed_between_receiving_and_committing_a_batch_loses_nothing(
 def test_a_lost_pool_process_requeues_its_batch_and_a_lost_database_is_retried(
     pg_url: str, redis_url: str
 ) -> None:
-    turns = make_graded_turns(pg_url, 10)
-    db = Database(pg_url)
-    queue = f"mb-batch-lost-{time.monotonic_ns()}"
-    sink = CelerySink(db, Settings(REDIS_URL=redis_url, CELERY_QUEUE=queue))
-    broker = redis.Redis.from_url(redis_url)
-    clicks = [_rating(turn, f"U{n}") for n in range(20) for turn in turns]  # 200
-    for payload in clicks:
-        sink.submit("record_rating", payload)
+    db, queue, broker, _ = _queued_clicks(pg_url, redis_url, "lost", 10, 20)  # 200 clicks
     # A long visibility timeout: what comes back here comes back because the worker gave it back.
     with celery_worker(redis_url, pg_url, queue=queue, concurrency=1, visibility_timeout=3600) as worker:
         with _ratings_locked(pg_url) as lock:
