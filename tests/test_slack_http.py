@@ -419,3 +419,31 @@ def test_an_unexpected_failure_replaces_the_placeholder_and_retry_recovers(
     with sqlite_db.session() as session:
         first = session.scalars(select(Turn).order_by(Turn.index)).first()
         assert first is not None and first.answer == GOOD_ANSWER and first.feedback is not None
+
+
+def test_a_failure_before_the_answer_is_stored_asks_for_it_again_only_in_the_bots_threads(
+    fake: FakeSlackAPI, sqlite_db: Database
+) -> None:
+    with running_bot(fake, sqlite_db) as bot:
+        thread = bot.start_interview(CAND, "backend technical mid 2")
+        answer_in_thread = bot.engine.answer_in_thread
+
+        def database_down(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise RuntimeError("could not connect to server")
+
+        bot.engine.answer_in_thread = database_down  # type: ignore[method-assign]
+        bot.sender.reply("UOTHER", CHANNEL, "1700000000.000100", "just chatting in someone's thread")
+        bot.sender.reply(CAND, CHANNEL, thread, GOOD_ANSWER)
+        notice = fake.wait_for(
+            lambda: [c for c in fake.calls_to("chat.postMessage") if "not saved" in c.params["text"]],
+            what="the failure notice",
+        )[0]
+        assert notice.params["thread_ts"] == thread and "send it again" in notice.params["text"]
+        bot.engine.answer_in_thread = answer_in_thread  # type: ignore[method-assign]
+        bot.sender.reply(CAND, CHANNEL, thread, GOOD_ANSWER)
+        fake.wait_for(
+            lambda: any(c.params["text"].startswith("Question 2 of 2") for c in bot.thread_posts(thread)),
+            what="question 2 after the answer was sent again",
+        )
+    threads = {c.params.get("thread_ts") for c in fake.calls_to("chat.postMessage")}
+    assert "1700000000.000100" not in threads  # nothing said in a thread that is not the bot's

@@ -59,8 +59,8 @@ async def handle_message(engine: InterviewEngine, message: discord.Message) -> N
     except Exception:
         log.exception("session %s: handling message %s failed", session.id, message.id)
         await message.reply(
-            "Sorry, something went wrong on my side. Anything already received is kept; "
-            "type `retry` in a minute.",
+            "Sorry, something went wrong on my side. Type `retry` in a minute: it grades your answer "
+            "if I saved it, or asks the question again so you can send it again.",
             mention_author=False,
             allowed_mentions=NO_PINGS,
         )

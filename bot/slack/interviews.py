@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 
+from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 from slack_sdk.webhook import WebhookClient
@@ -35,6 +36,10 @@ Notify = Callable[[str], None]
 SOMETHING_WENT_WRONG = EngineError(
     "Sorry, something went wrong on my side. Anything I received is kept; type `retry` in a minute."
 )
+ANSWER_NOT_TAKEN = EngineError(
+    "Sorry, something went wrong on my side and your answer was not saved. Please send it again in a minute."
+)
+START_FAILED = EngineError("Sorry, something went wrong on my side. Please run `/interview` again in a minute.")
 
 
 class Thread(NamedTuple):
@@ -152,12 +157,14 @@ class Interviews:
             web.update(client, channel, parent, *blocks.notice(f"{intro}\n:warning: {exc}{extra}"))
             return
         except Exception:  # e.g. the database went away: the intro must not promise a question
-            web.update(client, channel, parent, *blocks.notice(f"{intro}\n:warning: {SOMETHING_WENT_WRONG}"))
+            web.update(client, channel, parent, *blocks.notice(f"{intro}\n:warning: {START_FAILED}"))
             raise
         self._post(client, channel, parent, *blocks.question_message(started.question, started.session))
 
     # ── replies in a thread ─────────────────────────────────────────────────────────
-    def run_message(self, body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
+    def run_message(
+        self, body: dict[str, Any], event: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
         """A message event: an answer or a thread command when it is the candidate's reply."""
         if event.get("subtype") not in ANSWER_SUBTYPES or event.get("bot_id"):
             return
@@ -170,7 +177,9 @@ class Interviews:
         text = event.get("text") or ""
         command = thread_command(text)
         if command is None:
-            self._answer(client, where, actor, text, event_id)
+            # Slack names the thread's author: only the bot's own threads can be interviews.
+            ours = bool(context.bot_user_id) and event.get("parent_user_id") == context.bot_user_id
+            self._answer(client, where, actor, text, event_id, bot_thread=ours)
             return
         interview = self.engine.in_thread(PLATFORM, channel, thread)
         if interview is None or interview.candidate_user_id != user:
@@ -189,7 +198,9 @@ class Interviews:
                 client, where, self._placeholder(client, where), lambda: self.engine.retry(interview.id, actor)
             )
 
-    def _answer(self, client: WebClient, where: Thread, actor: Actor, text: str, event_id: str) -> None:
+    def _answer(
+        self, client: WebClient, where: Thread, actor: Actor, text: str, event_id: str, *, bot_thread: bool = True
+    ) -> None:
         """Grading, with a placeholder replaced by the feedback, then the next question or the report.
 
         One engine call finds the thread's interview and stores the answer; a reply that is not
@@ -197,6 +208,9 @@ class Interviews:
         by ``event_id``: a redelivery (``X-Slack-Retry-Num``) of an answer already taken changes
         and shows nothing. The placeholder is posted while the model works, and the feedback is
         shown the moment it is stored (``on_graded``), before the next question is prepared.
+        An unexpected failure (the database down) is explained in the thread: "kept, type retry"
+        once the answer is stored, "send it again" before that, but then only in the bot's own
+        threads (``bot_thread``), since the interview could not be looked up.
         """
         channel, thread = where
         pending: list[Future[str | None]] = []
@@ -229,7 +243,10 @@ class Interviews:
             self._notice(client, channel, thread, placeholder(), exc)
             return
         except Exception:  # e.g. the database went away: say so, then let the error handler log it
-            self._notice(client, channel, thread, placeholder(), SOMETHING_WENT_WRONG)
+            if pending:
+                self._notice(client, channel, thread, placeholder(), SOMETHING_WENT_WRONG)
+            elif bot_thread:
+                self._notice(client, channel, thread, None, ANSWER_NOT_TAKEN)
             raise
         if progress is not None:
             self.show(client, channel, thread, progress, placeholder(), feedback_shown=bool(shown))

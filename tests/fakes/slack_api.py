@@ -535,8 +535,10 @@ class SlackSender:
         retry: int | None = None,
         **extra: Any,
     ) -> Sent:
-        """A message in a thread, as the Events API delivers it."""
+        """A message in a thread, as the Events API delivers it (``parent_user_id``: the bot when the
+        thread starts at a message the fake Web API recorded, else another person)."""
         ts = f"{time.time():.6f}"
+        parent = self.api.messages.get((channel, thread_ts)) if self.api else None
         event = {
             "type": "message",
             "channel": channel,
@@ -544,6 +546,7 @@ class SlackSender:
             "text": text,
             "ts": ts,
             "thread_ts": thread_ts,
+            "parent_user_id": parent.user if parent else "UPARENT",
             "channel_type": "channel",
             "event_ts": ts,
             **extra,
