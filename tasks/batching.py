@@ -99,8 +99,6 @@ class Outcome:
 
     settled: list[int] = field(default_factory=list)
     retry_in: float | None = None
-    stored: int = 0
-    dead: int = 0
     error: str | None = None
 
 
@@ -115,8 +113,10 @@ def _call(name: str, args: Any, kwargs: Any) -> tuple[Any, str | None]:
             return kwargs["payload"], None
     given = {"args": list(args) if isinstance(args, list | tuple) else args, "kwargs": kwargs}
     short = name.rsplit(".", 1)[-1]
-    count = len(args) + 1 if isinstance(args, list | tuple) else "?"
-    return given, f"TypeError: {short}() takes 2 positional arguments but {count} were given"
+    if not isinstance(args, list | tuple) or not isinstance(kwargs, dict):
+        shapes = f"{type(args).__name__} and {type(kwargs).__name__}"
+        return given, f"TypeError: {short}() got arguments it cannot take ({shapes})"
+    return given, f"TypeError: {short}() takes 2 positional arguments but {len(args) + 1} were given"
 
 
 def _decode(raw: str | bytes) -> tuple[Any, Any]:
@@ -143,46 +143,47 @@ def _decode(raw: str | bytes) -> tuple[Any, Any]:
     return args, kwargs
 
 
-def _calls(calls: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
-    """Messages drained from Redis arrive as ``(raw json, None)``; decode them in the pool."""
-    return [_decode(args) if kwargs is None else (args, kwargs) for args, kwargs in calls]
+Call = tuple[Any, Any, bool]  # (args, kwargs, raw): raw when drained from Redis, args the raw JSON
+Item = tuple[Any, str | None]  # (payload, None) to store, or (what arrived, why it cannot be stored)
 
 
-def store_batch(name: str, calls: list[tuple[Any, Any]], retries: int = 0) -> Outcome:
-    """Runs in a pool process: store ``calls`` (each ``(args, kwargs)`` of one message) in one
-    transaction. Never raises: the outcome says which messages are settled."""
+def _items(name: str, calls: list[Call]) -> list[Item]:
+    """Each message decoded once (drained ones here, in the pool) and checked against the task."""
+    return [_call(name, *(_decode(args) if raw else (args, kwargs))) for args, kwargs, raw in calls]
+
+
+def store_batch(name: str, calls: list[Call], retries: int = 0) -> Outcome:
+    """Runs in a pool process: store ``calls`` (one per message) in one transaction. Never
+    raises: the outcome says which messages are settled; a failure that is not the database's
+    falls back to one message per transaction, where the culprit is dead-lettered."""
     from tasks import bulk, deadletter
     from tasks.jobs import TRANSIENT, _mark_dirty
     from tasks.runtime import database
 
     started = time.perf_counter()
-    calls = _calls(calls)
-    payloads, rejected = [], []
-    for args, kwargs in calls:
-        payload, reason = _call(name, args, kwargs)
-        if reason:
-            rejected.append((payload, reason))
-        else:
-            payloads.append(payload)
     everything = list(range(len(calls)))
     try:
+        items = _items(name, calls)
+        payloads = [payload for payload, reason in items if reason is None]
+        rejected = [(payload, reason) for payload, reason in items if reason is not None]
         result = bulk.record_ratings(database(), payloads, task=name, rejected=rejected)
     except TRANSIENT as exc:
         if retries < MAX_RETRIES:
             log.warning("batch of %s %s failed (%s); retrying", len(calls), name, type(exc).__name__)
             return Outcome(retry_in=backoff(retries), error=deadletter.reason_for(exc))
         reason = f"gave up after {retries} retries: {deadletter.reason_for(exc)}"
-        return Outcome(settled=everything, dead=_give_up(name, calls, reason), error=reason)
+        _give_up(name, items, reason)
+        return Outcome(settled=everything, error=reason)
     except Exception as exc:  # not the database's fault: some message in it; find which, alone
         log.warning("batch of %s %s failed (%s); storing one at a time", len(calls), name, exc)
         return _one_by_one(name, calls, retries)
     _mark_dirty(*sorted(result.turn_ids))
     log.info("%s: batch of %s stored %s in %.0f ms", name, len(calls), result.as_dict(),
              (time.perf_counter() - started) * 1000)
-    return Outcome(settled=everything, stored=result.stored + result.withdrawn, dead=result.dead)
+    return Outcome(settled=everything)
 
 
-def _one_by_one(name: str, calls: list[tuple[Any, Any]], retries: int) -> Outcome:
+def _one_by_one(name: str, calls: list[Call], retries: int) -> Outcome:
     """Each message in its own transaction: one that fails for good is dead-lettered with its
     reason; a database failure stops here and the rest is retried."""
     from tasks import bulk, deadletter, outbox
@@ -190,8 +191,11 @@ def _one_by_one(name: str, calls: list[tuple[Any, Any]], retries: int) -> Outcom
     from tasks.runtime import database
 
     db, outcome = database(), Outcome()
-    for index, (args, kwargs) in enumerate(_calls(calls)):
-        payload, reason = _call(name, args, kwargs)
+    for index, call in enumerate(calls):
+        try:
+            ((payload, reason),) = _items(name, [call])
+        except Exception as exc:  # cannot even be read: keep what arrived, with the reason
+            payload, reason = {"args": repr(call[0])[:10_000]}, f"unreadable message: {deadletter.reason_for(exc)}"
         try:
             if reason:
                 result = bulk.record_ratings(db, [], task=name, rejected=[(payload, reason)])
@@ -208,27 +212,23 @@ def _one_by_one(name: str, calls: list[tuple[Any, Any]], retries: int) -> Outcom
             except TRANSIENT as again:
                 outcome.retry_in, outcome.error = backoff(retries), deadletter.reason_for(again)
                 return outcome
-            outcome.dead += 1
+            except Exception:  # e.g. a key PostgreSQL refuses (a NUL byte): settled all the same
+                log.exception("a %s message failed and its dead letter could not be stored", name)
         else:
-            outcome.stored += result.stored + result.withdrawn
-            outcome.dead += result.dead
             _mark_dirty(*result.turn_ids)
         outcome.settled.append(index)
     return outcome
 
 
-def _give_up(name: str, calls: list[tuple[Any, Any]], reason: str) -> int:
+def _give_up(name: str, items: list[Item], reason: str) -> None:
     from tasks import deadletter
     from tasks.runtime import database
 
-    dead = 0
-    for args, kwargs in _calls(calls):
-        payload, _ = _call(name, args, kwargs)
+    for payload, _ in items:
         try:
-            dead += deadletter.record(database(), name, payload, reason) is not None
+            deadletter.record(database(), name, payload, reason)
         except Exception:
             log.exception("a %s message failed and its dead letter could not be stored", name)
-    return dead
 
 
 # ── the worker's main process: buffer, drain, dispatch, acknowledge ───────────────────────────
@@ -284,7 +284,7 @@ class BatchStrategy:
     """The consumer-side strategy of a batched task (``Task.Strategy``; see the module docstring)."""
 
     def __init__(self, task: Any, app: Any, consumer: Any, **_: Any) -> None:
-        self.task, self.app, self.consumer = task, app, consumer
+        self.app = app
         self.name = task.name
         self.pool = consumer.pool
         self.timer = consumer.timer
@@ -310,6 +310,7 @@ class BatchStrategy:
 
     # The consumer calls this for every message naming the task.
     def __call__(self, message: Any, body: Any, ack: Any, reject: Any, callbacks: Any = None, **_: Any) -> None:
+        # Celery passes ``callbacks`` positionally; a batch acknowledges through ``message`` itself.
         args, kwargs = _arguments(message, body)
         self.buffer.append(Held(message, args, kwargs))
         self.pump()
@@ -363,7 +364,7 @@ class BatchStrategy:
 
     def _dispatch(self, batch: list[Held], retries: int) -> None:
         self.running += 1
-        calls = [(held.args, held.kwargs) for held in batch]
+        calls = [(held.args, held.kwargs, held.message is None) for held in batch]
         self.pool.apply_async(
             store_batch,
             (self.name, calls, retries),
@@ -402,6 +403,10 @@ class BatchStrategy:
         if isinstance(exc, WorkerLostError):  # the pool process died: give the messages back
             log.error("%s: pool process lost with a batch of %s; requeued", self.name, len(batch))
             self._settle(batch, requeue=True)
+        elif retries >= MAX_RETRIES:  # as PipelineTask gives up; clicks sent by the bots keep their outbox rows
+            log.critical("%s: batch of %s could not run after %s tries (%r); acknowledged, the outbox relay "
+                         "resends what the bots wrote ahead", self.name, len(batch), retries + 1, exc)
+            self._settle(batch, requeue=None)
         else:
             log.error("%s: batch of %s could not run (%r); trying again", self.name, len(batch), exc)
             self._later(backoff(retries), batch, retries + 1)

@@ -8,6 +8,7 @@ process, or its database connection) right there.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -94,6 +95,20 @@ def test_arguments_that_do_not_fit_and_undecodable_bodies_are_named() -> None:
     assert payload == {"raw": "{not json"} and reason and reason.startswith("undecodable message")
 
 
+def test_messages_whose_arguments_are_null_are_named_not_a_crash() -> None:
+    payload = _rating(1, "U1")
+    body = base64.b64encode(json.dumps([[payload], None, {}]).encode()).decode()
+    drained = json.dumps([body, "application/json", "base64"])  # as DRAIN returns it
+    calls = [(drained, None, True), ([payload], None, False), (None, {}, False), ([payload], {}, False)]
+    items = batching._items("mockingbird.record_rating", calls)
+    assert [reason for _, reason in items[:3]] == [
+        "TypeError: record_rating() got arguments it cannot take (list and NoneType)",
+        "TypeError: record_rating() got arguments it cannot take (list and NoneType)",
+        "TypeError: record_rating() got arguments it cannot take (NoneType and dict)",
+    ]
+    assert items[3] == (payload, None)
+
+
 def test_a_batch_with_poison_stores_the_rest_and_dead_letters_the_poison(pg_url: str, redis_url: str) -> None:
     turns = make_graded_turns(pg_url, 10)
     db = Database(pg_url)
@@ -139,7 +154,7 @@ def test_a_lone_click_is_stored_within_the_flush_interval(pg_url: str, redis_url
             wait_for(lambda n=n: _count(db) == n + 1, 5, "a lone rating", interval=0.005)
             timings.append(time.monotonic() - started)
             time.sleep(0.3)  # lone: the worker is idle again
-    assert sorted(timings)[2] < batching.FLUSH_INTERVAL + 0.1, timings  # median, with room for a slow CI machine
+    assert sorted(timings)[2] < batching.FLUSH_INTERVAL, timings  # median: sent at once, not after the interval
     db.dispose()
 
 
