@@ -70,6 +70,7 @@ def test_answers_file_with_json_prints_a_transcript_of_valid_feedback(tmp_path: 
     assert transcript["report"]["answered"] == 2 and transcript["report"]["skipped"] == 1
     assert transcript["session"]["role"] == "frontend"
     assert result.stderr.count("'help' shows this") == 2  # the greeting, then the answer to 'help'
+    assert [f"Question {n} of 3" in result.stderr for n in (1, 2, 3)] == [True, True, True]
 
 
 def test_unknown_role_suggests_the_closest_and_exits_2() -> None:

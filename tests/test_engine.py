@@ -306,6 +306,14 @@ def test_answer_in_thread_takes_only_the_candidates_reply(engine: InterviewEngin
     assert again is not None and again.duplicate and claimed == [True]
     with pytest.raises(BadInput):
         engine.answer_in_thread(candidate.platform, "C1", "1700.1", candidate, "   ")
+
+    def broken_placeholder() -> None:
+        raise RuntimeError("chat API down")
+
+    # A failing courtesy callback does not leave the stored answer ungraded.
+    second = engine.answer_in_thread(candidate.platform, "C1", "1700.1", candidate, GOOD, event_id="EvT2",
+                                     on_claimed=broken_placeholder)
+    assert second is not None and second.graded is not None and second.graded.feedback is not None
     assert engine.tally(turn.id, candidate) == {"turn_id": turn.id, "up": 0, "down": 0, "mine": 0}
     engine.rate(turn.id, candidate, 1)
     engine.rate(turn.id, stranger, -1)

@@ -11,6 +11,7 @@ from bot.cli import app
 from bot.config import get_settings
 from bot.store.db import Database
 from bot.store.models import Base
+from bot.store.privacy import stone_moment
 
 TABLES = {"users", "interview_sessions", "turns", "ratings", "corrections", "model_versions", "outbox",
           "dead_letters", "processed_events", "preference_pairs", "survey_responses"}
@@ -69,3 +70,9 @@ def test_processes_starting_together_migrate_one_at_a_time(postgres_url: str) ->
         db = Database(url)
         assert "interview_sessions" in inspect(db.engine).get_table_names()
         db.dispose()
+
+
+def test_a_deletion_request_without_a_readable_time_covers_everything() -> None:
+    assert stone_moment({"at": "2026-11-25T01:00:00+00:00"}).isoformat() == "2026-11-25T01:00:00+00:00"
+    assert stone_moment({"at": "2026-11-25T01:00:00"}).tzinfo is not None  # stored naive: read as UTC
+    assert {stone_moment(v).year for v in ({"at": "yesterday"}, {"at": 3}, {}, None)} == {9999}

@@ -102,7 +102,7 @@ class Practice:
             if turn is None:
                 progress = self._show_regraded(self.engine.resume(session.id))
                 continue
-            progress = self._ask(session, turn)
+            progress = self._ask(progress.session, turn)  # the latest view: it numbers the questions
         assert progress.report is not None
         self._finish(session, progress.report)
         return progress.report

@@ -295,7 +295,10 @@ class InterviewEngine:
         if isinstance(taken, Progress):
             return taken
         if on_claimed is not None:
-            on_claimed()
+            try:
+                on_claimed()
+            except Exception:  # a courtesy (a placeholder): the stored answer is graded regardless
+                log.exception("on_claimed callback failed for session %s", record.id)
         return self._grade_and_advance(record.id, taken[0].turn_id, on_graded, *taken)
 
     def _cleaned(self, text: str | bytes) -> CleanText:

@@ -86,9 +86,10 @@ def stone_moment(value: Any) -> datetime:
     """When a deletion request (a tombstone's stored value) was made. One without a readable
     time covers everything, so nothing sent by that person can bring them back."""
     at = value.get("at") if isinstance(value, dict) else None
-    if not isinstance(at, str):
-        return datetime.max.replace(tzinfo=UTC)
-    moment = datetime.fromisoformat(at)
+    try:
+        moment = datetime.fromisoformat(at) if isinstance(at, str) else datetime.max
+    except ValueError:
+        moment = datetime.max
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
