@@ -22,7 +22,7 @@ from sqlalchemy import select
 from bot.app import build_engine
 from bot.config import Settings
 from bot.discord.client import MockingbirdBot, use_api_url
-from bot.engine import InterviewEngine
+from bot.engine import InterviewEngine, SessionView
 from bot.engine.text import THREAD_HELP
 from bot.store.db import Database
 from bot.store.models import (
@@ -74,6 +74,13 @@ class ObservedBot(MockingbirdBot):
             assert self.changed.wait_for(lambda: self.handled[int(message_id)] >= times, timeout), (
                 "not handled"
             )
+
+
+def session_in(engine: InterviewEngine, thread_id: str) -> SessionView:
+    """The interview a Discord thread runs, as the engine stores it."""
+    interview = engine.in_thread("discord", None, thread_id)
+    assert interview is not None, f"no interview in thread {thread_id}"
+    return engine.get(interview.id)
 
 
 @pytest.fixture
@@ -244,7 +251,7 @@ def test_only_the_candidates_messages_are_answers_and_each_only_once(
     mark, _ = answer(fake, bot, thread, people["bystander"], STRONG)
     answer(fake, bot, thread, people["recruiter"], "skip")
     assert sent_messages(fake, thread, mark) == []
-    session = discord_engine.find_by_thread("discord", None, thread["id"])
+    session = session_in(discord_engine, thread["id"])
     assert session is not None and [t.state for t in session.turns] == [TurnState.asked]
 
     # the same message delivered twice at once (two processes on one shard), then once more later
@@ -276,7 +283,7 @@ def test_end_finishes_early_with_the_report_and_later_chatter_is_ignored(
     assert "2. " in embed["fields"][0]["value"] and "skipped" in embed["fields"][0]["value"]
     mark, _ = answer(fake, bot, thread, people["candidate"], "thanks, that was useful!")
     assert sent_messages(fake, thread, mark) == []
-    session = discord_engine.find_by_thread("discord", None, thread["id"])
+    session = session_in(discord_engine, thread["id"])
     assert session is not None and session.state == SessionState.ended
 
 
@@ -289,7 +296,7 @@ def test_an_empty_answer_is_refused_with_a_reply_and_nothing_is_lost(
     assert (
         "empty" in reply.json["content"] and str(reply.json["message_reference"]["message_id"]) == message_id
     )
-    session = discord_engine.find_by_thread("discord", None, thread["id"])
+    session = session_in(discord_engine, thread["id"])
     assert session is not None and session.state == SessionState.awaiting_answer
 
 
@@ -622,7 +629,7 @@ def test_when_the_model_is_down_the_answer_is_kept_and_retry_grades_it(
             mark, _ = answer(fake, bot, thread, people["candidate"], STRONG)
             (sorry,) = sent_messages(fake, thread, mark)
             assert "Your answer is saved" in sorry.json["content"] and "retry" in sorry.json["content"]
-            session = engine.find_by_thread("discord", None, thread["id"])
+            session = session_in(engine, thread["id"])
             assert session is not None and session.turns[0].answer == STRONG  # kept, waiting to be graded
             assert session.turns[0].state == TurnState.answered
 

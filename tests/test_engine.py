@@ -276,9 +276,9 @@ def test_platform_event_claims_and_stored_answers(engine: InterviewEngine, candi
     assert not engine.answer_stored(started.session.id, "EvA")
     turn = engine.answer(started.session.id, candidate, GOOD, event_id="EvA").graded
     assert engine.answer_stored(started.session.id, "EvA")
-    assert engine.rating_of(turn.id, candidate) == 0
+    assert engine.tally(turn.id, candidate)["mine"] == 0
     engine.rate(turn.id, candidate, -1)
-    assert engine.rating_of(turn.id, candidate) == -1
+    assert engine.tally(turn.id, candidate)["mine"] == -1
     assert engine.tally(turn.id) == {"turn_id": turn.id, "up": 0, "down": 1}
 
 

@@ -217,11 +217,6 @@ class InterviewEngine:
         with self.db.session() as session:
             return SessionView.of(self._load(session, session_id))
 
-    def find_by_thread(self, platform: str, channel_id: str | None, thread_id: str) -> SessionView | None:
-        with self.db.session() as session:
-            record = self._load_thread(session, platform, channel_id, thread_id)
-            return SessionView.of(record) if record else None
-
     def in_thread(self, platform: str, channel_id: str | None, thread_id: str) -> ThreadInterview | None:
         """Which interview runs in a thread, and whose it is: one indexed query, for every chat message."""
         query = _OWNER_IN_CHANNEL_THREAD if channel_id is not None else _OWNER_IN_THREAD
@@ -611,10 +606,6 @@ class InterviewEngine:
         }
         self._submit(RECORD_CORRECTION, payload)
         return payload
-
-    def rating_of(self, turn_id: int, actor: Actor) -> int:
-        """The actor's stored rating of a turn: +1, -1, or 0 when there is none."""
-        return int(self.tally(turn_id, actor)["mine"])
 
     def tally(self, turn_id: int, rater: Actor | None = None) -> dict[str, Any]:
         """👍 / 👎 counts of a turn, as stored; with ``rater``, also their own rating as ``"mine"``."""
