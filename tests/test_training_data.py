@@ -68,6 +68,7 @@ def test_every_export_shape_is_accepted(tmp_path: Path) -> None:
         ),
         ('{"input": "x", "preferred_output": [], "non_preferred_output": []}', "dpo", "OpenAI preference row"),
         ('{"input": {"messages": []}, "preferred_output": []}', "dpo", "OpenAI preference row"),
+        ('{"prompt": "p"}', "sft", r"missing completion for method sft \(did you export --format sft\?\)"),
     ],
 )
 def test_a_bad_line_is_named_and_nothing_loads(tmp_path: Path, line: str, method: str, message: str) -> None:

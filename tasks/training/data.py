@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 Method = Literal["dpo", "kto", "sft"]
 METHODS: tuple[Method, ...] = ("dpo", "kto", "sft")
+EXPORT_FORMAT: dict[str, str] = {"dpo": "trl-dpo", "kto": "trl-kto", "sft": "sft"}  # `dataset export --format`
 REQUIRED: dict[str, tuple[str, ...]] = {
     "dpo": ("prompt", "chosen", "rejected"),
     "kto": ("prompt", "completion", "label"),
@@ -102,7 +103,7 @@ def normalise(row: dict[str, Any], method: Method, where: str = "row") -> dict[s
     if missing:
         raise DataError(
             f"{where}: missing {', '.join(missing)} for method {method} "
-            f"(did you export --format trl-{method}?)"
+            f"(did you export --format {EXPORT_FORMAT[method]}?)"
         )
     out: dict[str, Any] = {"prompt": _messages(row["prompt"], where, "prompt")}
     if not out["prompt"]:

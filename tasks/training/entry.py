@@ -18,11 +18,10 @@ from bot.config import Settings
 from bot.store.db import Database
 from bot.store.models import utcnow
 from tasks import registry
-from tasks.training.data import Method, TrainingData
+from tasks.training.data import EXPORT_FORMAT, Method, TrainingData
 
 log = logging.getLogger(__name__)
 
-EXPORT_FORMAT = {"dpo": "trl-dpo", "kto": "trl-kto", "sft": "sft"}
 
 
 class RetrainError(RuntimeError):
