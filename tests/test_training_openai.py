@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -163,6 +164,14 @@ def test_options_the_backend_does_not_read_are_refused_before_any_work(
     assert result.exit_code == 2, result.output
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert fake.requests == [] and not Path(env.removeprefix("sqlite:///")).exists()  # nothing started
+
+
+def test_every_retrain_option_says_which_backends_read_it() -> None:
+    from tasks.training import cli
+
+    options = set(inspect.signature(cli.retrain).parameters) - {"ctx"}
+    assert options == set(cli.OPTION_BACKENDS) | set(cli.EVERY_BACKEND)
+    assert not set(cli.OPTION_BACKENDS) & set(cli.EVERY_BACKEND)
 
 
 def test_retrain_from_settings_exports_the_stored_pairs(

@@ -79,7 +79,9 @@ TRL_ONLY = (
     "peft", "lora_r", "lora_alpha", "prefix_tokens", "max_steps", "learning_rate", "batch_size",
     "grad_accum", "max_length", "save_steps", "resume", "out", "eval_max_new_tokens",
 )  # fmt: skip
-# The backends that read each option (unlisted: all of them); any other backend refuses it.
+EVERY_BACKEND = ("backend", "name", "as_json")
+# The backends that read each option (EVERY_BACKEND: all of them); any other backend refuses it.
+# A test checks that every option of `retrain` is in one or the other.
 OPTION_BACKENDS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(TRL_AND_OPENAI, ("trl", "openai")),
     **dict.fromkeys(TRL_ONLY, ("trl",)),
