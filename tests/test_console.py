@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -11,13 +12,15 @@ import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from sqlalchemy import select
 
 from bot.config import get_settings
-from bot.engine import Actor, InterviewEngine
+from bot.console.practice import LineSource, Practice
+from bot.engine import Actor, InterviewEngine, Progress
 from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, Rating, SessionState, SurveyResponse
-from chains.providers import GradeRequest, Result
+from chains.providers import AllProvidersFailed, GradeRequest, Result
 from chains.providers.offline import OfflineProvider
 from chains.schemas import Feedback
 from tasks.dispatch import InProcessSink
@@ -149,6 +152,31 @@ def test_resume_shows_the_feedback_for_an_answer_stored_before_a_crash(tmp_path:
     turns = json.loads(resumed.stdout)["turns"]
     assert [t["answer"] for t in turns] == [STRONG, STRONG]  # the stored answer first, graded on resume
     assert all(t["feedback"] for t in turns)
+
+
+def test_a_model_outage_mid_interview_keeps_the_answer_and_retry_grades_it() -> None:
+    class Flaky(OfflineProvider):
+        failures = 1
+
+        def grade(self, request: GradeRequest) -> Result[Feedback]:
+            if self.failures:
+                self.failures -= 1
+                raise AllProvidersFailed("every provider failed: offline: connection refused")
+            return super().grade(request)
+
+    db = _db()
+    db.upgrade()
+    engine = InterviewEngine(db, Flaky(), get_settings(), signals=InProcessSink(db))
+    cara = Actor("console", "cara", display_name="cara")
+    started = engine.start(cara, role="backend", kind="behavioral", level="mid", questions=1)
+    typed = io.StringIO("\n".join([STRONG, "", "Another answer meanwhile", "", "retry", "", "", ""]) + "\n")
+    screen = io.StringIO()
+    practice = Practice(engine, cara, LineSource(typed, interactive=True), Console(file=screen, width=200))
+    report = practice.run(Progress(session=started.session, next_question=started.question))
+    shown = screen.getvalue()
+    assert "couldn't get feedback from the model" in shown and "still working on your previous answer" in shown
+    assert report is not None and report.answered == 1
+    assert [t["answer"] for t in practice.transcript.turns] == [STRONG]  # the first answer, graded on retry
 
 
 def test_recruiter_corrects_feedback_from_the_terminal() -> None:

@@ -16,7 +16,18 @@ from typing import Any, TextIO
 from rich.console import Console
 
 from bot.console.render import feedback_panel, question_panel, report_panel
-from bot.engine import Actor, BadInput, EngineError, InterviewEngine, Progress, SessionView, TurnView, UserRole
+from bot.engine import (
+    Actor,
+    BadInput,
+    ConcurrentUpdate,
+    EngineError,
+    InterviewEngine,
+    Progress,
+    ProviderUnavailable,
+    SessionView,
+    TurnView,
+    UserRole,
+)
 from bot.engine.corrections import LISTS, BadCorrection, corrected_feedback
 from bot.engine.text import thread_command
 from chains.schemas import SessionReport
@@ -138,6 +149,11 @@ class Practice:
                     self.console.print("[yellow]Skipping this question.[/]")
                     return self.engine.skip(session.id, self.actor)
                 continue
+            except (ProviderUnavailable, ConcurrentUpdate) as exc:  # the answer is kept: 'retry' grades it
+                if isinstance(self.source, AnswersFile):  # nobody to type 'retry': --resume does it
+                    raise
+                self.console.print(f"[yellow]{exc}[/]")
+                continue
             graded = progress.graded
             if graded is not None and graded.feedback is not None:
                 self._show_feedback(graded)
@@ -182,14 +198,16 @@ class Practice:
             return
         current = graded.feedback
         self.console.print("Press Enter to keep a value. Lists are separated by ';'.")
-        while True:
-            score = self._prompt_int(f"Score 1-10 [{current.score}]", current.score)
-            typed = {name: self._prompt_list(name.capitalize(), getattr(current, name)) for name in LISTS}
-            summary = self._prompt_text("Summary", current.summary)
+        while True:  # typed text goes to the same validation as Slack's and Discord's forms
+            typed = {
+                "score": self._prompt_text("Score 1-10", str(current.score)),
+                **{name: self._prompt_text(name.capitalize(), "; ".join(getattr(current, name))) for name in LISTS},
+                "summary": self._prompt_text("Summary", current.summary),
+            }
             try:
                 corrected = corrected_feedback(
-                    score=str(score), summary=summary, criteria=current.criteria,
-                    **{name: "\n".join(items) for name, items in typed.items()},
+                    **{name: value.replace(";", "\n") if name in LISTS else value for name, value in typed.items()},
+                    criteria=current.criteria,
                 )
                 break
             except BadCorrection as exc:  # e.g. too many items: say which, and ask again
@@ -197,21 +215,6 @@ class Practice:
         self.engine.correct(graded.id, self.actor, corrected)
         self.transcript.turns[-1]["correction"] = corrected.model_dump()
         self.console.print("Correction saved.")
-
-    def _prompt_int(self, label: str, default: int) -> int:
-        while True:
-            self.console.print(label)
-            raw = (self.source.line() or "").strip()
-            if not raw:
-                return default
-            if raw.isdecimal() and 1 <= int(raw) <= 10:
-                return int(raw)
-            self.console.print("[yellow]Please enter a whole number from 1 to 10.[/]")
-
-    def _prompt_list(self, label: str, current: list[str]) -> list[str]:
-        self.console.print(f"{label} [{'; '.join(current)}]")
-        raw = (self.source.line() or "").strip()
-        return [part.strip() for part in raw.split(";") if part.strip()] if raw else current
 
     def _prompt_text(self, label: str, current: str) -> str:
         self.console.print(f"{label} [{current}]")

@@ -12,7 +12,9 @@ from chains.schemas import Feedback
 
 LISTS = ("strengths", "weaknesses", "suggestions")
 FIELDS = ("score", *LISTS, "summary")
-MAX_ITEMS = 8  # Feedback's limit per list
+MAX_ITEMS = min(  # Feedback's own limit per list
+    meta.max_length for name in LISTS for meta in Feedback.model_fields[name].metadata if hasattr(meta, "max_length")
+)
 # "• item", "•item", "- item", "* item"; not "-5%" or "**bold**"
 _BULLET = re.compile(r"^(?:[•–·]|[-*](?=\s|$))\s*")
 
@@ -41,7 +43,7 @@ def corrected_feedback(
     raw = score.strip().removesuffix("/10").strip()
     if not (raw.isdecimal() and len(raw) <= 2 and 1 <= int(raw) <= 10):
         problems["score"] = "must be a whole number from 1 to 10"
-    lists = {"strengths": items(strengths), "weaknesses": items(weaknesses), "suggestions": items(suggestions)}
+    lists = dict(zip(LISTS, (items(strengths), items(weaknesses), items(suggestions)), strict=True))
     for name, found in lists.items():
         if len(found) > MAX_ITEMS:
             problems[name] = f"at most {MAX_ITEMS} items, one per line (there are {len(found)})"
@@ -54,5 +56,5 @@ def corrected_feedback(
     except ValidationError as exc:  # the model's own limits, e.g. the summary's length
         for error in exc.errors(include_url=False):
             field = str(error["loc"][0]) if error["loc"] else ""
-            problems[field if field in FIELDS else "summary"] = error["msg"]
+            problems[field if field in FIELDS else "summary"] = error["msg"]  # Slack shows errors under fields
         raise BadCorrection(problems) from exc
