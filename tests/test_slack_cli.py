@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from tests.celery_support import free_port
 from tests.fakes.slack_api import FakeSlackAPI, SlackSender
 
 SECRET = "cli-signing-secret"
@@ -36,6 +37,8 @@ def fake() -> Iterator[FakeSlackAPI]:
         (["slack", "--socket"], {"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_APP_TOKEN is not set"),
         (["slack", "--http"], {}, "SLACK_BOT_TOKEN is not set"),
         (["slack", "--http"], {"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is not set"),
+        (["slack", "--socket", "--processes", "2"], {}, "--processes needs HTTP mode on a fixed port"),
+        (["slack", "--http", "--port", "0", "--processes", "2"], {}, "--processes needs HTTP mode on a fixed port"),
     ],
 )
 def test_configuration_errors_say_what_to_set(
@@ -62,14 +65,6 @@ def test_a_rejected_token_stops_startup_with_a_message(
     assert result.exit_code == 1 and "invalid_auth" in result.output
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.mark.parametrize("processes", [1, 2])
 def test_http_mode_process_serves_signed_requests(fake: FakeSlackAPI, tmp_path: Path, processes: int) -> None:
     env = {
@@ -91,7 +86,7 @@ def test_http_mode_process_serves_signed_requests(fake: FakeSlackAPI, tmp_path: 
             "--host",
             "127.0.0.1",
             "--port",
-            "0" if processes == 1 else str(_free_port()),  # gunicorn reports no port it picked
+            "0" if processes == 1 else str(free_port()),  # gunicorn reports no port it picked
             "--processes",
             str(processes),
         ],
@@ -102,10 +97,13 @@ def test_http_mode_process_serves_signed_requests(fake: FakeSlackAPI, tmp_path: 
     )
     try:
         assert process.stderr is not None
-        line = ""
+        line, before = "", []
         for line in process.stderr:
             if "Listening on" in line:
                 break
+            before.append(line)
+        # Several processes: without a shared metrics directory /metrics would show only the parent.
+        assert any("PROMETHEUS_MULTIPROC_DIR is not set" in seen for seen in before) == (processes > 1)
         match = re.search(r"http://127\.0\.0\.1:(\d+)/slack/events", line)
         assert match, f"no listening line; last line: {line!r}"
         port = int(match.group(1))

@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
@@ -22,6 +23,18 @@ from bot.ops.queues import QueueCollector
 
 log = logging.getLogger(__name__)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def reset_multiprocess_dir() -> None:
+    """Remove samples left by an earlier run (files of dead processes would add up forever)."""
+    path = os.environ.get(MULTIPROC_ENV)
+    if not path:
+        return
+    directory = Path(path)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink(missing_ok=True)
+
 
 _lock = threading.Lock()
 _running: OpsServer | None = None

@@ -15,25 +15,13 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 from celery.signals import beat_init, worker_init, worker_process_shutdown, worker_ready
 
-from bot.ops.server import MULTIPROC_ENV, start_ops_server
+from bot.ops.server import MULTIPROC_ENV, reset_multiprocess_dir, start_ops_server
 
 log = logging.getLogger(__name__)
-
-
-def reset_multiprocess_dir() -> None:
-    """Remove samples left by an earlier run (files of dead processes would add up forever)."""
-    path = os.environ.get(MULTIPROC_ENV)
-    if not path:
-        return
-    directory = Path(path)
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.db"):
-        stale.unlink(missing_ok=True)
 
 
 @worker_init.connect(weak=False)

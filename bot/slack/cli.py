@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from types import FrameType
 from typing import Annotated
@@ -44,6 +45,10 @@ def register(app: typer.Typer) -> None:
         if socket == http:
             err.print("[red]Choose one mode: --socket (Socket Mode) or --http --port P (HTTP mode).[/]")
             raise typer.Exit(2)
+        if processes > 1 and (socket or port == 0):
+            err.print("[red]--processes needs HTTP mode on a fixed port (--http --port P): Socket Mode is one "
+                      "connection, and the workers could not tell which port a random one is.[/]")
+            raise typer.Exit(2)
         settings = get_settings()
         if socket and settings.slack_app_token is None:
             err.print("[red]SLACK_APP_TOKEN is not set; Socket Mode needs the app-level token (xapp-…).[/]")
@@ -70,7 +75,13 @@ def register(app: typer.Typer) -> None:
             run_socket_mode(bolt, settings.slack_app_token.get_secret_value())
             return
         if processes > 1:
+            from bot.ops.server import MULTIPROC_ENV, reset_multiprocess_dir
             from bot.slack.server import serve_processes
+
+            reset_multiprocess_dir()  # the workers' samples, summed by /metrics
+            if not os.environ.get(MULTIPROC_ENV):
+                err.print(f"[yellow]{MULTIPROC_ENV} is not set: /metrics shows only this parent process, "
+                          "not the workers that serve Slack.[/]")
 
             # The app above only checked the settings and the token; each worker builds its own.
             bolt.listener_runner.listener_executor.shutdown()
