@@ -85,10 +85,9 @@ def serve(args: argparse.Namespace) -> None:
     settings = get_settings()
     if args.processes > 1:  # as `mockingbird slack --http --processes N` serves
         from bot.slack.server import serve_processes
+        from tests.celery_support import free_port
 
-        with socket.socket() as probe:  # a free port for gunicorn to bind
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()  # gunicorn binds it and reports nothing back
         print(f"READY {port}", flush=True)
         serve_processes(
             lambda: build_app(build_engine(settings), settings, workers=args.workers),
@@ -283,9 +282,9 @@ def run(args: argparse.Namespace) -> int:
     if args.redis:  # ratings travel as in production: Celery on Redis, stored by a worker process
         from tests.celery_support import celery_worker
 
-        queue = f"mb-bench-{uuid.uuid4().hex[:6]}"
-        env.update({"REDIS_URL": args.redis, "CELERY_QUEUE": queue})
-        pipeline = celery_worker(args.redis, database.url, queue=queue, concurrency=1)
+        celery_queue = f"mb-bench-{uuid.uuid4().hex[:6]}"
+        env.update({"REDIS_URL": args.redis, "CELERY_QUEUE": celery_queue})
+        pipeline = celery_worker(args.redis, database.url, queue=celery_queue, concurrency=1)
     with pipeline:
         return _drive(args, env, workdir, database, fake, router)
 
@@ -412,6 +411,12 @@ def _drive(
     return 0 if ok else 1
 
 
+def positive(value: str) -> int:
+    if not value.isdecimal() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1 (got {value!r})")
+    return int(value)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -430,7 +435,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=128, help="bot threads for model and database work")
     parser.add_argument("--threads", type=int, default=16, help="bot HTTP threads (per process)")
     parser.add_argument(
-        "--processes", type=int, default=1, help="bot processes (gunicorn workers, as `--processes` of the bot)"
+        "--processes", type=positive, default=1, help="bot processes (gunicorn workers, as `--processes` of the bot)"
     )
     parser.add_argument(
         "--sync-commit",
