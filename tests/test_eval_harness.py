@@ -111,3 +111,15 @@ def test_a_question_the_provider_cannot_give_ends_that_session_with_a_note() -> 
     report = run_eval(RunsDry(), items=load_eval_set()[:2], per_session=4, use_embeddings=False)
     assert report.diversity.questions == 2 * len(load_bank().roles) * 2  # two per session, none lost
     assert any("2 of 4 questions" in note for note in report.notes)
+
+
+def test_a_dead_model_reports_no_diversity_rather_than_zero() -> None:
+    class Dead(OfflineProvider):
+        def question(self, request: QuestionRequest) -> Result[Question]:
+            from chains.providers import ProviderError
+
+            raise ProviderError("connection refused")
+
+    report = run_eval(Dead(), items=load_eval_set()[:2], per_session=2, use_embeddings=False)
+    assert report.diversity.model_dump() == {"questions": 0, "distinct_1": None, "distinct_2": None, "dispersion": None}
+    assert len(report.notes) >= len(load_bank().roles)

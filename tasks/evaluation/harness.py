@@ -72,8 +72,8 @@ class Accuracy(BaseModel):
 
 class Diversity(BaseModel):
     questions: int
-    distinct_1: float
-    distinct_2: float
+    distinct_1: float | None  # None without questions: nothing was measured
+    distinct_2: float | None
     dispersion: float | None
 
 
@@ -154,8 +154,8 @@ def evaluate_feedback(provider: Provider, bank: Bank, items: list[EvalItem],
     return results, validity, accuracy
 
 
-def generate_sessions(provider: Provider, bank: Bank, per_session: int, step: Step | None = None,
-                      notes: list[str] | None = None) -> list[list[Question]]:
+def generate_sessions(provider: Provider, bank: Bank, per_session: int, notes: list[str],
+                      step: Step | None = None) -> list[list[Question]]:
     """One simulated session per role and kind, asking ``per_session`` questions without repeats.
 
     A question the provider cannot give (a dead model, a role's bank used up) ends that session
@@ -173,8 +173,7 @@ def generate_sessions(provider: Provider, bank: Bank, per_session: int, step: St
                 try:
                     asked.append(provider.question(request).value)
                 except ProviderError as exc:
-                    if notes is not None:
-                        notes.append(f"{role}/{kind}: {len(asked)} of {per_session} questions ({exc})")
+                    notes.append(f"{role}/{kind}: {len(asked)} of {per_session} questions ({exc})")
                     break
             sessions.append(asked)
             if step:
@@ -187,6 +186,8 @@ def diversity_of(sessions: list[list[Question]], vectors: dict[str, list[float]]
     dispersion = None
     if vectors is not None:
         dispersion = metrics.mean([metrics.dispersion([vectors[q.text] for q in s]) for s in sessions])
+    if not texts:
+        return Diversity(questions=0, distinct_1=None, distinct_2=None, dispersion=None)
     return Diversity(questions=len(texts), distinct_1=metrics.distinct_n(texts, 1),
                      distinct_2=metrics.distinct_n(texts, 2), dispersion=dispersion)
 
@@ -230,7 +231,7 @@ def run_eval(provider: Provider, *, db: Database | None = None, bank: Bank | Non
     items = items if items is not None else load_eval_set()
     notes: list[str] = []
     results, validity, accuracy = evaluate_feedback(provider, bank, items, step)
-    sessions = generate_sessions(provider, bank, per_session, step, notes)
+    sessions = generate_sessions(provider, bank, per_session, notes, step)
     vectors: dict[str, list[float]] | None = None
     relevance = None
     if use_embeddings:
