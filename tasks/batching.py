@@ -68,12 +68,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from celery.signals import worker_shutdown
+from celery.utils.time import get_exponential_backoff_interval
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +81,18 @@ log = logging.getLogger(__name__)
 FLUSH_EVERY = 1000
 #: Seconds a message waits at most for a free pool process (the chat tally waits for it).
 FLUSH_INTERVAL = 0.1
-#: Retries of a batch that fails on the database: as ``tasks.jobs.PipelineTask``.
+#: Retries of a batch that fails on the database: as ``tasks.jobs.PipelineTask`` (``max_retries``).
 MAX_RETRIES = 8
-BACKOFF, BACKOFF_MAX = 2, 300
 
 
 def backoff(retries: int) -> float:
-    """Full jitter over 2 s, 4 s, 8 s ... capped at 5 min (Celery's ``retry_backoff`` rule)."""
-    return random.uniform(0, min(BACKOFF_MAX, BACKOFF * 2**retries))
+    """Seconds before try ``retries + 1``: Celery's own ``retry_backoff`` rule with ``PipelineTask``'s
+    settings (full jitter over 2 s, 4 s, 8 s ... capped at 5 min)."""
+    from tasks.jobs import PipelineTask
+
+    return get_exponential_backoff_interval(
+        PipelineTask.retry_backoff, retries, PipelineTask.retry_backoff_max, full_jitter=PipelineTask.retry_jitter
+    )
 
 
 # ── the pool side: store one batch ────────────────────────────────────────────────────────────

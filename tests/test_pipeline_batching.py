@@ -95,6 +95,15 @@ def test_arguments_that_do_not_fit_and_undecodable_bodies_are_named() -> None:
     assert payload == {"raw": "{not json"} and reason and reason.startswith("undecodable message")
 
 
+def test_batches_retry_as_every_other_task_does() -> None:
+    from tasks.jobs import PipelineTask
+
+    assert batching.MAX_RETRIES == PipelineTask.max_retries
+    waits = [batching.backoff(retries) for retries in (0, 3, 20) for _ in range(50)]
+    assert all(0 <= wait <= PipelineTask.retry_backoff_max for wait in waits)
+    assert max(waits[100:]) > PipelineTask.retry_backoff * 2**3  # capped at 5 min, not at 16 s
+
+
 def test_messages_whose_arguments_are_null_are_named_not_a_crash() -> None:
     payload = _rating(1, "U1")
     body = base64.b64encode(json.dumps([[payload], None, {}]).encode()).decode()
