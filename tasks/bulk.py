@@ -5,7 +5,7 @@ wins, forgotten people stay forgotten), but a handful of statements for the whol
 of a transaction per rating: one lookup of turns, people and deletion requests, one upsert.
 
 The write-ahead outbox rows of the batch (``tasks.outbox``) are deleted in the same transaction,
-stored and dead-lettered signals alike, as ``ingest._settle_outbox`` does for one signal. Used by
+stored and dead-lettered signals alike (``outbox.settle``), as ``ingest`` does for one signal. Used by
 ``mockingbird.record_ratings`` (the relay's backlog) and by the batching worker behind
 ``mockingbird.record_rating`` (``tasks.batching``: many clicks, one transaction).
 """
@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.store.db import Database
-from bot.store.models import OutboxMessage, PipelineState, Rating, Turn, User, UserRole, utcnow
+from bot.store.models import PipelineState, Rating, Turn, User, UserRole, utcnow
 from bot.store.privacy import stone_moment, tombstone_key
 from tasks import deadletter, outbox
 from tasks.ingest import Person, PoisonPayload, RatingPayload, _parse, upsert_user
@@ -105,21 +105,8 @@ def _record(db: Database, payloads: list[Any], task: str, rejected: list[tuple[A
             else:
                 valid.append(data)
         _store(session, valid, result)
-        _settle_outbox(session, payloads)
+        outbox.settle(session, [outbox.key_of("record_rating", p) for p in payloads if isinstance(p, dict)])
     return result
-
-
-def _settle_outbox(session: Session, payloads: list[Any]) -> None:
-    """Stored, skipped or dead-lettered: the sink's write-ahead rows of these signals are done."""
-    keys = sorted({outbox.key_of("record_rating", p) for p in payloads if isinstance(p, dict)})
-    if not keys:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("DELETE FROM outbox WHERE idempotency_key = ANY(CAST(:keys AS varchar[]))"),
-                        {"keys": keys})
-        return
-    for i in range(0, len(keys), 500):
-        session.execute(delete(OutboxMessage).where(OutboxMessage.idempotency_key.in_(keys[i : i + 500])))
 
 
 def _latest(ratings: list[RatingPayload]) -> list[RatingPayload]:

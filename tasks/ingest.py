@@ -20,10 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.store.db import Database
-from bot.store.models import Correction, OutboxMessage, PipelineState, Rating, Turn, User, UserRole, utcnow
+from bot.store.models import Correction, PipelineState, Rating, Turn, User, UserRole, utcnow
 from bot.store.privacy import forgotten_at, stone_moment, tombstone_key
 from bot.store.tally import tally
 from chains.schemas import Feedback
+from tasks import outbox
 
 
 class PoisonPayload(ValueError):
@@ -110,7 +111,7 @@ def _store_rating(db: Database, data: RatingPayload) -> dict[str, Any]:
             raise PoisonPayload(f"rating for unknown turn {data.turn_id}")
         if not found.has_feedback:
             raise PoisonPayload(f"turn {data.turn_id} has no feedback to rate")
-        _settle_outbox(session, data.idempotency_key)
+        outbox.settle(session, [data.idempotency_key])
         if found.forgotten is not None and data.at and _aware(data.at) <= stone_moment(found.forgotten):
             return tally(session, data.turn_id)  # sent before its author asked to be forgotten
         same_role = data.rater.role == UserRole.candidate or found.role == data.rater.role
@@ -127,13 +128,6 @@ def _store_rating(db: Database, data: RatingPayload) -> dict[str, Any]:
         else:
             _upsert_rating(session, data.turn_id, rater_id, data.value, stamp, guarded=data.at is not None)
         return tally(session, data.turn_id)
-
-
-def _settle_outbox(session: Session, key: str | None) -> None:
-    """The sink's write-ahead outbox row for this signal is done, in the same transaction as the
-    signal itself (one commit per message on the hot path; see ``tasks.outbox``)."""
-    if key:
-        session.connection().execute(delete(OutboxMessage).where(OutboxMessage.idempotency_key == key[:128]))
 
 
 def _lookup(data: RatingPayload) -> Any:
@@ -199,7 +193,7 @@ def _store_correction(db: Database, data: CorrectionPayload) -> dict[str, Any]:
         turn = session.get(Turn, data.turn_id)
         if turn is None:
             raise PoisonPayload(f"correction for unknown turn {data.turn_id}")
-        _settle_outbox(session, data.idempotency_key)
+        outbox.settle(session, [data.idempotency_key])
         if _forgotten(session, data.recruiter, data.at):
             return {"turn_id": turn.id, "correction_id": None}
         recruiter = upsert_user(session, data.recruiter)

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.store.db import Database
 from bot.store.models import OutboxMessage, utcnow
@@ -78,12 +79,25 @@ def keep(db: Database, task: str, payload: dict[str, Any], error: str | None = N
     raise AssertionError("unreachable")
 
 
+def settle(session: Session, keys: Iterable[str | None]) -> None:
+    """These signals are stored or dead-lettered: drop their write-ahead rows, in the caller's
+    transaction (so a signal and its outbox row are settled together)."""
+    wanted = sorted({key[:128] for key in keys if key})
+    if not wanted:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":  # one statement, however many keys
+        connection.execute(text("DELETE FROM outbox WHERE idempotency_key = ANY(CAST(:keys AS varchar[]))"),
+                           {"keys": wanted})
+        return
+    for i in range(0, len(wanted), 500):  # SQLite's bound-parameter limit
+        connection.execute(delete(OutboxMessage).where(OutboxMessage.idempotency_key.in_(wanted[i : i + 500])))
+
+
 def confirm(db: Database, keys: Iterable[str]) -> None:
     """A worker stored (or dead-lettered) these signals: nothing is left to deliver."""
-    wanted = [key for key in keys if key]
-    if wanted:
-        with db.session() as session:
-            session.execute(delete(OutboxMessage).where(OutboxMessage.idempotency_key.in_(wanted)))
+    with db.session() as session:
+        settle(session, keys)
 
 
 @dataclass
