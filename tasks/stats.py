@@ -12,10 +12,11 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, func, select
 
 from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, Rating, SessionState, SurveyResponse, Turn, utcnow
+from bot.store.tally import DOWNS, UPS, count_if
 
 GroupBy = Literal["role", "kind", "model", "week"]
 GROUPINGS: tuple[str, ...] = ("role", "kind", "model", "week")
@@ -107,10 +108,6 @@ def _utc_day(column: Any, dialect: str) -> Any:
     return func.date(column)  # SQLite keeps UTC timestamps as ISO text
 
 
-def _count_if(condition: Any) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def compute_stats(db: Database, days: int = 30, by: str = "role") -> Stats:
     """The figures for the last ``days`` days, grouped ``by`` role, kind, model version or week.
 
@@ -129,16 +126,16 @@ def compute_stats(db: Database, days: int = 30, by: str = "role") -> Stats:
     llm = and_(Turn.provider.is_not(None), Turn.provider != "offline")
     with db.session() as session:
         sessions, completed = session.execute(
-            select(func.count(), _count_if(InterviewSession.state == SessionState.completed))
+            select(func.count(), count_if(InterviewSession.state == SessionState.completed))
             .where(InterviewSession.created_at >= since)
         ).one()
         graded, score_sum, llm_turns, llm_valid = session.execute(
-            select(func.count(), func.sum(Turn.feedback["score"].as_integer()), _count_if(llm),
-                   _count_if(and_(llm, Turn.valid_first_try.is_(True))))
+            select(func.count(), func.sum(Turn.feedback["score"].as_integer()), count_if(llm),
+                   count_if(and_(llm, Turn.valid_first_try.is_(True))))
             .where(Turn.graded_at >= since, Turn.feedback.is_not(None))
         ).one()
         ratings = session.execute(
-            select(key_column, rated_day, _count_if(Rating.value > 0), _count_if(Rating.value < 0))
+            select(key_column, rated_day, UPS, DOWNS)
             .join(Turn, Rating.turn_id == Turn.id).join(InterviewSession, Turn.session_id == InterviewSession.id)
             .where(Rating.updated_at >= since)
             .group_by(key_column, rated_day)

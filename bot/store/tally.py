@@ -9,9 +9,15 @@ from sqlalchemy.orm import Session
 
 from bot.store.models import Rating, User
 
+
+def count_if(condition: Any) -> Any:
+    """SQL: how many rows meet ``condition`` (0, not NULL, when there are none)."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
 # Built once: every click runs one of these, and building a statement costs more than running it.
-_COUNTS = (func.coalesce(func.sum(case((Rating.value > 0, 1), else_=0)), 0),
-           func.coalesce(func.sum(case((Rating.value < 0, 1), else_=0)), 0))
+UPS, DOWNS = count_if(Rating.value > 0), count_if(Rating.value < 0)
+_COUNTS = (UPS, DOWNS)
 _MINE = and_(User.platform == bindparam("platform"), User.platform_user_id == bindparam("user_id"))
 COUNTS = select(*_COUNTS).where(Rating.turn_id == bindparam("turn_id"))
 COUNTS_AND_MINE = (select(*_COUNTS, func.coalesce(func.max(case((_MINE, Rating.value))), 0))
