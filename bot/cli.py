@@ -47,7 +47,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=get_settings().log_level.upper(),
+    logging.basicConfig(level=get_settings().log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

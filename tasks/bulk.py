@@ -13,7 +13,6 @@ stored and dead-lettered signals alike (``outbox.settle``), as ``ingest`` does f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, case, delete, or_, select, text
@@ -21,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.store.db import Database
-from bot.store.models import PipelineState, Rating, Turn, User, UserRole, utcnow
+from bot.store.models import PipelineState, Rating, Turn, User, UserRole, as_utc, utcnow
 from bot.store.privacy import stone_moment, tombstone_key
 from tasks import deadletter, outbox
 from tasks.ingest import Person, PoisonPayload, RatingPayload, _parse, upsert_user
@@ -44,10 +43,6 @@ class BulkResult:
             "skipped": self.skipped,
             "dead": self.dead,
         }
-
-
-def _aware(moment: datetime) -> datetime:
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def record_ratings(
@@ -115,7 +110,7 @@ def _latest(ratings: list[RatingPayload]) -> list[RatingPayload]:
     for data in ratings:
         key = (data.turn_id, data.rater.platform, data.rater.user_id)
         old = latest.get(key)
-        if old is None or old.at is None or data.at is None or _aware(data.at) >= _aware(old.at):
+        if old is None or old.at is None or data.at is None or as_utc(data.at) >= as_utc(old.at):
             latest[key] = data
     return list(latest.values())
 
@@ -136,10 +131,10 @@ def _store(session: Session, ratings: list[RatingPayload], result: BulkResult) -
     rows, withdrawals = [], []
     for data in ratings:
         gone = stones.get(tombstone_key(data.rater.platform, data.rater.user_id))
-        if gone is not None and data.at is not None and _aware(data.at) <= gone:
+        if gone is not None and data.at is not None and as_utc(data.at) <= gone:
             result.skipped += 1
             continue
-        stamp = _aware(data.at) if data.at else now
+        stamp = as_utc(data.at) if data.at else now
         row = {
             "turn_id": data.turn_id,
             "rater_id": ids[(data.rater.platform, data.rater.user_id)],

@@ -11,7 +11,7 @@ overwrites a newer one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.store.db import Database
-from bot.store.models import Correction, PipelineState, Rating, Turn, User, UserRole, utcnow
+from bot.store.models import Correction, PipelineState, Rating, Turn, User, UserRole, as_utc, utcnow
 from bot.store.privacy import forgotten_at, stone_moment, tombstone_key
 from bot.store.tally import tally
 from chains.schemas import Feedback
@@ -76,13 +76,9 @@ def upsert_user(session: Session, person: Person) -> User:
     return user
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _stale(stored: datetime | None, at: datetime | None) -> bool:
     """True when the message is older than what is stored (only known when it carries ``at``)."""
-    return at is not None and stored is not None and _aware(stored) > _aware(at)
+    return at is not None and stored is not None and as_utc(stored) > as_utc(at)
 
 
 def record_rating(db: Database, payload: dict[str, Any]) -> dict[str, Any]:
@@ -112,14 +108,14 @@ def _store_rating(db: Database, data: RatingPayload) -> dict[str, Any]:
         if not found.has_feedback:
             raise PoisonPayload(f"turn {data.turn_id} has no feedback to rate")
         outbox.settle(session, [data.idempotency_key])
-        if found.forgotten is not None and data.at and _aware(data.at) <= stone_moment(found.forgotten):
+        if found.forgotten is not None and data.at and as_utc(data.at) <= stone_moment(found.forgotten):
             return tally(session, data.turn_id)  # sent before its author asked to be forgotten
         same_role = data.rater.role == UserRole.candidate or found.role == data.rater.role
         if found.user_id is not None and same_role:
             rater_id = int(found.user_id)
         else:
             rater_id = upsert_user(session, data.rater).id
-        stamp = _aware(data.at).astimezone(UTC) if data.at else utcnow()
+        stamp = as_utc(data.at) if data.at else utcnow()
         if data.value == 0:
             withdraw = delete(Rating).where(Rating.turn_id == data.turn_id, Rating.rater_id == rater_id)
             if data.at is not None:
@@ -148,7 +144,7 @@ def _forgotten(session: Session, person: Person, at: datetime | None) -> bool:
     if at is None:
         return False
     gone = forgotten_at(session, person.platform, person.user_id)
-    return gone is not None and _aware(at) <= gone
+    return gone is not None and as_utc(at) <= gone
 
 
 def _upsert_rating(session: Session, turn_id: int, rater_id: int, value: int, stamp: datetime,
@@ -201,7 +197,7 @@ def _store_correction(db: Database, data: CorrectionPayload) -> dict[str, Any]:
             select(Correction).where(Correction.turn_id == turn.id, Correction.recruiter_id == recruiter.id)
         )
         feedback = data.feedback.model_dump()
-        stamp = _aware(data.at).astimezone(UTC) if data.at else utcnow()
+        stamp = as_utc(data.at) if data.at else utcnow()
         if correction is None:
             correction = Correction(turn_id=turn.id, recruiter_id=recruiter.id, feedback=feedback,
                                     note=data.note, created_at=stamp, updated_at=stamp)

@@ -34,6 +34,7 @@ from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.config import Settings, get_settings
+from bot.engine.views import FINISHED
 from bot.store.db import Database
 from bot.store.models import (
     Correction,
@@ -53,7 +54,6 @@ log = logging.getLogger(__name__)
 
 PURGED_SUMMARY = "Removed under the data retention policy."
 PURGED_FOLLOW_UP = "(Follow-up question removed under the data retention policy.)"
-FINISHED = (SessionState.completed, SessionState.ended)
 
 
 @dataclass

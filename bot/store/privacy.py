@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from bot.store.models import DeadLetter, InterviewSession, OutboxMessage, PipelineState, Turn, User, utcnow
+from bot.store.models import DeadLetter, InterviewSession, OutboxMessage, PipelineState, Turn, User, as_utc, utcnow
 
 TOMBSTONE_PREFIX = "forgotten:"
 
@@ -90,7 +90,7 @@ def stone_moment(value: Any) -> datetime:
         moment = datetime.fromisoformat(at) if isinstance(at, str) else datetime.max
     except ValueError:
         moment = datetime.max
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return as_utc(moment)
 
 
 def forgotten_at(session: Session, platform: str, user_id: str) -> datetime | None:
