@@ -24,6 +24,9 @@ from chains.llm.retry import INITIAL_BACKOFF_S, MAX_BACKOFF_S, with_retries
 from chains.providers.base import ProviderError
 
 DEFAULT_URL = "https://generativelanguage.googleapis.com"
+# Pinned, not the SDK's default: google-genai 3.x moved its default from v1beta to v1, where
+# response_json_schema is not served. Structured output is a v1beta feature of the Gemini API.
+API_VERSION = "v1beta"
 RETRY_STATUSES = [408, 429, 500, 502, 503, 504]
 
 
@@ -72,7 +75,7 @@ class GeminiBackend:
             response_mime_type="application/json",
             response_json_schema=spec.schema,
             temperature=spec.temperature,
-            http_options=HttpOptions(retry_options=self.retry),
+            http_options=HttpOptions(api_version=API_VERSION, retry_options=self.retry),
         )
         chain = bound | RunnableLambda(message_text, name="reply_text")
         # google-genai retries timeouts, refused connections, 429 and 5xx, but not a connection the
