@@ -14,16 +14,32 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
 
 from bot.config import get_settings
+from bot.errors import FixableError
 from chains.bank.loader import UnknownRole, load_bank
 from chains.schemas import KINDS, LEVELS
 
+
+class _Commands(TyperGroup):
+    """Every command's fixable errors (a DATABASE_URL that cannot work, an unreachable broker, an
+    output path that cannot be written) end as one line with the fix, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except FixableError as exc:
+            raise _fail(str(exc), exc.exit_code) from None
+
+
 app = typer.Typer(help="Mockingbird: mock interviews with structured feedback.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+                  pretty_exceptions_enable=False, cls=_Commands)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 bank_app = typer.Typer(help="The curated question bank.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -36,14 +52,22 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.discord.cli",
     "tasks.retention_cli",
     "tasks.training.cli",
+    "bot.doctor",
 )
 
 err = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]{message}[/]")
+    """Print ``message`` as one line (escaped: ``[eval]`` is text, not markup) and exit with ``code``."""
+    err.print(f"[red]{escape(message)}[/]", soft_wrap=True)
     return typer.Exit(code)
+
+
+def _setting_problem(error: dict[str, object]) -> str:
+    name = ".".join(map(str, error["loc"])) or "settings"  # type: ignore[call-overload]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return message if message.startswith(name) else f"{name}: {message}"
 
 
 def _configure_logging() -> None:
@@ -54,23 +78,50 @@ def _configure_logging() -> None:
 
 
 @app.callback()
-def main() -> None:
+def main(ctx: typer.Context) -> None:
     try:
         _configure_logging()
     except ValidationError as exc:  # a bad environment variable: say which, not a traceback
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        if ctx.invoked_subcommand == "doctor":  # it reports the configuration among its checks
+            return
+        problems = "; ".join(_setting_problem(dict(e)) for e in exc.errors())
         raise _fail(f"Configuration error: {problems}") from exc
 
 
 # ── db ──────────────────────────────────────────────────────────────────────────────
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
-    """Apply migrations (SQLite file by default, or DATABASE_URL)."""
-    from bot.store.db import Database
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target: head (the newest) or a revision id, e.g. 0002.")] = "head",
+    revision_option: Annotated[str | None, typer.Option("--revision", hidden=True)] = None,  # the earlier spelling
+) -> None:
+    """Apply migrations up to REVISION (SQLite file by default, or DATABASE_URL)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    from bot.store.db import Database, alembic_config
 
     settings = get_settings()
-    Database(settings.resolved_database_url).upgrade(revision)
-    err.print(f"Database is at revision {revision}.")
+    if not settings.database_url:
+        settings.ensure_data_dir()
+    target = revision_option or revision
+    database = Database(settings.resolved_database_url)
+    scripts = ScriptDirectory.from_config(alembic_config(database.url))
+    try:
+        database.upgrade(target)
+    except CommandError as exc:  # an unknown id or an impossible step: alembic applied nothing
+        known = ", ".join(script.revision for script in reversed(list(scripts.walk_revisions())))
+        if "Can't locate revision" in str(exc):
+            raise _fail(f"Unknown revision {target!r}: use head or one of {known}.") from exc
+        raise _fail(f"Cannot upgrade to {target!r}: {exc}.") from exc
+    with database.engine.connect() as connection:  # what the database says, never what was asked for
+        reached = MigrationContext.configure(connection).get_current_heads()
+    database.dispose()
+    head = scripts.get_current_head()
+    note = " (the newest)" if reached == (head,) else f"; the newest is {head}"
+    if target not in (*reached, "head", "heads"):
+        note += f"; it was already past {target}, and upgrade never goes back"
+    err.print(f"Database is at revision {', '.join(reached) or 'base (no migrations applied)'}{note}.", soft_wrap=True)
 
 
 # ── bank ────────────────────────────────────────────────────────────────────────────
@@ -95,6 +146,19 @@ def bank_stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.
     Console().print(table)
 
 
+@bank_app.command("roles")
+def bank_roles(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Every role and the names (aliases) that choose it, e.g. for --role."""
+    from bot.console.render import roles_listing
+
+    bank = load_bank()
+    if as_json:
+        typer.echo(json.dumps({role: {"title": bank.roles[role].title, "aliases": bank.roles[role].aliases}
+                               for role in sorted(bank.roles)}, indent=2))
+        return
+    Console().print(roles_listing(bank))
+
+
 # ── practice ────────────────────────────────────────────────────────────────────────
 @app.command()
 def practice(
@@ -114,6 +178,7 @@ def practice(
     import getpass
 
     from bot.app import build_engine
+    from bot.console.logs import logs_aside
     from bot.console.practice import AnswersFile, Practice, stdin_source
     from bot.engine import Actor, BadInput, EngineError
     from bot.store.models import UserRole
@@ -134,24 +199,25 @@ def practice(
     name = user or getpass.getuser()
     actor = Actor("console", name, display_name=name, claimed_role=UserRole.recruiter if recruiter else None)
     try:
-        engine = build_engine(provider=provider)
-        source = AnswersFile(answers.read_bytes()) if answers else stdin_source()
-        session = engine.open_session(actor) if resume else None
-        if resume and session is None:
-            raise _fail("There is no unfinished session to resume; start a new one.", code=1)
-        if session is not None:
-            console.print(f"Resuming interview {session.id}.")
-            progress = engine.resume(session.id)
-        else:
-            try:
-                started = engine.start(actor, role=canonical, kind=kind, level=level, questions=questions)
-            except BadInput as exc:  # nothing was started, so there is nothing to resume
-                raise _fail(str(exc)) from exc
-            from bot.engine import Progress
+        with logs_aside(get_settings().data_dir / "logs"):  # never a warning inside a panel
+            engine = build_engine(provider=provider)
+            source = AnswersFile(answers.read_bytes()) if answers else stdin_source()
+            session = engine.open_session(actor) if resume else None
+            if resume and session is None:
+                raise _fail("There is no unfinished session to resume; start a new one.", code=1)
+            if session is not None:
+                console.print(f"Resuming interview {session.id}.")
+                progress = engine.resume(session.id)
+            else:
+                try:
+                    started = engine.start(actor, role=canonical, kind=kind, level=level, questions=questions)
+                except BadInput as exc:  # nothing was started, so there is nothing to resume
+                    raise _fail(str(exc)) from exc
+                from bot.engine import Progress
 
-            progress = Progress(session=started.session, next_question=started.question)
-        runner = Practice(engine, actor, source, console)
-        runner.run(progress)
+                progress = Progress(session=started.session, next_question=started.question)
+            runner = Practice(engine, actor, source, console)
+            runner.run(progress)
     except KeyboardInterrupt:
         err.print("\n[yellow]Interrupted. Your session is saved; continue with "
                   "[bold]mockingbird practice --resume[/].[/]")
@@ -167,21 +233,27 @@ def practice(
 # ── grade ───────────────────────────────────────────────────────────────────────────
 @app.command()
 def grade(
-    question: Annotated[str, typer.Option(help="The interview question.")],
-    answer: Annotated[str, typer.Option(help="The answer to grade.")],
+    question: Annotated[str | None, typer.Option(help="The interview question.")] = None,
+    answer: Annotated[str | None, typer.Option(help="The answer to grade.")] = None,
     kind: Annotated[str, typer.Option(help="behavioral or technical.")] = "behavioral",
     role: Annotated[str, typer.Option(help="Role the question is for.")] = "backend",
     level: Annotated[str, typer.Option(help="junior, mid or senior.")] = "mid",
     provider: Annotated[str | None, typer.Option(help="LLM provider (default: LLM_PROVIDER).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the Feedback JSON.")] = False,
+    batch: Annotated[Path | None, typer.Option(help="A JSONL file: one {question, answer, kind?, role?, level?} "
+                                                    "per line; prints one Feedback JSON per line.")] = None,
 ) -> None:
-    """Feedback on a single answer, without starting a session."""
+    """Feedback on a single answer (or a JSONL batch), without starting a session."""
     from bot.console.render import feedback_panel
     from bot.engine.text import clean_answer
     from chains import providers
     from chains.providers import GradeRequest, ProviderError
     from chains.question_lookup import question_for_text
 
+    if batch is not None:
+        return _grade_batch(batch, provider)
+    if question is None or answer is None:
+        raise _fail("Give --question and --answer, or --batch FILE.jsonl.")
     if kind not in KINDS or level not in LEVELS:
         raise _fail(f"--kind must be one of {', '.join(KINDS)}; --level one of {', '.join(LEVELS)}.")
     settings = get_settings()
@@ -205,19 +277,47 @@ def grade(
     Console().print(feedback_panel(result.value, result.call.provider))
 
 
+def _grade_batch(path: Path, provider_name: str | None) -> None:
+    from rich.progress import Progress
+
+    from bot.batch import grade_lines
+    from chains import providers
+    from chains.providers import ProviderError
+
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise _fail(f"Cannot read {path}: {exc.strerror}.") from exc
+    settings = get_settings()
+    try:
+        provider = providers.build(settings, provider_name)
+    except ProviderError as exc:
+        raise _fail(str(exc)) from exc
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("Grading", total=len(lines))
+        for output in grade_lines(lines, provider, load_bank(), settings.max_answer_chars):
+            typer.echo(output)
+            progress.advance(task)
+
+
 @app.command()
 def forget(
-    platform: Annotated[str, typer.Option(help="slack, discord or console.")],
+    platform: Annotated[str, typer.Option(help="slack, discord or console (terminal).")],
     user: Annotated[str, typer.Option(help="The platform's user id.")],
 ) -> None:
     """Delete a person's data everywhere (sessions, answers, ratings, corrections)."""
     from bot.app import open_database
-    from bot.store.privacy import forget_person
+    from bot.store.privacy import PLATFORM_ALIASES, PLATFORMS, forget_person, platform_named
 
+    stored = platform_named(platform)
+    if stored is None:  # a typo would otherwise find nobody and look like "nothing stored"
+        raise _fail(f"Unknown platform {platform!r}: use {', '.join(PLATFORMS[:-1])} or {PLATFORMS[-1]} "
+                    f"(or {' or '.join(PLATFORM_ALIASES)}).")
     # Only the database: deleting data must work whatever the model settings are.
     with open_database(get_settings()).session() as session:
-        removed = forget_person(session, platform, user)
-    err.print("Deleted." if removed else f"No data stored for {platform}:{user}.")
+        removed = forget_person(session, stored, user)
+    err.print(f"Deleted {stored}:{user}: {removed.summary()}." if removed else f"No data stored for {stored}:{user}.",
+              soft_wrap=True)
 
 
 for _module in COMMAND_MODULES:

@@ -7,21 +7,35 @@ Secrets are ``SecretStr`` so they never appear in a repr or a log line.
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+import platformdirs
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.errors import FixableError
+
 CommaList = Annotated[list[str], NoDecode]
+# A role entry names the platform the id belongs to; a bare "U0ABC" would match nobody.
+ROLE_ENTRY = re.compile(r"(slack|discord|console):[^\s:]+")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def default_data_dir() -> Path:
+    """The user's data directory (``~/.local/share/mockingbird`` on Linux): one place whatever the
+    current directory, so ``practice --resume`` finds the session from any folder."""
+    return Path(platformdirs.user_data_dir("mockingbird", appauthor=False))
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     # Storage and background work
-    data_dir: Path = Field(default=Path("data"), alias="MOCKINGBIRD_DATA_DIR")
+    data_dir: Path = Field(default_factory=default_data_dir, alias="MOCKINGBIRD_DATA_DIR")
     # URLs may carry passwords: kept out of repr() so a logged Settings shows none.
     database_url: str | None = Field(default=None, alias="DATABASE_URL", repr=False)
     redis_url: str | None = Field(default=None, alias="REDIS_URL", repr=False)
@@ -85,6 +99,33 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("recruiters", "team_leads")
+    @classmethod
+    def _platform_ids(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        bad = [entry for entry in value if not ROLE_ENTRY.fullmatch(entry)]
+        if bad:
+            name = cls.model_fields[info.field_name or ""].alias
+            raise ValueError(f"{name} entries are platform:id, e.g. slack:U0ABC or discord:112233445566778899 "
+                             f"(console:LOGIN in the terminal); got {bad[0]!r}")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        """Checked here, not when a worker first connects; the URL may hold a password, so it is not echoed."""
+        if value is None or not value.strip():
+            return None
+        try:
+            parts = urlsplit(value.strip())
+            parts.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError:
+            raise ValueError("REDIS_URL is not a URL; write it like redis://HOST:6379/0") from None
+        if parts.scheme not in REDIS_SCHEMES:
+            got = f"{parts.scheme}://" if parts.scheme else "no scheme"
+            raise ValueError(f"REDIS_URL must start with redis://, rediss:// or unix:// "
+                             f"(like redis://HOST:6379/0); got {got}")
+        return value.strip()
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -101,12 +142,29 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def default_database_path(self) -> Path:
+        """The SQLite file used when ``DATABASE_URL`` is unset."""
+        return (self.data_dir / "mockingbird.db").resolve()
+
+    @property
     def resolved_database_url(self) -> str:
-        """``DATABASE_URL``, or an SQLite file in the data directory."""
+        """``DATABASE_URL``, or an SQLite file in the data directory. Creates nothing: reading
+        commands must not leave an empty database behind; writers call ``ensure_data_dir``."""
         if self.database_url:
             return self.database_url
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{(self.data_dir / 'mockingbird.db').resolve()}"
+        return f"sqlite:///{self.default_database_path}"
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data directory (for a command that writes there), or say why it cannot be."""
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except FileExistsError as exc:
+            raise FixableError(f"MOCKINGBIRD_DATA_DIR {self.data_dir} is a file, not a directory",
+                               "point MOCKINGBIRD_DATA_DIR at a directory (or unset it for the default)") from exc
+        except OSError as exc:
+            raise FixableError(f"cannot create the data directory {self.data_dir} ({exc.strerror})",
+                               "point MOCKINGBIRD_DATA_DIR at a directory you can write") from exc
+        return self.data_dir
 
     @property
     def tasks_in_process(self) -> bool:

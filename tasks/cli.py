@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.config import get_settings
+from bot.errors import FixableError
+from tasks.outputs import prepare_output
 
 err = Console(stderr=True)
 dataset_app = typer.Typer(help="Preference data: build, export, validate.", no_args_is_help=True)
@@ -71,8 +73,26 @@ def _since(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _require_broker() -> None:
+    """A worker or beat without its broker would retry forever in silence; say so once, at start."""
+    import redis
+
+    url = get_settings().redis_url
+    if not url:
+        return  # _celery_app says what to do about that
+    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise FixableError(f"REDIS_URL: Redis does not answer ({exc})",
+                           "start Redis (redis-server), or check the host and port in REDIS_URL") from exc
+    finally:
+        client.close()
+
+
 def worker(ctx: typer.Context) -> None:
     """Start a Celery worker (extra options go to `celery worker`, e.g. --concurrency 4)."""
+    _require_broker()
     app = _celery_app()
     _database().dispose()  # apply migrations once, before any task runs
     app.worker_main(["worker", "--loglevel", get_settings().log_level, *ctx.args])
@@ -80,6 +100,7 @@ def worker(ctx: typer.Context) -> None:
 
 def beat(ctx: typer.Context) -> None:
     """Start Celery beat: outbox relay, preference builds, nightly dataset, retraining check, roll-ups."""
+    _require_broker()
     app = _celery_app()
     app.start(["beat", "--loglevel", get_settings().log_level, *ctx.args])
 
@@ -124,6 +145,7 @@ def dataset_export(
     if fmt not in export.FORMATS:
         raise _fail(f"--format must be one of {', '.join(export.FORMATS)}.")
     moment = _since(since)
+    prepare_output(out)  # before the build and the export, which can take minutes
     db = _database()
     if build:
         _build(db, preferences)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
+import pty
+import re
+import select as os_select  # sqlalchemy's select is the one this file means by select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -19,11 +25,13 @@ from bot.config import get_settings
 from bot.console.practice import LineSource, Practice
 from bot.engine import Actor, InterviewEngine, Progress
 from bot.store.db import Database
-from bot.store.models import Correction, InterviewSession, Rating, SessionState, SurveyResponse
+from bot.store.models import Correction, InterviewSession, Rating, SessionState, SurveyResponse, Turn
+from chains.bank import load_bank
 from chains.providers import AllProvidersFailed, GradeRequest, Result
 from chains.providers.offline import OfflineProvider
 from chains.schemas import Feedback
 from tasks.dispatch import InProcessSink
+from tests.celery_support import free_port
 
 STRONG = ("When I was at my last company our checkout failed 3% of the time. My goal was to fix it in two "
           "weeks. I analysed the logs, I wrote a retry policy and I led the rollout. As a result failures "
@@ -39,6 +47,7 @@ def mockingbird(*args: str, stdin: bytes | str = b"", timeout: float = 60) -> su
 
 
 def _db() -> Database:
+    get_settings().ensure_data_dir()  # resolving the URL creates nothing; writers make the directory
     return Database(get_settings().resolved_database_url)
 
 
@@ -76,10 +85,20 @@ def test_answers_file_with_json_prints_a_transcript_of_valid_feedback(tmp_path: 
     assert [f"Question {n} of 3" in result.stderr for n in (1, 2, 3)] == [True, True, True]
 
 
-def test_unknown_role_suggests_the_closest_and_exits_2() -> None:
-    result = mockingbird("practice", "--role", "bakend", "--answers", "/dev/null")
+def test_unknown_role_suggests_the_closest_lists_the_roles_and_exits_2() -> None:
+    result = mockingbird("practice", "--role", "back", "--answers", "/dev/null")
     assert result.returncode == 2
     assert "Did you mean backend" in result.stderr
+    assert f"Roles: {', '.join(sorted(load_bank().roles))}." in " ".join(result.stderr.split())
+
+
+def test_a_typo_in_the_role_still_starts_that_interview(tmp_path: Path) -> None:
+    answers = tmp_path / "answers.txt"
+    answers.write_text("skip\n")
+    result = mockingbird("practice", "--role", "prodcut manager", "--questions", "1", "--answers", str(answers),
+                         "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["session"]["role"] == "product-management"
 
 
 def test_too_many_questions_is_refused_without_promising_a_resume(tmp_path: Path) -> None:
@@ -88,6 +107,41 @@ def test_too_many_questions_is_refused_without_promising_a_resume(tmp_path: Path
     result = mockingbird("practice", "--questions", "50", "--answers", str(answers))
     assert result.returncode == 2
     assert "Choose between 1 and" in result.stderr and "--resume" not in result.stderr
+
+
+def test_more_questions_than_the_bank_holds_is_refused_with_the_largest_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_QUESTIONS", "30")
+    available = len(load_bank().select("backend", "behavioral", "mid"))
+    assert available < 30
+    answers = tmp_path / "answers.txt"
+    answers.write_text("skip\n" * available)
+    refused = mockingbird("practice", "--role", "backend", "--questions", "30", "--answers", str(answers))
+    assert refused.returncode == 2
+    assert f"Choose between 1 and {available} questions (got 30)" in refused.stderr
+    assert "--resume" not in refused.stderr
+    with _db().session() as session:
+        assert session.scalars(select(InterviewSession)).all() == []  # nothing was started
+    largest = mockingbird("practice", "--role", "backend", "--questions", str(available), "--answers",
+                          str(answers), "--json")  # every question the bank has is served, the last one too
+    assert largest.returncode == 0, largest.stderr
+    assert json.loads(largest.stdout)["report"]["skipped"] == available
+
+
+def test_provider_fallback_warnings_go_to_the_log_file_not_into_the_panels(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_PROVIDER", "tgi")
+    monkeypatch.setenv("TGI_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens: every call falls back
+    monkeypatch.setenv("LLM_MAX_RETRIES", "0")
+    result = mockingbird("practice", "--role", "backend", "--questions", "1", "--user", "cara",
+                         stdin=f"{STRONG}\n\n\n")
+    assert result.returncode == 0, result.stderr
+    assert "Feedback" in result.stdout and "Session report" in result.stdout
+    for shown in (result.stdout, result.stderr):
+        assert "WARNING" not in shown and "provider tgi failed" not in shown
+    log = get_settings().data_dir / "logs" / "practice.log"
+    assert "provider tgi failed on grade the answer" in log.read_text()
+    assert result.stderr.strip().splitlines()[-1] == f"mockingbird: 3 warnings during the session, in {log}"
 
 
 def test_huge_answers_control_characters_and_invalid_utf8_are_handled(tmp_path: Path) -> None:
@@ -177,6 +231,112 @@ def test_a_model_outage_mid_interview_keeps_the_answer_and_retry_grades_it() -> 
     assert "couldn't get feedback from the model" in shown and "still working on your previous answer" in shown
     assert report is not None and report.answered == 1
     assert [t["answer"] for t in practice.transcript.turns] == [STRONG]  # the first answer, graded on retry
+
+
+class Keyboard:
+    """Lines typed at a terminal; None is Ctrl-D, after which a terminal (unlike a pipe) reads on."""
+
+    def __init__(self, *keys: str | None) -> None:
+        self.keys = list(keys)
+
+    def readline(self) -> str:
+        key = self.keys.pop(0) if self.keys else None
+        return "" if key is None else key + "\n"
+
+
+def _practice_at_the_keyboard(*keys: str | None) -> tuple[Practice, str, int]:
+    db = _db()
+    db.upgrade()
+    engine = InterviewEngine(db, OfflineProvider(), get_settings(), signals=InProcessSink(db))
+    cara = Actor("console", "cara", display_name="cara")
+    started = engine.start(cara, role="backend", kind="behavioral", level="mid", questions=2)
+    screen = io.StringIO()
+    practice = Practice(engine, cara, LineSource(Keyboard(*keys), interactive=True),  # type: ignore[arg-type]
+                        Console(file=screen, width=200))
+    practice.run(Progress(session=started.session, next_question=started.question))
+    return practice, screen.getvalue(), started.session.id
+
+
+def test_ctrl_d_after_part_of_an_answer_asks_and_no_keeps_the_question_open() -> None:
+    practice, shown, session_id = _practice_at_the_keyboard(
+        "I started to", None, "n",  # Ctrl-D mid-answer, then "no": nothing graded, same question
+        STRONG, "", "",  # the full answer, then Enter skips the rating
+        "half a thought", None, None,  # Ctrl-D mid-answer, Ctrl-D again: end here, ungraded
+    )
+    assert shown.count("Grade this partial answer? [y/N]") == 2
+    assert "Not graded. Type your answer again" in shown
+    assert [t["answer"] for t in practice.transcript.turns] == [STRONG]
+    assert "How useful was this practice" not in shown  # the input is gone: no survey to ask
+    with _db().session() as session:
+        stored = session.get(InterviewSession, session_id)
+        assert stored is not None and stored.state == SessionState.ended
+        answers = session.scalars(select(Turn.answer).where(Turn.session_id == session_id)).all()
+        assert sorted(a for a in answers if a) == [STRONG]  # neither fragment was stored
+
+
+def test_an_empty_answer_at_the_keyboard_shows_the_hint_each_time() -> None:
+    _, shown, _ = _practice_at_the_keyboard("", "   ", "end")
+    assert shown.count("Your answer is empty. Type your answer and finish it with an empty line") == 2
+
+
+class Terminal:
+    """``mockingbird`` on a pseudo-terminal: what it prints, waited for, never slept on."""
+
+    def __init__(self, *args: str) -> None:
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))  # no wrapping mid-word
+        self.process = subprocess.Popen([sys.executable, "-m", "bot", *args], stdin=slave, stdout=slave,
+                                        stderr=slave, env=os.environ.copy(), close_fds=True)
+        os.close(slave)
+        self.output = ""
+
+    def type(self, keys: str) -> None:
+        os.write(self.master, keys.encode())
+
+    def wait_for(self, text: str, count: int = 1, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while self.output.count(text) < count:
+            ready, _, _ = os_select.select([self.master], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise AssertionError(f"{text!r} never appeared; the screen shows:\n{self.output[-2000:]}")
+            self._read()
+
+    def _read(self) -> bool:
+        try:
+            chunk = os.read(self.master, 65536)
+        except OSError:  # EIO: the process closed the terminal
+            return False
+        self.output += re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", chunk.decode("utf-8", "replace"))
+        return bool(chunk)
+
+    def finish(self, timeout: float = 60) -> int:
+        code = self.process.wait(timeout=timeout)
+        while self._read():
+            pass
+        os.close(self.master)
+        return code
+
+
+def test_ctrl_d_on_a_real_terminal_grades_a_partial_answer_if_asked_and_ends_without_the_survey() -> None:
+    terminal = Terminal("practice", "--role", "backend", "--questions", "2", "--user", "cara")
+    terminal.wait_for("Your answer:")
+    terminal.type("\n")  # an empty answer: the hint, not a silent new prompt
+    terminal.wait_for("Your answer is empty")
+    terminal.type(f"{STRONG}\n\x04")  # Ctrl-D before the empty line that would finish the answer
+    terminal.wait_for("Grade this partial answer?")
+    terminal.type("y\n")
+    terminal.wait_for("Was this feedback helpful?")
+    terminal.type("\n")
+    terminal.wait_for("Your answer:", count=3)  # the second question's prompt
+    terminal.type("\x04")  # Ctrl-D at an empty prompt: the interview ends here
+    assert terminal.finish() == 0, terminal.output
+    assert "No more input: ending the interview here" in terminal.output and "Session report" in terminal.output
+    assert "How useful was this practice" not in terminal.output
+    with _db().session() as session:
+        stored = session.scalars(select(InterviewSession)).one()
+        assert stored.state == SessionState.ended
+        graded = session.scalars(select(Turn).where(Turn.feedback.is_not(None))).all()
+        assert [turn.answer for turn in graded] == [STRONG]
 
 
 def test_recruiter_corrects_feedback_from_the_terminal() -> None:

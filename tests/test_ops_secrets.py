@@ -195,6 +195,7 @@ def test_slack_bot_logs_no_secret(
     caplog.set_level(logging.DEBUG)
     with FakeSlackAPI() as fake:
         settings = Settings(SLACK_API_URL=fake.url, DEFAULT_QUESTIONS=2, FOLLOW_UPS=False)
+        settings.ensure_data_dir()
         db = Database(settings.resolved_database_url)
         db.upgrade()
         engine = build_engine(settings, db=db)

