@@ -94,7 +94,7 @@ def test_skip_and_end_produce_a_report(engine: InterviewEngine, candidate: Actor
 
 def test_bad_requests_are_refused_clearly(engine: InterviewEngine, candidate: Actor) -> None:
     with pytest.raises(BadInput, match="Did you mean"):
-        engine.start(candidate, role="bakend")
+        engine.start(candidate, role="back")
     with pytest.raises(BadInput, match="Kind"):
         engine.start(candidate, role="backend", kind="trivia")
     with pytest.raises(BadInput, match="between 1 and"):

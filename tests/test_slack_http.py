@@ -70,7 +70,7 @@ def test_help_and_bad_arguments_get_an_ephemeral_usage_message(
         assert help_reply.status == 200 and "`/interview-stats [days]`" in help_reply.json()["text"]
         assert help_reply.json().get("response_type", "ephemeral") == "ephemeral"
         assert (
-            "Did you mean backend" in bot.sender.command("/interview", "bakcend senior", CAND).json()["text"]
+            "Did you mean backend" in bot.sender.command("/interview", "back senior", CAND).json()["text"]
         )
         assert "between 1 and 10" in bot.sender.command("/interview", "backend 50", CAND).json()["text"]
         assert "Usage" in bot.sender.command("/interview-stats", "last week", LEAD).json()["text"]

@@ -44,7 +44,7 @@ def test_no_arguments_means_the_form_and_help_means_help(bank) -> None:  # type:
         ("backend 99", "between 1 and 10"),
         ("backend 2 3", "two question counts"),
         ("technical senior", "Which role"),
-        ("bakcend", "Did you mean backend"),
+        ("back", "Did you mean backend"),
     ],
 )
 def test_bad_interview_arguments_explain_themselves(bank, text: str, needle: str) -> None:  # type: ignore[no-untyped-def]

@@ -3,7 +3,9 @@
 Input comes from a ``LineSource``: the keyboard (multi-line answers end with an empty
 line), piped stdin (one answer per line), or an answers file (one answer per line, no
 questions asked back). Everything is stored as it happens, so Ctrl-C loses nothing and
-``--resume`` continues where the candidate stopped.
+``--resume`` continues where the candidate stopped. At the keyboard, Ctrl-D (end of input)
+at an empty prompt ends the interview; after part of an answer it first asks whether to
+grade that part, since the candidate may have pressed it by mistake.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from rich.console import Console
+from rich.markup import escape
 
 from bot.console.render import feedback_panel, question_panel, report_panel
 from bot.engine import (
@@ -33,6 +36,16 @@ from bot.engine.text import thread_command
 from chains.schemas import SessionReport
 
 COMMANDS_HELP = "'skip' skips a question, 'end' finishes early, 'retry' retries what failed, 'help' shows this."
+EMPTY_HINT = ("Your answer is empty. Type your answer and finish it with an empty line; "
+              "or type 'skip', 'end' or 'help'. Ctrl-D ends the interview.")
+
+
+class PartialAnswer(str):
+    """An answer cut off by end of input (Ctrl-D) before the empty line that finishes it.
+
+    A ``str`` so every source keeps returning text; the type alone tells ``Practice`` to ask
+    before grading a fragment.
+    """
 
 
 class LineSource:
@@ -47,18 +60,20 @@ class LineSource:
         return None if raw == "" else raw.rstrip("\n")
 
     def answer(self) -> str | None:
-        """One answer: until an empty line when interactive, else one line. None at end of input."""
+        """One answer: until an empty line when interactive, else one line. None at end of input.
+
+        Interactively, an empty line before any text is returned as ``""`` (the caller shows a
+        hint instead of waiting silently), and end of input after some text as a ``PartialAnswer``.
+        """
         if not self.interactive:
             return self.line()
         lines: list[str] = []
         while True:
             line = self.line()
             if line is None:
-                return "\n".join(lines) if lines else None
+                return PartialAnswer("\n".join(lines)) if lines else None
             if not line.strip():
-                if lines:
-                    return "\n".join(lines)
-                continue
+                return "\n".join(lines)
             if not lines and thread_command(line) is not None:
                 return line
             lines.append(line)
@@ -98,6 +113,7 @@ class Practice:
         self.console = console
         self.ask_ratings = ask_ratings and not isinstance(source, AnswersFile)
         self.transcript = Transcript()
+        self.input_ended = False  # end of input (Ctrl-D) ended the interview: nobody to ask the survey
 
     # ── entry points ────────────────────────────────────────────────────────────────
     def run(self, progress: Progress) -> SessionReport | None:
@@ -124,7 +140,20 @@ class Practice:
         while True:
             self.console.print("[dim]Your answer:[/]")
             text = self.source.answer()
+            if text is not None and self.source.interactive and not text.strip():
+                self.console.print(f"[yellow]{escape(EMPTY_HINT)}[/]")
+                continue
+            if isinstance(text, PartialAnswer):
+                self.console.print(f"[yellow]End of input in the middle of an answer.[/] "
+                                   f"Grade this partial answer? {escape('[y/N]')}")
+                reply = self.source.line()
+                if reply is None:
+                    text = None  # Ctrl-D again: end here, the fragment ungraded
+                elif reply.strip().lower() not in {"y", "yes"}:
+                    self.console.print("Not graded. Type your answer again (Ctrl-D ends the interview).")
+                    continue
             if text is None:
+                self.input_ended = True
                 self.console.print("[yellow]No more input: ending the interview here.[/]")
                 return self.engine.end(session.id, self.actor)
             command = thread_command(text)
@@ -224,7 +253,7 @@ class Practice:
     def _finish(self, session: SessionView, report: SessionReport) -> None:
         self.console.print(report_panel(report))
         self.transcript.report = report.model_dump()
-        if not self.ask_ratings:
+        if not self.ask_ratings or self.input_ended:
             return
         self.console.print("How useful was this practice? 1-5 (Enter to skip)")
         raw = (self.source.line() or "").strip()
@@ -242,4 +271,4 @@ def stdin_source() -> LineSource:
     return LineSource(sys.stdin, interactive=sys.stdin.isatty())
 
 
-__all__ = ["AnswersFile", "EngineError", "LineSource", "Practice", "Transcript", "stdin_source"]
+__all__ = ["AnswersFile", "EngineError", "LineSource", "PartialAnswer", "Practice", "Transcript", "stdin_source"]

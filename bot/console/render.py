@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from bot.engine.views import SessionView, TurnView
+from chains.bank import Bank
 from chains.schemas import Feedback, SessionReport
 
 
@@ -60,3 +62,45 @@ def report_panel(report: SessionReport) -> Panel:
         parts.append(_bullets("Next steps", report.next_steps, "yellow"))
     title = f"Session report: {report.role}, {report.kind}, {report.level}"
     return Panel(Group(*parts), title=title, border_style="green")  # type: ignore[arg-type]
+
+
+class NameList:
+    """Names separated by commas, wrapped between names and never inside one, so "back end
+    developer" stays on one line. A single name wider than the terminal is folded onto the
+    next line by Rich: broken, never clipped."""
+
+    def __init__(self, names: list[str], indent: int = 2, style: str = "dim") -> None:
+        self.names, self.indent, self.style = names, indent, style
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = max(1, options.max_width - self.indent)
+        lines: list[str] = []
+        line = ""
+        for position, name in enumerate(self.names):
+            piece = name + ("," if position < len(self.names) - 1 else "")
+            joined = f"{line} {piece}" if line else piece
+            if line and cell_len(joined) > width:
+                lines.append(line)
+                joined = piece
+            line = joined
+        lines.append(line)
+        for text in lines:
+            yield Text(" " * self.indent + text, style=self.style)
+
+
+def roles_listing(bank: Bank) -> Group:
+    """Every role, its title and every alias that reaches it (``mockingbird bank roles``).
+
+    Lines wrapped between names rather than a table: a table squeezes its columns on a
+    narrow terminal and cuts long aliases with "…", the very name a newcomer was looking for.
+    """
+    parts: list[RenderableType] = []
+    for role in sorted(bank.roles):
+        spec = bank.roles[role]
+        heading = Text(role, style="bold")
+        heading.append(f"  {spec.title}")
+        parts.append(heading)
+        parts.append(NameList([name for name in bank.names(role) if name not in (spec.role, spec.title)]
+                              or ["(no aliases)"]))
+    parts.append(Text('Case, hyphens, a trailing "engineer" or "developer" and small typos do not matter.'))
+    return Group(*parts)

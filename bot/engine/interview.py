@@ -190,8 +190,13 @@ class InterviewEngine:
         if level not in LEVELS:
             raise BadInput(f"Level must be one of: {', '.join(LEVELS)} (got {level!r}).")
         count = questions if questions is not None else self.settings.default_questions
-        if not 1 <= count <= self.settings.max_questions:
-            raise BadInput(f"Choose between 1 and {self.settings.max_questions} questions (got {count}).")
+        # The offline bank is the last fallback for every provider, so a session must fit in it:
+        # one longer than its questions for this role and kind would stall at the last of them.
+        available = len(self.bank.select(canonical, kind, level))
+        limit = min(self.settings.max_questions, available)
+        if not 1 <= count <= limit:
+            why = f": the bank has {available} {kind} questions for {canonical}" if count > available else ""
+            raise BadInput(f"Choose between 1 and {limit} questions (got {count}){why}.")
         with self.db.session() as session:
             user = self._user(session, actor)
             record = InterviewSession(
@@ -642,7 +647,7 @@ class InterviewEngine:
         """Delete a person and everything about them: sessions, answers, ratings, corrections, the
         preference data made from them, and copies waiting in the outbox or the dead letters."""
         with self.db.session() as session:
-            return forget_person(session, platform, user_id)
+            return bool(forget_person(session, platform, user_id))
 
     def forget_me(self, actor: Actor) -> bool:
         """The chat command: a person deletes their own data. True when anything was stored."""

@@ -71,7 +71,7 @@ def parse_interview(text: str, bank: Bank, max_questions: int) -> InterviewReque
     try:
         role = bank.resolve_role(" ".join(role_words))
     except UnknownRole as exc:
-        return Reply(f"{exc} Roles: {', '.join(sorted(bank.roles))}. {USAGE}")
+        return Reply(f"{exc} {USAGE}")  # the error lists the roles (or the candidates, when ambiguous)
     return InterviewRequest(role=role, kind=kind, level=level, questions=count)
 
 

@@ -11,15 +11,39 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.store.models import DeadLetter, InterviewSession, OutboxMessage, PipelineState, Turn, User, as_utc, utcnow
+from bot.store.models import (
+    Correction,
+    DeadLetter,
+    InterviewSession,
+    OutboxMessage,
+    PipelineState,
+    PreferencePair,
+    Rating,
+    SurveyResponse,
+    Turn,
+    User,
+    as_utc,
+    utcnow,
+)
 
 TOMBSTONE_PREFIX = "forgotten:"
+# Where people come from (``User.platform``): the chat adapters' names and the terminal's.
+PLATFORMS = ("slack", "discord", "console")
+PLATFORM_ALIASES = {"terminal": "console"}
+
+
+def platform_named(name: str) -> str | None:
+    """The stored platform for what an operator typed ("Slack", "terminal"), or None."""
+    key = name.strip().lower()
+    key = PLATFORM_ALIASES.get(key, key)
+    return key if key in PLATFORMS else None
 
 
 def tombstone_key(platform: str, user_id: str) -> str:
@@ -46,23 +70,59 @@ def _mentions(payload: Any, person: tuple[str, str], turn_ids: set[int]) -> bool
     return isinstance(turn_id, int) and turn_id in turn_ids
 
 
-def forget_person(session: Session, platform: str, user_id: str) -> bool:
-    """Delete everything about one person. True when anything was stored about them."""
+@dataclass(frozen=True)
+class Forgotten:
+    """What one deletion removed, counted before the cascade (so ``forget`` can say so)."""
+
+    users: int = 0
+    sessions: int = 0
+    turns: int = 0
+    ratings: int = 0
+    corrections: int = 0
+    survey_responses: int = 0
+    preference_pairs: int = 0
+    outbox_messages: int = 0
+    dead_letters: int = 0
+
+    def __bool__(self) -> bool:
+        return any(vars(self).values())
+
+    def summary(self) -> str:
+        """"1 user, 2 sessions, 5 turns, 1 rating": what was there, in that order."""
+        return ", ".join(f"{n} {name.replace('_', ' ').removesuffix('s') if n == 1 else name.replace('_', ' ')}"
+                         for name, n in vars(self).items() if n)
+
+
+def _count(session: Session, model: type, *where: ColumnElement[bool]) -> int:
+    return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def forget_person(session: Session, platform: str, user_id: str) -> Forgotten:
+    """Delete everything about one person; what was removed, true when anything was stored."""
     person = (platform, str(user_id))
     user_pk = session.scalar(
         select(User.id).where(User.platform == platform, User.platform_user_id == user_id)
     )
     turn_ids: set[int] = set()
+    counts: dict[str, int] = {}
     if user_pk is not None:
-        turn_ids = set(
-            session.scalars(
-                select(Turn.id)
-                .join(InterviewSession, Turn.session_id == InterviewSession.id)
-                .where(InterviewSession.candidate_id == user_pk)
-            )
-        )
-    scrubbed = 0
-    for table in (OutboxMessage, DeadLetter):
+        sessions = select(InterviewSession.id).where(InterviewSession.candidate_id == user_pk)
+        turns = select(Turn.id).where(Turn.session_id.in_(sessions))
+        turn_ids = set(session.scalars(turns))
+        corrections = select(Correction.id).where(
+            or_(Correction.turn_id.in_(turns), Correction.recruiter_id == user_pk))
+        counts = {
+            "users": 1,
+            "sessions": _count(session, InterviewSession, InterviewSession.candidate_id == user_pk),
+            "turns": len(turn_ids),
+            "ratings": _count(session, Rating, or_(Rating.turn_id.in_(turns), Rating.rater_id == user_pk)),
+            "corrections": _count(session, Correction, Correction.id.in_(corrections)),
+            "survey_responses": _count(session, SurveyResponse, SurveyResponse.session_id.in_(sessions)),
+            "preference_pairs": _count(session, PreferencePair, or_(
+                PreferencePair.session_id.in_(sessions), PreferencePair.turn_id.in_(turns),
+                PreferencePair.other_turn_id.in_(turns), PreferencePair.correction_id.in_(corrections))),
+        }
+    for table, name in ((OutboxMessage, "outbox_messages"), (DeadLetter, "dead_letters")):
         doomed = [
             row_id
             for row_id, payload in session.execute(select(table.id, table.payload))
@@ -70,7 +130,7 @@ def forget_person(session: Session, platform: str, user_id: str) -> bool:
         ]
         if doomed:
             session.execute(delete(table).where(table.id.in_(doomed)))
-            scrubbed += len(doomed)
+        counts[name] = len(doomed)
     if user_pk is not None:
         session.execute(delete(User).where(User.id == user_pk))
     key = tombstone_key(platform, user_id)
@@ -79,7 +139,7 @@ def forget_person(session: Session, platform: str, user_id: str) -> bool:
         session.add(PipelineState(key=key, value={"at": utcnow().isoformat()}))
     else:
         stone.value = {"at": utcnow().isoformat()}
-    return user_pk is not None or scrubbed > 0
+    return Forgotten(**counts)
 
 
 def stone_moment(value: Any) -> datetime:

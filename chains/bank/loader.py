@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
@@ -34,13 +35,34 @@ class RoleSpec(BaseModel):
 
 
 class UnknownRole(ValueError):
-    """Raised for a role the bank does not know; carries the closest matches."""
+    """Raised for a role the bank does not know; carries the closest matches and the valid roles."""
 
-    def __init__(self, role: str, suggestions: list[str]) -> None:
+    def __init__(self, role: str, suggestions: list[str], roles: list[str] | None = None) -> None:
         self.role = role
         self.suggestions = suggestions
+        self.roles = roles or []
         hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"Unknown role {role!r}.{hint}")
+        valid = f" Roles: {', '.join(self.roles)}." if self.roles else ""
+        super().__init__(f"Unknown role {role!r}.{hint}{valid}")
+
+
+class AmbiguousRole(UnknownRole):
+    """A name as close to two roles as to each other: guessing would start the wrong interview."""
+
+    def __init__(self, role: str, candidates: list[str]) -> None:
+        ValueError.__init__(self, f"Role {role!r} could be {' or '.join(candidates)}; please type one of them.")
+        self.role, self.suggestions, self.roles = role, candidates, candidates
+
+
+# Words a job title adds without naming the role: "SRE engineer" is "sre", "backend developer" "backend".
+TITLE_WORDS = frozenset({"engineer", "engineers", "engineering", "developer", "developers", "dev", "devs"})
+# difflib ratios. A typo or two in a name ("bakend", "prodcut manager") scores 0.85 or more; two
+# different names sharing a word ("account manager", "product manager") score well under 0.8.
+RESOLVE_CUTOFF = 0.8
+SUGGEST_CUTOFF = 0.6
+# Two roles whose best scores are this close are a coin toss: refuse and list both.
+AMBIGUITY_MARGIN = 0.05
+_TYPO_SHAPE = re.compile(r"[a-z]+( [a-z]+)*")  # what a misspelt name looks like once normalised
 
 
 class Bank:
@@ -53,19 +75,60 @@ class Bank:
         duplicates = [qid for qid, n in Counter(q.id for q in self.questions).items() if n > 1]
         if duplicates:
             raise ValueError(f"duplicate question ids: {', '.join(sorted(duplicates))}")
-        self._aliases: dict[str, str] = {}
+        self._names: dict[str, str] = {}
+        self._stems: dict[str, set[str]] = {}
         for spec in roles:
             for name in [spec.role, spec.title, *spec.aliases]:
-                self._aliases[_normalise(name)] = spec.role
+                key = _normalise(name)
+                owner = self._names.setdefault(key, spec.role)
+                if owner != spec.role:  # a name for two roles would make resolution depend on file order
+                    raise ValueError(f"role name {name!r} is used by both {owner} and {spec.role}")
+                self._stems.setdefault(_stem(key), set()).add(spec.role)
 
     def resolve_role(self, name: str) -> str:
-        """Map a user-typed role ("Backend Engineer", "sre") to a bank role or raise UnknownRole."""
+        """Map what a person types ("SRE engineer", "prodcut manager") to one bank role.
+
+        In order: the exact name or alias (case, punctuation and hyphens ignored); the same
+        without a trailing "engineer"/"developer"; the closest name by difflib ratio, if it is
+        a near-certain typo (``RESOLVE_CUTOFF``; letters only, as "backend ²" is no misspelt
+        "backend") and no other role comes as close. Anything else raises ``UnknownRole``
+        (closest suggestions and every valid role) or ``AmbiguousRole`` (the candidates), so
+        the answer never depends on luck or on the order of the files.
+        """
         key = _normalise(name)
-        if key in self._aliases:
-            return self._aliases[key]
-        close = difflib.get_close_matches(key, list(self._aliases), n=3, cutoff=0.5)
-        suggestions = list(dict.fromkeys(self._aliases[c] for c in close))
-        raise UnknownRole(name, suggestions)
+        if key in self._names:
+            return self._names[key]
+        stem = _stem(key)
+        exact = sorted(self._stems.get(stem, ()))
+        if len(exact) == 1:
+            return exact[0]
+        if exact:
+            raise AmbiguousRole(name, exact)
+        scores = self._closeness(stem)
+        ranked = sorted(scores, key=lambda role: (-scores[role], role))
+        if ranked and scores[ranked[0]] >= RESOLVE_CUTOFF and _TYPO_SHAPE.fullmatch(stem):
+            tied = [role for role in ranked if scores[role] >= scores[ranked[0]] - AMBIGUITY_MARGIN]
+            if len(tied) > 1:
+                raise AmbiguousRole(name, tied)
+            return ranked[0]
+        suggestions = [role for role in ranked if scores[role] >= SUGGEST_CUTOFF][:3]
+        raise UnknownRole(name, suggestions, sorted(self.roles))
+
+    def _closeness(self, stem: str) -> dict[str, float]:
+        """The best difflib ratio of ``stem`` to any name of each role."""
+        best: dict[str, float] = {}
+        matcher = difflib.SequenceMatcher(b=stem, autojunk=False)
+        for candidate, owners in self._stems.items():
+            matcher.set_seq1(candidate)
+            score = matcher.ratio()
+            for role in owners:
+                best[role] = max(best.get(role, 0.0), score)
+        return best
+
+    def names(self, role: str) -> list[str]:
+        """Every name that resolves exactly to ``role``: its id, title and aliases, in file order."""
+        spec = self.roles[role]
+        return list(dict.fromkeys([spec.role, spec.title, *spec.aliases]))
 
     def select(self, role: str, kind: str, level: str) -> list[Question]:
         """Questions for a role and kind, the requested level first, then neighbouring levels."""
@@ -90,7 +153,22 @@ class Bank:
 
 
 def _normalise(name: str) -> str:
-    return " ".join(name.lower().replace("_", " ").replace("-", " ").replace("/", " ").split())
+    """Lower case, every run of punctuation (hyphens, slashes, dots, underscores) a single space."""
+    return " ".join(re.sub(r"[\W_]+", " ", name.lower()).split())
+
+
+def _stem(key: str) -> str:
+    """``key`` without trailing title words, misspelt ones too ("sre enginer" -> "sre")."""
+    words = key.split()
+    while len(words) > 1 and _is_title_word(words[-1]):
+        words.pop()
+    return " ".join(words)
+
+
+def _is_title_word(word: str) -> bool:
+    if word in TITLE_WORDS:
+        return True  # short words only exactly: "de" or "ev" are not a misspelt "dev"
+    return len(word) >= 5 and bool(difflib.get_close_matches(word, TITLE_WORDS, n=1, cutoff=RESOLVE_CUTOFF))
 
 
 def _level_order(level: str) -> list[str]:
@@ -116,4 +194,4 @@ def load_bank(directory: Path = DATA_DIR) -> Bank:
     return Bank([load_role_file(path) for path in files])
 
 
-__all__ = ["Bank", "RoleSpec", "UnknownRole", "load_bank", "KINDS", "LEVELS"]
+__all__ = ["AmbiguousRole", "Bank", "RoleSpec", "UnknownRole", "load_bank", "KINDS", "LEVELS"]
