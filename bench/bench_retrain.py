@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chains import rubric
+from chains import grading
 from chains.bank import load_bank
 
 SYSTEM = "You are Mockingbird. Grade the answer and reply with one Feedback JSON object."
@@ -35,7 +35,7 @@ def rows(limit: int) -> list[dict[str, Any]]:
     out = []
     for question in load_bank().questions[:limit]:
         answer = "; ".join(question.key_points) + "."
-        feedback = rubric.grade(question, answer)
+        feedback = grading.grade(question, answer)
         vague = {
             "score": min(10, feedback.score + 3),
             "strengths": ["Great answer overall!"],

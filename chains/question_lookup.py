@@ -11,7 +11,7 @@ import difflib
 import hashlib
 
 from chains.bank import Bank
-from chains.rubric import STOPWORDS, WORD
+from chains.grading.text import STOPWORDS, WORD
 from chains.schemas import Question
 
 

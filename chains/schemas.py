@@ -55,8 +55,11 @@ class Feedback(BaseModel):
         default_factory=dict, description="Criterion name to a 1-10 score"
     )
     summary: str = Field(min_length=1, max_length=2000)
+    outline: list[str] = Field(
+        default_factory=list, max_length=8, description="What a strong answer to this question would contain"
+    )
 
-    @field_validator("strengths", "weaknesses", "suggestions")
+    @field_validator("strengths", "weaknesses", "suggestions", "outline")
     @classmethod
     def _strip_items(cls, value: list[str]) -> list[str]:
         return _clean_items(value)

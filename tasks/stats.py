@@ -66,6 +66,8 @@ class Stats(BaseModel):
     correction_rate: float | None
     llm_turns: int
     json_valid_rate: float | None
+    # Model feedback the rubric's relevance guardrail capped, per model version (LLM providers only).
+    guardrail_capped: dict[str, int] = {}
     survey_responses: int
     survey_average: float | None
     groups: list[Group]
@@ -83,6 +85,9 @@ class Stats(BaseModel):
                      f"{self.graded_turns}, average score {self.average_score if self.average_score else 'n/a'}")
         lines.append(f"Corrections: {self.corrected_turns} answers corrected ({pct(self.correction_rate)}); "
                      f"JSON validity (first try, LLM calls): {pct(self.json_valid_rate)}")
+        if self.guardrail_capped:
+            capped = ", ".join(f"{model}: {count}" for model, count in sorted(self.guardrail_capped.items()))
+            lines.append(f"Non-answers a model scored above 3, capped by the rubric: {capped}")
         if self.survey_responses:
             lines.append(f"Usefulness survey: {self.survey_average}/5 from {self.survey_responses} responses")
         if self.groups:
@@ -140,6 +145,11 @@ def compute_stats(db: Database, days: int = 30, by: str = "role") -> Stats:
             .where(Rating.updated_at >= since)
             .group_by(key_column, rated_day)
         ).all()
+        capped = session.execute(
+            select(func.coalesce(Turn.model_version, Turn.provider, "unknown"), func.count())
+            .where(Turn.graded_at >= since, Turn.guardrail.is_not(None))
+            .group_by(func.coalesce(Turn.model_version, Turn.provider, "unknown"))
+        ).all()
         corrected = session.scalar(select(func.count(func.distinct(Correction.turn_id)))
                                    .where(Correction.updated_at >= since)) or 0
         survey = session.execute(select(func.count(), func.avg(SurveyResponse.usefulness))
@@ -162,6 +172,7 @@ def compute_stats(db: Database, days: int = 30, by: str = "role") -> Stats:
         ratings_up=up, ratings_down=down, satisfaction=_rate(up, up + down), ci_low=ci_low, ci_high=ci_high,
         corrected_turns=corrected, correction_rate=_rate(corrected, graded),
         llm_turns=llm_turns, json_valid_rate=_rate(llm_valid, llm_turns),
+        guardrail_capped={str(model): count for model, count in capped},
         survey_responses=survey[0] or 0,
         survey_average=round(float(survey[1]), 2) if survey[1] is not None else None,
         groups=sorted((g.finish() for g in groups.values()), key=lambda g: g.key),

@@ -85,7 +85,7 @@ def test_engine_falls_back_to_offline_and_says_so(database: Database, candidate:
     started = engine.start(candidate, role="backend", kind="behavioral", level="mid", questions=1)
     engine.answer(started.session.id, candidate, ANSWERS[0])
     (turn,) = _turns(database, started.session.id)
-    assert (turn.provider, turn.fell_back, turn.prompt_version) == ("offline", True, "rubric-v1")
+    assert (turn.provider, turn.fell_back, turn.prompt_version) == ("offline", True, "grader-v2")
 
 
 def _seed(db: Database, candidate: Actor, recruiter: Actor) -> Feedback:

@@ -75,7 +75,7 @@ def test_every_turn_records_how_its_feedback_was_made(engine: InterviewEngine, d
     engine.answer(started.session.id, candidate, GOOD)
     with database.session() as session:
         turn = session.scalars(select(Turn).where(Turn.session_id == started.session.id)).one()
-        assert turn.provider == "offline" and turn.prompt_version == "rubric-v1"
+        assert turn.provider == "offline" and turn.prompt_version == "grader-v2"
         assert turn.valid_first_try is True and turn.repaired is False and turn.fell_back is False
         assert turn.latency_ms is not None and turn.raw_output
         Feedback.model_validate(turn.feedback)

@@ -233,7 +233,7 @@ def test_without_a_live_version_the_baseline_is_the_default_model(database: Data
     add(database, "first")
     registry.set_traffic(database, "first", 0.5)
     seed_ratings(database, "first", up=40, down=5)
-    seed_ratings(database, "rubric-v1", up=15, down=25)  # sessions served by the configured default
+    seed_ratings(database, "grader-v2", up=15, down=25)  # sessions served by the configured default
     comparison = registry.compare(database, "first")
     assert comparison.baseline_arm.label == "default model" and comparison.baseline_arm.total == 40
     assert comparison.decision == "promote"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from chains import rubric
+from chains import grading
 from chains.bank import load_bank
 from chains.schemas import Feedback
 
@@ -92,7 +92,7 @@ def answer_examples() -> list[dict[str, Any]]:
                     {
                         "question": question,
                         "answer": answer,
-                        "feedback": rubric.grade(question, pair[quality]),
+                        "feedback": grading.grade(question, pair[quality]),
                         "quality": quality,
                     }
                 )

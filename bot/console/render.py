@@ -34,6 +34,8 @@ def feedback_panel(feedback: Feedback, provider: str | None = None) -> Panel:
         parts.append(_bullets("Weaknesses", feedback.weaknesses, "red"))
     if feedback.suggestions:
         parts.append(_bullets("Suggestions", feedback.suggestions, "yellow"))
+    if feedback.outline:
+        parts.append(_bullets("A strong answer would cover", feedback.outline, "cyan"))
     if feedback.criteria:
         table = Table(show_header=True, header_style="bold", box=None)
         table.add_column("criterion")

@@ -70,6 +70,7 @@ def feedback_embed(feedback: Feedback, *, title: str, footer: str | None = None)
         ("Strengths", feedback.strengths),
         ("Weaknesses", feedback.weaknesses),
         ("Suggestions", feedback.suggestions),
+        ("A strong answer would cover", feedback.outline),
     ):
         if items:
             embed.add_field(name=name, value=bullets(items), inline=False)

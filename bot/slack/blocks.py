@@ -82,6 +82,7 @@ def _feedback_sections(feedback: Feedback) -> list[Block]:
         ("Strengths", feedback.strengths),
         ("Weaknesses", feedback.weaknesses),
         ("Suggestions", feedback.suggestions),
+        ("A strong answer would cover", feedback.outline),
     ):
         if items:
             blocks.append(section(bullets(title, items)))

@@ -150,6 +150,7 @@ class Turn(Base):
     valid_first_try: Mapped[bool | None] = mapped_column(Boolean)
     repaired: Mapped[bool | None] = mapped_column(Boolean)
     fell_back: Mapped[bool | None] = mapped_column(Boolean)
+    guardrail: Mapped[str | None] = mapped_column(String(40))
     latency_ms: Mapped[float | None] = mapped_column()
     asked_at: Mapped[datetime] = mapped_column(default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chains import grading
 from chains.bank import Bank, load_bank
 from chains.llm import feedback, follow_up, question, report
 from chains.llm.backend import Backend
@@ -27,7 +28,7 @@ class LLMProvider(Provider):
         return self.questions[request.kind].invoke(request)
 
     def grade(self, request: GradeRequest) -> Result[Feedback]:
-        return self.feedback[request.question.kind].invoke(request)
+        return guard(request, self.feedback[request.question.kind].invoke(request))
 
     def follow_up(self, request: FollowUpRequest) -> Result[Question] | None:
         return self.follow_ups[request.question.kind].invoke(request)
@@ -36,3 +37,26 @@ class LLMProvider(Provider):
         if report.answered == 0:
             return None  # nothing to summarise; the engine's own report says so
         return self.reporter.invoke(report)
+
+
+def guard(request: GradeRequest, result: Result[Feedback]) -> Result[Feedback]:
+    """The offline grader's relevance check beside the model: a non-answer cannot score above 3.
+
+    A model can be talked into praising an off-topic story or a prompt injection; the check
+    does not depend on the model, so its verdict caps the score, leads the weaknesses with the
+    reason, and is recorded on the call (stats and eval count interventions per model).
+    """
+    feedback = result.value
+    if not feedback.outline:
+        feedback = feedback.model_copy(update={"outline": list(request.question.key_points[:6])})
+    if feedback.score > grading.NON_ANSWER_CAP:
+        verdict = grading.relevance_check(request.question, request.answer)
+        if verdict is not None:
+            feedback = feedback.model_copy(update={
+                "score": grading.NON_ANSWER_CAP,
+                "strengths": [],
+                "weaknesses": [verdict.reason, *feedback.weaknesses][:8],
+                "summary": f"Capped at {grading.NON_ANSWER_CAP}/10: {verdict.reason}",
+            })
+            result.call.guardrail = verdict.kind
+    return Result(feedback, result.call)

@@ -58,6 +58,8 @@ class CallRecord:
     repaired: bool = False
     fell_back: bool = False
     errors: list[str] = field(default_factory=list)
+    # The non-answer kind ("off-topic", ...) when the rubric's guardrail capped a model's score.
+    guardrail: str | None = None
 
 
 @dataclass

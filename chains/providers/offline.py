@@ -1,4 +1,4 @@
-"""The offline provider: questions from the curated bank, feedback from the rubric. No keys, no network."""
+"""The offline provider: questions from the curated bank, feedback from the offline grader. No keys, no network."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 import time
 from collections import Counter
 
-from chains import rubric
+from chains import grading
 from chains.bank import Bank, load_bank
 from chains.providers.base import CallRecord, GradeRequest, Provider, ProviderError, QuestionRequest, Result
 from chains.schemas import Feedback, Question
@@ -28,8 +28,8 @@ class OfflineProvider(Provider):
 
     def grade(self, request: GradeRequest) -> Result[Feedback]:
         started = time.perf_counter()
-        feedback = rubric.grade(request.question, request.answer)
-        call = CallRecord(provider=self.name, model=rubric.RUBRIC_VERSION, prompt_version=rubric.RUBRIC_VERSION,
+        feedback = grading.grade(request.question, request.answer)
+        call = CallRecord(provider=self.name, model=grading.GRADER_VERSION, prompt_version=grading.GRADER_VERSION,
                           raw_output=feedback.model_dump_json(), latency_ms=(time.perf_counter() - started) * 1000)
         return Result(feedback, call)
 

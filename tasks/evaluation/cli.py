@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 err = Console(stderr=True)
 SUMMARY_SECTIONS = (("json_validity", "JSON validity"), ("accuracy", "Feedback accuracy"),
                     ("diversity", "Question diversity"), ("relevance", "Relevance to the role"),
-                    ("satisfaction", "Candidate satisfaction"))
+                    ("satisfaction", "Candidate satisfaction"),
+                    ("agreement", "Agreement on the held-out annotated set"))
 
 
 def stats(
@@ -51,6 +52,8 @@ def evaluate(
     html_out: Annotated[Path | None, typer.Option("--html", help="Write an HTML report here.")] = None,
     questions: Annotated[int, typer.Option(help="Questions per simulated session.")] = 5,
     no_embeddings: Annotated[bool, typer.Option(help="Skip embedding-based metrics.")] = False,
+    no_agreement: Annotated[bool, typer.Option(help="Skip the held-out annotated set (600+ grading calls).")]
+    = False,
 ) -> None:
     """Evaluate a provider on the held-out set: validity, accuracy, diversity/relevance, satisfaction."""
     from bot.app import open_database
@@ -68,12 +71,15 @@ def evaluate(
     if html_out is not None:
         prepare_output(html_out)
     db = open_database(settings)
+    from tasks.evaluation import annotated
+
     items = load_eval_set()
-    total = len(items) + 2 * len(load_bank().roles)
+    total = len(items) + 2 * len(load_bank().roles) + (0 if no_agreement else len(annotated.load("heldout")))
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task(f"Evaluating {chosen}", total=total)
         report = run_eval(providers.create(chosen, settings), db=db, items=items, per_session=questions,
-                          use_embeddings=not no_embeddings, step=lambda _: progress.advance(task))
+                          use_embeddings=not no_embeddings, step=lambda _: progress.advance(task),
+                          agreement=not no_agreement)
     for note in report.notes:
         err.print(f"[yellow]{escape(note)}[/]")  # a note may hold "[eval]", which Rich would eat as markup
     if html_out is not None:

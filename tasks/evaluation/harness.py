@@ -22,6 +22,7 @@ from chains.bank import Bank, load_bank
 from chains.providers import GradeRequest, Provider, ProviderError, QuestionRequest
 from chains.schemas import KINDS, Question
 from tasks.evaluation import metrics
+from tasks.evaluation.agreement import Agreement, measure_agreement
 from tasks.stats import compute_stats
 
 DATA_DIR = Path(__file__).with_name("data")
@@ -101,6 +102,7 @@ class EvalReport(BaseModel):
     diversity: Diversity
     relevance: Relevance | None
     satisfaction: Satisfaction | None
+    agreement: Agreement | None = None
     notes: list[str]
 
 
@@ -224,7 +226,7 @@ def satisfaction_of(db: Database, days: int) -> Satisfaction:
 
 def run_eval(provider: Provider, *, db: Database | None = None, bank: Bank | None = None,
              items: list[EvalItem] | None = None, per_session: int = 5, use_embeddings: bool = True,
-             days: int = 90, step: Step | None = None) -> EvalReport:
+             days: int = 90, step: Step | None = None, agreement: bool = True) -> EvalReport:
     from tasks.evaluation.embeddings import EmbeddingsUnavailable, embed
 
     bank = bank or load_bank()
@@ -244,5 +246,6 @@ def run_eval(provider: Provider, *, db: Database | None = None, bank: Bank | Non
     return EvalReport(
         provider=provider.name, created_at=datetime.now(UTC), items=results, json_validity=validity,
         accuracy=accuracy, diversity=diversity_of(sessions, vectors), relevance=relevance,
-        satisfaction=satisfaction_of(db, days) if db is not None else None, notes=notes,
+        satisfaction=satisfaction_of(db, days) if db is not None else None,
+        agreement=measure_agreement(provider, step) if agreement else None, notes=notes,
     )

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from itertools import combinations
 
-from chains.rubric import content_stems
+from chains.grading.text import content_stems
 
 
 def mean_absolute_error(predicted: Sequence[float], truth: Sequence[float]) -> float:

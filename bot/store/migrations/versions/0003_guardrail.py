@@ -1,0 +1,22 @@
+"""turns.guardrail: the non-answer kind when the rubric capped a model's score
+
+Revision ID: 0003
+Revises: 0002
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0003'
+down_revision = '0002'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('turns') as batch:
+        batch.add_column(sa.Column('guardrail', sa.String(length=40), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('turns') as batch:
+        batch.drop_column('guardrail')

@@ -1,0 +1,76 @@
+"""The offline grader: substance first, then structure and delivery, in a score fitted on people.
+
+It is the embedded default and the last fallback under every LLM, so it is what every user
+meets first. It reads the question (relevance and key-point coverage by meaning, through
+``chains.embeddings``), refuses to reward non-answers (``nonanswers``: at most 3/10 and the
+first weakness says why), combines its signals with weights fitted on recruiter-annotated
+answers (``model``), and only says things that are true of the answer (``explain``).
+Deterministic: the same answer to the same question always gets the same feedback.
+docs/grading.md describes the design and its measured agreement with recruiters.
+"""
+
+from __future__ import annotations
+
+from chains.grading import explain, model, nonanswers, signals
+from chains.grading.nonanswers import NON_ANSWER_CAP, NonAnswer, addressed_to_grader
+from chains.grading.signals import Signals, measure
+from chains.schemas import Feedback, Question
+
+__all__ = ["GRADER_VERSION", "NON_ANSWER_CAP", "NonAnswer", "Signals", "addressed_to_grader", "grade",
+           "measure", "relevance_check"]
+
+GRADER_VERSION = "grader-v2"
+
+
+def _clamp(value: float) -> int:
+    return max(1, min(10, round(value)))
+
+
+def _criteria(question: Question, s: Signals, non_answer: NonAnswer | None) -> dict[str, int]:
+    low, high = model.LENGTH_TARGET[question.level]
+    criteria = {
+        "relevance": _clamp(1 + 9 * model.feature_values(s, question.kind, question.level)["relevance"]),
+        "coverage": _clamp(1 + 9 * s.coverage),
+        "specificity": _clamp(2 + 1.5 * min(s.numbers, 3) + min(s.specific_terms, 2) + min(s.reasoning, 2)),
+        "delivery": _clamp(10 - 1.5 * s.filler_rate),
+        "length": _clamp(10 * min(1.0, s.words / low)) if s.words <= 2 * high else 6,
+    }
+    if question.kind == "behavioral":
+        criteria["structure"] = _clamp(1 + 2 * sum(s.star[p] for p in explain.STAR_PARTS) + s.star["reflection"])
+        mentions = s.i_count + s.we_count
+        criteria["ownership"] = _clamp(2 + 8 * s.i_count / mentions) if mentions else 1
+    if non_answer is not None:
+        criteria = {name: min(value, NON_ANSWER_CAP) for name, value in criteria.items()}
+    return criteria
+
+
+def relevance_check(question: Question, answer: str) -> NonAnswer | None:
+    """Whether an answer is a non-answer to its question (the guardrail beside the LLM providers)."""
+    return nonanswers.detect(question, answer, measure(question, answer))
+
+
+def grade(question: Question, answer: str) -> Feedback:
+    """Score an answer and explain the score."""
+    s = measure(question, answer)
+    non_answer = nonanswers.detect(question, answer, s)
+    score = _clamp(model.predict(s, question.kind, question.level))
+    criteria = _criteria(question, s, non_answer)
+    if non_answer is not None:
+        score = min(score, NON_ANSWER_CAP)
+        remarks = explain.for_non_answer(question, non_answer)
+    else:
+        remarks = explain.for_answer(question, s, criteria)
+    lead = remarks.weaknesses[0] if remarks.weaknesses else "A solid answer; the suggestions are polish."
+    summary = f"Rubric feedback (offline): {score}/10. {lead}"
+    return Feedback(
+        score=score,
+        strengths=remarks.strengths[:5],
+        weaknesses=remarks.weaknesses[:5],
+        suggestions=remarks.suggestions[:5],
+        criteria=criteria,
+        summary=summary,
+        outline=list(question.key_points[:6]),
+    )
+
+
+__all__ += ["explain", "model", "signals"]

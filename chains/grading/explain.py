@@ -1,0 +1,101 @@
+"""The words of offline feedback: every remark is a true statement about this answer.
+
+Each remark is tied to the measurement that justifies it (a strength about numbers needs
+numbers; "most of the story is 'we'" needs more "we" than "I"), a non-answer gets no
+strengths at all, and lists are joined as English sentences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chains.grading import text
+from chains.grading.model import LENGTH_TARGET
+from chains.grading.nonanswers import NonAnswer
+from chains.grading.signals import Signals
+from chains.schemas import Question
+
+STAR_PARTS = ("situation", "task", "action", "result")
+STAR_TIPS = {
+    "situation": "Open with the situation: where and when it happened, and what was at stake.",
+    "task": "Say what you specifically had to achieve, and by when.",
+    "action": "Walk through the steps you took yourself (\"I decided ...\", \"I wrote ...\").",
+    "result": "Close with the result: what changed, ideally with a number or a before/after.",
+}
+
+
+@dataclass
+class Remarks:
+    strengths: list[str] = field(default_factory=list)
+    weaknesses: list[str] = field(default_factory=list)
+    suggestions: list[str] = field(default_factory=list)
+
+
+def for_non_answer(question: Question, non_answer: NonAnswer) -> Remarks:
+    remarks = Remarks(weaknesses=[non_answer.reason])
+    remarks.suggestions.append(f"Answer the question asked: {question.text}")
+    remarks.suggestions.append("A strong answer would cover " + "; ".join(question.key_points[:4]) + ".")
+    return remarks
+
+
+def for_answer(question: Question, s: Signals, criteria: dict[str, int]) -> Remarks:
+    r = Remarks()
+    if question.kind == "behavioral":
+        _behavioral(s, r)
+    else:
+        _technical(s, r)
+    if s.numbers >= 2 and s.specific_terms + s.numbers >= 3:
+        r.strengths.append("Concrete and specific, with numbers.")
+    elif s.numbers == 0 and s.specific_terms < 2:
+        r.weaknesses.append("No concrete specifics such as numbers, names, tools or scale.")
+        r.suggestions.append("Add specifics: scale, numbers, timelines, tools.")
+    low, high = LENGTH_TARGET[question.level]
+    if s.words < low // 2:
+        r.weaknesses.append(f"Too short to show depth ({s.words} words).")
+        r.suggestions.append("Aim for a 1-2 minute answer (about 120-300 words).")
+    elif s.words > 2 * high:
+        r.weaknesses.append(f"Long ({s.words} words): the key message gets lost.")
+        r.suggestions.append("Lead with the main point and cut what does not support it.")
+    if criteria["delivery"] <= 6:
+        r.weaknesses.append(f"{s.fillers + s.hedges} filler words and hedges (\"um\", \"basically\", \"I guess\") "
+                            "weaken the delivery.")
+        r.suggestions.append("Cut fillers and hedges; state what you did and why.")
+    elif s.fillers + s.hedges == 0 and s.words >= 60:
+        r.strengths.append("Direct, filler-free delivery.")
+    return r
+
+
+def _behavioral(s: Signals, r: Remarks) -> None:
+    present = [p for p in STAR_PARTS if s.star[p]]
+    missing = [p for p in STAR_PARTS if not s.star[p]]
+    if len(present) >= 3:
+        r.strengths.append(f"A clear story: it covers the {text.join_words(present)}.")
+    if missing:
+        r.weaknesses.append(f"The story does not make clear the {text.join_words(missing)}.")
+        r.suggestions.extend(STAR_TIPS[p] for p in missing)
+    if s.star["reflection"]:
+        r.strengths.append("You reflect on what you learned.")
+    elif len(present) >= 2:
+        r.suggestions.append("End with what you learned or would do differently.")
+    if s.we_count >= 3 and s.we_count > 2 * s.i_count:
+        r.weaknesses.append("It is hard to tell what you did yourself: most of the story is \"we\".")
+        r.suggestions.append("Use \"I\" for your own decisions and actions.")
+    elif s.i_count >= 3 and s.star["action"] and s.i_count >= s.we_count:
+        r.strengths.append("You make your own contribution clear.")
+    _points(s, r, "The story does not show")
+
+
+def _technical(s: Signals, r: Remarks) -> None:
+    _points(s, r, "Not yet covered")
+    if s.reasoning >= 2:
+        r.strengths.append("Explains reasoning and trade-offs.")
+    else:
+        r.suggestions.append("Explain why: name the trade-offs and how you would measure success.")
+
+
+def _points(s: Signals, r: Remarks, missing_label: str) -> None:
+    if s.covered_points:
+        r.strengths.append("Covers: " + "; ".join(s.covered_points[:3]) + ".")
+    if s.missed_points:
+        r.weaknesses.append(f"{missing_label}: " + "; ".join(s.missed_points[:3]) + ".")
+        r.suggestions.append(f"Cover {s.missed_points[0]}.")

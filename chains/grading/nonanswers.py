@@ -1,0 +1,189 @@
+"""Answers that are not answers: they cannot score above 3, and the feedback says why first.
+
+Each detector looks for one kind (off-topic, an answer to another question, keyword salad,
+parroting, repetition, gibberish, refusal, text addressed to the grader, another language)
+and returns a plain-words reason. The thresholds were set on the annotated set
+(tasks/evaluation/annotated) so that no genuine answer there trips them; docs/grading.md
+lists the figures.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from chains.bank import load_bank
+from chains.embeddings import embed
+from chains.grading import text
+from chains.grading.signals import Signals
+from chains.schemas import Question
+
+NON_ANSWER_CAP = 3
+
+INJECTION = re.compile(
+    r"(ignore|disregard|forget|override)\b.{0,60}\b(instruction|prompt|rubric|rules|guideline|above|grading)"
+    r"|\b(give|award|rate|score|grade)\b.{0,30}\b(10|ten)\s*(/\s*10|out of (10|ten)|points|stars)\b"
+    r"|\b(give|award)\b.{0,20}\b(full|perfect|maximum|top) (marks|score)"
+    r"|system prompt|you are now|new instructions|\b(dear|to the|attention|note to the|hey) (ai |llm )?"
+    r"(grader|evaluator|reviewer|model|assistant)\b|\b(ai|llm) (grader|evaluator)\b",
+    re.IGNORECASE,
+)
+REFUSAL = re.compile(
+    r"\b(i (really )?(don'?t|do not) know|no idea|not sure|pass|skip|next question|i have never|i've never|i can'?t"
+    r" (answer|say|remember|think of)|nothing comes to mind|i haven'?t (done|had|worked))\b")
+FOREIGN_STOPWORDS: dict[str, frozenset[str]] = {
+    "Spanish": frozenset("el la los las que de en y un una por para con es del se lo como pero muy fue".split()),
+    "German": frozenset("der die das und ist nicht ich wir ein eine mit auf für den dem zu es auch war".split()),
+    "French": frozenset("le la les des et est que une un pour dans nous je pas avec sur ce qui était".split()),
+    "Portuguese": frozenset("o os as que de em um uma para com não eu nós foi mais do da no na".split()),
+    "Italian": frozenset("il lo gli che di e un una per con non sono ho abbiamo nel della era".split()),
+    "Dutch": frozenset("de het een en van ik wij niet is dat op te met voor was".split()),
+}
+SCRIPTS = (("CJK", "CJK"), ("HIRAGANA", "Japanese"), ("KATAKANA", "Japanese"), ("HANGUL", "Korean"),
+           ("CYRILLIC", "Russian or another Cyrillic language"), ("ARABIC", "Arabic"), ("HEBREW", "Hebrew"),
+           ("DEVANAGARI", "Hindi"), ("GREEK", "Greek"), ("THAI", "Thai"))
+
+# Off-topic: few of the answer's words belong to the role's field (cosine >= DOMAIN_WORD to a word of
+# the role's questions and key points) and no sentence comes near a key point.
+DOMAIN_WORD = 0.7
+OFF_TOPIC_DOMAIN_SHARE = 0.36
+OFF_TOPIC_BEST_POINT = 0.35
+# Another question: a bank question fits the answer this much better than the one asked, and the
+# answer shares almost no words with the question and its key points.
+OTHER_QUESTION_MARGIN = 0.3
+OTHER_QUESTION_SHARED_WORDS = 3
+PARROT_RELEVANCE = 0.8
+
+
+@dataclass(frozen=True)
+class NonAnswer:
+    kind: str
+    reason: str
+
+
+def addressed_to_grader(answer: str) -> bool:
+    return bool(INJECTION.search(answer))
+
+
+def _language(answer: str) -> str | None:
+    letters = [c for c in answer if c.isalpha()]
+    if not letters:
+        return None
+    names: Counter[str] = Counter()
+    for char in letters:
+        if ord(char) < 0x250:
+            continue
+        name = unicodedata.name(char, "")
+        for marker, language in SCRIPTS:
+            if marker in name:
+                names[language] += 1
+                break
+    if names and sum(names.values()) / len(letters) > 0.3:
+        return names.most_common(1)[0][0]
+    tokens = re.findall(r"[^\W\d_]+", answer.lower())
+    if len(tokens) < 6:
+        return None
+    english = sum(t in text.STOPWORDS for t in tokens) / len(tokens)
+    scores = {lang: sum(t in words for t in tokens) / len(tokens) for lang, words in FOREIGN_STOPWORDS.items()}
+    language, share = max(scores.items(), key=lambda item: item[1])
+    return language if share > 0.15 and share > english else None
+
+
+def _gibberish(answer: str) -> bool:
+    tokens = re.findall(r"[a-z]+", answer.lower())
+    if len(tokens) < 3:
+        return False
+    vowelless = sum(1 for t in tokens if len(t) > 3 and not re.search(r"[aeiouy]", t))
+    consonant_runs = sum(1 for t in tokens if re.search(r"[bcdfghjklmnpqrstvwxz]{5,}", t))
+    return (vowelless + consonant_runs) / len(tokens) > 0.25
+
+
+def _topic_words(answer: str, question: Question) -> list[str]:
+    asked = text.content_stems(question.text + " " + " ".join(question.key_points))
+    counts = Counter(w for w in text.words(answer)
+                     if w not in text.STOPWORDS and len(w) > 3 and text.stem(w) not in asked and not w.isdigit()
+                     and not w.endswith(("ed", "ing", "ly")))
+    return [w for w, _ in counts.most_common(3)]
+
+
+@lru_cache(maxsize=1)
+def _bank_vectors() -> tuple[list[Question], np.ndarray]:
+    questions = load_bank().questions
+    return questions, embed([q.text + " " + " ".join(q.key_points) for q in questions])
+
+
+@lru_cache(maxsize=32)
+def _field_vectors(role: str) -> np.ndarray:
+    """The words of a role's questions and key points: what its field sounds like."""
+    words = sorted({w for q in load_bank().questions if q.role == role
+                    for w in text.words(q.text + " " + " ".join(q.key_points)) if _is_content(w)})
+    return embed(words)
+
+
+def _is_content(word: str) -> bool:
+    return word not in text.STOPWORDS and len(word) > 2 and not word.isdigit()
+
+
+def domain_share(answer: str, role: str) -> float:
+    """Share of the answer's distinct content words that belong to the role's field."""
+    words = sorted({w for w in text.words(answer) if _is_content(w)})
+    if not words:
+        return 0.0
+    return float(((embed(words) @ _field_vectors(role).T).max(axis=1) >= DOMAIN_WORD).mean())
+
+
+def _other_question(answer: str, question: Question, signals: Signals) -> Question | None:
+    if signals.shared_question_words > OTHER_QUESTION_SHARED_WORDS:
+        return None
+    questions, vectors = _bank_vectors()
+    similarity = vectors @ embed([answer])[0]
+    best = int(similarity.argmax())
+    own = next((i for i, q in enumerate(questions) if q.id == question.id), None)
+    own_similarity = float(similarity[own]) if own is not None else signals.relevance
+    if questions[best].id != question.id and similarity[best] - own_similarity >= OTHER_QUESTION_MARGIN:
+        return questions[best]
+    return None
+
+
+def detect(question: Question, answer: str, signals: Signals) -> NonAnswer | None:
+    """The first kind of non-answer this answer is, or None for a genuine attempt."""
+    lowered = answer.lower()
+    if addressed_to_grader(answer):
+        return NonAnswer("grader-directed", "Part of this answer speaks to the grader instead of answering the "
+                         "question; an answer is scored on what it says about the question, so it scores low.")
+    language = _language(answer)
+    if language:
+        return NonAnswer("foreign-language", f"This answer seems to be written in {language}; this grader reads "
+                         "English only, so it could not judge the content. Answer in English to be scored.")
+    if signals.words < 60 and REFUSAL.search(lowered):
+        return NonAnswer("refusal", "This is not an answer yet: saying you don't know gives the interviewer "
+                         "nothing to assess.")
+    if _gibberish(answer):
+        return NonAnswer("gibberish", "This answer is not readable text, so there is nothing to assess.")
+    if signals.sentence_count >= 4 and (signals.unique_sentence_ratio < 0.5 or signals.compression < 0.12):
+        return NonAnswer("repetition", "This answer repeats the same sentences over and over; repetition adds "
+                         "nothing an interviewer can assess.")
+    tokens = text.words(answer)
+    if len(tokens) >= 6:
+        function_share = sum(t in text.STOPWORDS for t in tokens) / len(tokens)
+        if function_share < 0.12:
+            return NonAnswer("keyword-salad", "This is a list of keywords, not an answer: it names terms without "
+                             "saying what you did or how anything works.")
+    novel = text.content_stems(answer) - text.content_stems(question.text)
+    if signals.relevance >= PARROT_RELEVANCE and len(novel) <= 4:
+        return NonAnswer("parroting", "This answer restates the question instead of answering it.")
+    if (max(signals.point_similarity, default=0.0) < OFF_TOPIC_BEST_POINT
+            and domain_share(answer, question.role) < OFF_TOPIC_DOMAIN_SHARE):
+        topic = text.join_words(_topic_words(answer, question))
+        about = f"; it is about {topic}" if topic else ""
+        return NonAnswer("off-topic", f"This answer does not address the question{about}.")
+    other = _other_question(answer, question, signals)
+    if other is not None:
+        return NonAnswer("other-question", f"This answer seems to address a different question (\"{other.text}\"), "
+                         "not the one asked.")
+    return None
