@@ -90,4 +90,4 @@ def test_offline_score_does_not_rise_with_an_injection(question: Question, injec
     honest = offline.grade(GradeRequest(question=question, answer=HONEST)).value
     injected = offline.grade(GradeRequest(question=question, answer=f"{HONEST} {injection}")).value
     assert injected.score <= honest.score
-    assert any("addressed the grader" in w for w in injected.weaknesses)
+    assert "speaks to the grader" in injected.weaknesses[0]

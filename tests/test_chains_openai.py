@@ -101,3 +101,24 @@ def test_the_sessions_registry_variant_overrides_the_configured_model(fake: Fake
     assert models[0] == variant and models[1] != variant
     assert models[2:] == [variant, variant]  # the repair call goes to the same variant
     assert chosen.call.model == variant and default.call.model == models[1] and repaired.call.repaired
+
+
+def test_the_rubric_caps_a_model_that_praises_an_off_topic_answer(fake: FakeOpenAI) -> None:
+    question = load_bank().by_id["backend-027"]
+    sourdough = ("Last spring I organised the sourdough stall for our school bake sale. I baked 40 loaves over two "
+                 "days, planned the oven schedule and priced each loaf at $6. We sold out in 2 hours.")
+    fake.script(VALID)
+    result = build(fake).grade(GradeRequest(question=question, answer=sourdough))
+    assert canned("feedback")["score"] > 3
+    assert result.value.score == 3 and result.call.guardrail == "off-topic"
+    assert result.value.weaknesses[0].startswith("This answer does not address the question")
+    assert result.value.strengths == []
+    sent = fake.requests[0].body["messages"][-1]["content"]
+    assert question.key_points[0] in sent  # the prompt carries the key points
+
+
+def test_the_guardrail_leaves_an_on_topic_answer_to_the_model(fake: FakeOpenAI, question: Question) -> None:
+    fake.script(VALID)
+    result = build(fake).grade(GradeRequest(question=question, answer=ANSWER + " " + " ".join(question.key_points)))
+    assert result.value.score == canned("feedback")["score"] and result.call.guardrail is None
+    assert result.value.outline == question.key_points

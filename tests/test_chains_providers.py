@@ -77,7 +77,8 @@ def grade(name: str, fake: FakeLLMServer, question: Question, answer: str = ANSW
 
 def test_valid_json_is_valid_first_try(name: str, fake: FakeLLMServer, question: Question) -> None:
     result = grade(name, fake, question)
-    assert result.value.model_dump() == {**canned("feedback"), "criteria": {"structure": 8, "specificity": 6}}
+    assert result.value.model_dump() == {**canned("feedback"), "criteria": {"structure": 8, "specificity": 6},
+                                         "outline": question.key_points}
     call = result.call
     assert (call.provider, call.prompt_version) == (name, "feedback-technical-v1")
     assert call.model in {"gpt-4o-mini", "gemini-2.0-flash", "mockingbird-dpo-1"}

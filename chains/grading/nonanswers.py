@@ -144,8 +144,9 @@ def _other_question(answer: str, question: Question, signals: Signals) -> Questi
     similarity = vectors @ embed([answer])[0]
     best = int(similarity.argmax())
     own = next((i for i, q in enumerate(questions) if q.id == question.id), None)
-    own_similarity = float(similarity[own]) if own is not None else signals.relevance
-    if questions[best].id != question.id and similarity[best] - own_similarity >= OTHER_QUESTION_MARGIN:
+    if own is None:  # a model-written question: no bank neighbour to compare with fairly
+        return None
+    if questions[best].id != question.id and similarity[best] - similarity[own] >= OTHER_QUESTION_MARGIN:
         return questions[best]
     return None
 

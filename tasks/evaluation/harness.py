@@ -26,6 +26,9 @@ from tasks.evaluation.agreement import Agreement, measure_agreement
 from tasks.stats import compute_stats
 
 DATA_DIR = Path(__file__).with_name("data")
+# A key point "relates" to its question above this cosine: the 90th percentile of random
+# question/key-point pairs on the packaged static embedder (0.25 suited the full MiniLM).
+RELATED = 0.15
 Step = Callable[[str], None]
 
 
@@ -211,7 +214,7 @@ def relevance_of(sessions: list[list[Question]], bank: Bank, embed: Callable[[li
             similarities = {r: metrics.cosine(vector, role_vectors[r]) for r in roles}
             own.append(similarities[question.role])
             correct.append(float(max(similarities, key=similarities.__getitem__) == question.role))
-            related.append(sum(metrics.cosine(vector, point_vectors[p]) >= 0.25 for p in question.key_points)
+            related.append(sum(metrics.cosine(vector, point_vectors[p]) >= RELATED for p in question.key_points)
                            / len(question.key_points))
     return Relevance(role_similarity=metrics.mean(own), role_accuracy=metrics.mean(correct),
                      key_point_relatedness=metrics.mean(related))
