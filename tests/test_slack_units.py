@@ -274,3 +274,78 @@ def test_the_manifest_matches_what_the_app_listens_for() -> None:
     } <= scopes
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert 174 <= len(manifest["display_information"]["long_description"]) <= 4000
+
+
+PHISH = "<!channel> Session expired: <https://evil.example/login|re-authenticate> & [log in](https://evil.example/x)"
+
+
+def _inert(text: str) -> None:
+    """No Slack control sequence survives: no <!channel>, no <url|label>, no <@U…>."""
+    assert "<!" not in text and "<http" not in text and "<@" not in text and "](" not in text
+    assert "&lt;!channel&gt;" in text or "…" in text
+
+
+def _mrkdwn(body: list[dict]) -> list[str]:  # type: ignore[type-arg]
+    texts = []
+    for block in body:
+        if "text" in block and block["text"].get("type") == "mrkdwn":
+            texts.append(block["text"]["text"])
+        texts += [e["text"] for e in block.get("elements", []) if e.get("type") == "mrkdwn"]
+    return texts
+
+
+def test_model_written_feedback_cannot_ping_or_disguise_a_link() -> None:
+    hostile = FEEDBACK.model_copy(
+        update={
+            "summary": PHISH,
+            "strengths": [PHISH],
+            "weaknesses": ["<@U0123456789> says hi"],
+            "suggestions": [PHISH],
+            "outline": [PHISH],
+            "criteria": {"<!here>": 5},
+        }
+    )
+    turn = _turn(hostile)
+    text, body = blocks.feedback_message(turn, _session([turn]))
+    _inert(text)
+    joined = "\n".join(_mrkdwn(body))
+    assert "<" not in joined.replace("<@", "")  # no raw angle bracket at all in model text
+    assert "&lt;!channel&gt;" in joined and "&lt;!here&gt;" in joined and "&lt;@U0123456789&gt;" in joined
+    assert "&lt;https://evil.example/login|re-authenticate&gt;" in joined
+    assert "log in (https://evil.example/x)" in joined  # a Markdown masked link is spelled out
+    assert "&amp;" in joined
+    assert "*Strengths*" in joined and "*Feedback on question 1 of 3*" in joined  # the bot's formatting stays
+    # a recruiter's correction and note are escaped the same way
+    text, body = blocks.correction_message(turn, _session([turn]), hostile, "U9RECRUIT", PHISH)
+    _inert(text)
+    joined = "\n".join(_mrkdwn(body))
+    assert "<@U9RECRUIT>" in joined  # the bot's own mention of the recruiter still works
+    assert "<!channel>" not in joined and "<https://" not in joined
+
+
+def test_model_written_question_and_report_are_escaped() -> None:
+    turn = _turn(None).__class__(**{**_turn(None).__dict__, "question": PHISH, "domain": "<!everyone>"})
+    text, body = blocks.question_message(turn, _session([turn]))
+    _inert(text)
+    joined = "\n".join(_mrkdwn(body))
+    assert "<!channel>" not in joined and "<!everyone>" not in joined and "<https://" not in joined
+    assert "\n>&lt;!channel&gt; Session expired" in joined  # still a quote, now inert
+    from chains.schemas import SessionReport, TurnSummary
+
+    report = SessionReport(
+        session_id=1, role="backend", kind="technical", level="mid",
+        turns=[TurnSummary(index=1, question=PHISH, domain="<!here>", score=5, summary=PHISH)],
+        average_score=5.0, answered=1, skipped=0, strengths=[PHISH], weaknesses=[PHISH], next_steps=[PHISH],
+        summary=PHISH,
+    )
+    text, body = blocks.report_message(report)
+    joined = "\n".join(_mrkdwn(body))
+    assert "<!" not in joined and "<https://" not in joined and "&lt;!channel&gt;" in joined
+    assert "*Next steps*" in joined
+
+
+def test_home_history_is_escaped() -> None:
+    history = [{"session_id": 1, "role": "<!channel>", "kind": "technical", "level": "mid", "state": "ended",
+                "created_at": "2030-01-01T10:00:00", "average_score": None}]
+    dumped = json.dumps(home_view(history))
+    assert "<!channel>" not in dumped and "&lt;!channel&gt;" in dumped

@@ -60,3 +60,17 @@ def thread_command(text: str) -> ThreadCommand | None:
     """
     word = " ".join(text.casefold().split()).removeprefix("/").rstrip(".!").strip()
     return _COMMANDS.get(word)
+
+
+# ``[text](url)``: a masked link in Markdown (Discord renders it; so do some Slack surfaces).
+_MASKED_LINK = re.compile(r"\[([^\[\]\n]*)\]\(\s*<?([^()\s<>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
+
+
+def unmask_links(text: str) -> str:
+    """Masked links in model- or user-written text shown as what they are: ``text (url)``.
+
+    A model persuaded by an answer could otherwise write ``[re-authenticate](https://evil.example)``
+    and the chat would show only the friendly words; with the address spelled out beside them
+    nobody is misled, and nothing is lost for an honest link.
+    """
+    return _MASKED_LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})" if m.group(2) else m.group(1), text)

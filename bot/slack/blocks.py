@@ -4,6 +4,13 @@ Pure functions from engine views to ``(text, blocks)``; ``text`` is the notifica
 screen-reader fallback Slack shows where blocks cannot be rendered. Lengths are capped to
 Slack's limits (3,000 characters per section, 75 per button label) so a long model output
 can never make a post fail.
+
+Everything a model or a person wrote (questions, feedback, reports, notes, names from the
+store) goes through ``esc`` before it meets the bot's own mrkdwn: ``&``, ``<`` and ``>`` become
+entities, as Slack's formatting rules ask, so ``<!channel>``, ``<@U…>`` or a masked link
+``<https://evil.example|re-authenticate>`` written by a model shows as text and pings or
+disguises nothing; Markdown's ``[text](url)`` is spelled out as ``text (url)``. The bot's own
+formatting (bold labels, quotes, mentions it makes itself) is added after escaping.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from typing import Any
 
 from bot.engine.text import THREAD_HELP
 from bot.engine.text import clip as clip_to
+from bot.engine.text import unmask_links
 from bot.engine.views import SessionView, TurnView
 from chains.schemas import Feedback, SessionReport
 
@@ -31,6 +39,12 @@ HELP_TEXT = (
     "• `/interview-stats [days]` shows satisfaction figures (team leads).\n"
     "• `/interview forget-me` deletes everything Mockingbird stored about you."
 )
+
+
+def esc(text: object) -> str:
+    """Model- or user-written text made inert in mrkdwn (and in the plain ``text`` fallback, which
+    Slack formats the same way): ``&``, ``<``, ``>`` as entities, masked links spelled out."""
+    return unmask_links(str(text)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def clip(text: str, limit: int = SECTION_LIMIT) -> str:
@@ -58,11 +72,13 @@ def button(label: str, action_id: str, value: str, style: str | None = None) -> 
 
 
 def quote(text: str) -> str:
-    return "\n".join(f">{line}" if line else ">" for line in text.splitlines())
+    """``text`` (escaped here) as a mrkdwn block quote."""
+    return "\n".join(f">{line}" if line else ">" for line in esc(text).splitlines())
 
 
 def bullets(title: str, items: list[str]) -> str:
-    return f"*{title}*\n" + "\n".join(f"• {item}" for item in items)
+    """A bold label (the bot's) over model- or user-written items (escaped)."""
+    return f"*{title}*\n" + "\n".join(f"• {esc(item)}" for item in items)
 
 
 def score_bar(score: int) -> str:
@@ -71,13 +87,13 @@ def score_bar(score: int) -> str:
 
 def question_message(turn: TurnView, session: SessionView) -> tuple[str, list[Block]]:
     label = session.question_label(turn)
-    domain = f" · _{turn.domain}_" if turn.domain else ""
+    domain = f" · _{esc(turn.domain)}_" if turn.domain else ""
     blocks = [section(f"*{label}*{domain}\n{quote(turn.question)}"), context(THREAD_HELP)]
-    return f"{label}: {turn.question}", blocks
+    return clip(f"{label}: {esc(turn.question)}"), blocks
 
 
 def _feedback_sections(feedback: Feedback) -> list[Block]:
-    blocks = [section(feedback.summary)]
+    blocks = [section(esc(feedback.summary))]
     for title, items in (
         ("Strengths", feedback.strengths),
         ("Weaknesses", feedback.weaknesses),
@@ -87,7 +103,7 @@ def _feedback_sections(feedback: Feedback) -> list[Block]:
         if items:
             blocks.append(section(bullets(title, items)))
     if feedback.criteria:
-        blocks.append(context(" · ".join(f"{name}: {value}/10" for name, value in feedback.criteria.items())))
+        blocks.append(context(" · ".join(f"{esc(name)}: {value}/10" for name, value in feedback.criteria.items())))
     return blocks
 
 
@@ -114,7 +130,7 @@ def feedback_message(
             ],
         }
     )
-    return f"Feedback on {label.lower()}: {feedback.score}/10. {feedback.summary}", blocks
+    return clip(f"Feedback on {label.lower()}: {feedback.score}/10. {esc(feedback.summary)}"), blocks
 
 
 def tally_labels(tally: dict[str, Any]) -> dict[str, str]:
@@ -156,8 +172,9 @@ def correction_message(
     )
     blocks = [section(head), *_feedback_sections(feedback)]
     if note:
-        blocks.append(context(f"Recruiter's note: {note}"))
-    return f"Recruiter's corrected feedback on {label}: {feedback.score}/10. {feedback.summary}", blocks
+        blocks.append(context(f"Recruiter's note: {esc(note)}"))
+    text = f"Recruiter's corrected feedback on {label}: {feedback.score}/10. {esc(feedback.summary)}"
+    return clip(text), blocks
 
 
 def report_message(report: SessionReport) -> tuple[str, list[Block]]:
@@ -166,10 +183,10 @@ def report_message(report: SessionReport) -> tuple[str, list[Block]]:
         score = (
             "skipped" if turn.skipped else (f"{turn.score}/10" if turn.score is not None else "not graded")
         )
-        lines.append(f"{turn.index}. {turn.domain}: *{score}*")
+        lines.append(f"{turn.index}. {esc(turn.domain)}: *{score}*")
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Interview report", "emoji": True}},
-        section(report.summary),
+        section(esc(report.summary)),
     ]
     if lines:
         blocks.append(section("\n".join(lines)))

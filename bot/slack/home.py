@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from bot.engine import InterviewEngine
-from bot.slack.blocks import Block, context, section
+from bot.slack.blocks import Block, context, esc, section
 from bot.slack.people import People
 from bot.slack.web import error_code
 
@@ -56,10 +56,11 @@ def home_view(history: list[dict[str, Any]]) -> Block:
     for item in history[:15]:
         score = f"{item['average_score']}/10" if item.get("average_score") is not None else "no score"
         state = {"completed": "completed", "ended": "ended early"}.get(item["state"], "in progress")
-        blocks.append(section(f"*{item['role']}* · {item['kind']} · {item['level']} — *{score}* ({state})"))
+        what = f"*{esc(item['role'])}* · {esc(item['kind'])} · {esc(item['level'])}"  # stored values: escaped
+        blocks.append(section(f"{what} — *{score}* ({state})"))
         blocks.append(
             context(
-                f"Interview {item['session_id']} · started {item['created_at'][:16].replace('T', ' ')} UTC"
+                f"Interview {item['session_id']} · started {esc(item['created_at'][:16].replace('T', ' '))} UTC"
             )
         )
     blocks.append(
