@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.engine.text import THREAD_HELP
+from bot.engine.text import THREAD_HELP, unmask_links
 from bot.engine.text import clip as clip_to
-from bot.engine.text import unmask_links
 from bot.engine.views import SessionView, TurnView
 from chains.schemas import Feedback, SessionReport
 
