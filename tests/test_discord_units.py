@@ -98,3 +98,28 @@ def test_the_bot_asks_for_exactly_the_intents_it_needs() -> None:
     wanted = intents()
     assert wanted.message_content and wanted.guilds and wanted.guild_messages
     assert not wanted.members and not wanted.presences  # the other privileged intents stay off
+
+
+def test_model_written_masked_links_and_markdown_are_neutralised() -> None:
+    phish = "Session expired: [re-authenticate](https://evil.example/login) **now** @everyone <@123456789012345678>"
+    feedback = Feedback(
+        score=5, strengths=[phish], weaknesses=["# Heading\n> fake quote"], suggestions=[phish],
+        outline=[phish], criteria={"[x](https://evil.example)": 5}, summary=phish,
+    )
+    embed = render.feedback_embed(feedback, title="Feedback", footer="f")
+    shown = [embed.description or "", *(field.value or "" for field in embed.fields)]
+    for text in shown:
+        assert "](" not in text  # no masked link survives anywhere Discord renders Markdown
+    assert "re-authenticate (https://evil.example/login)" in embed.description  # the address is visible
+    assert r"\*\*now\*\*" in embed.description
+    weaknesses = next(f.value for f in embed.fields if f.name == "Weaknesses")
+    assert r"\# Heading" in weaknesses and r"\> fake quote" in weaknesses
+    report = SessionReport(
+        session_id=1, role="backend", kind="technical", level="mid",
+        turns=[TurnSummary(index=1, question="q", domain="[d](https://evil.example)", score=5, summary="s")],
+        average_score=5.0, answered=1, skipped=0, strengths=[phish], weaknesses=[], next_steps=[phish],
+        summary=phish,
+    )
+    embed = render.report_embed(report)
+    assert all("](" not in (text or "") for text in [embed.description, *(f.value for f in embed.fields)])
+    assert render.md("[[a](https://x)](https://evil.example)").count("](") == 0  # nested masks too

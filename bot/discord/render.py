@@ -2,6 +2,14 @@
 
 Discord caps embeds (title 256, description 4096, field value 1024, 25 fields, 6000 in all),
 so every piece of model or user text is clipped here rather than rejected by the API.
+
+Model- and user-written text (questions, feedback, reports) goes through ``md`` before it lands
+where Discord renders Markdown (descriptions, field values): masked links ``[text](url)`` are
+spelled out as ``text (url)`` and Markdown is escaped (``discord.utils.escape_markdown``), so a
+model persuaded by an answer cannot show a friendly word that leads to a phishing page, fake a
+heading or quote, or hide text. Mentions are inert anyway: embeds never ping, and every message
+is sent with ``AllowedMentions.none()`` (or users only, for the bot's own mention of the candidate).
+Titles and footers are the bot's own text or plain text that Discord does not render.
 """
 
 from __future__ import annotations
@@ -9,7 +17,7 @@ from __future__ import annotations
 import discord
 
 from bot.engine import SessionView, TurnView
-from bot.engine.text import clip
+from bot.engine.text import clip, unmask_links
 from chains.schemas import Feedback, SessionReport
 
 TITLE_MAX, DESCRIPTION_MAX, FIELD_MAX, FOOTER_MAX = 256, 4096, 1024, 2048
@@ -17,10 +25,13 @@ TITLE_MAX, DESCRIPTION_MAX, FIELD_MAX, FOOTER_MAX = 256, 4096, 1024, 2048
 SUMMARY_MAX, CRITERIA_MAX, SHORT_FOOTER_MAX = 1200, 500, 200
 HOW_TO_ANSWER = "Reply in this thread to answer. Type skip to skip a question, end to finish early, help for more."
 
+def md(text: str) -> str:
+    """Model- or user-written text made inert in Discord Markdown: links spelled out, markup escaped."""
+    return discord.utils.escape_markdown(unmask_links(text))
 
 
 def bullets(items: list[str], limit: int = FIELD_MAX) -> str:
-    return clip("\n".join(f"• {item}" for item in items), limit)
+    return clip("\n".join(f"• {md(item)}" for item in items), limit)
 
 
 def score_colour(score: int | None) -> discord.Colour:
@@ -48,9 +59,9 @@ def intro_embed(session: SessionView, candidate: str) -> discord.Embed:
 def question_embed(turn: TurnView, session: SessionView) -> discord.Embed:
     label = session.question_label(turn)
     embed = discord.Embed(
-        title=label, description=clip(turn.question, DESCRIPTION_MAX), colour=discord.Colour.blurple()
+        title=label, description=clip(md(turn.question), DESCRIPTION_MAX), colour=discord.Colour.blurple()
     )
-    footer = f"{turn.domain} · {HOW_TO_ANSWER}" if turn.domain else HOW_TO_ANSWER
+    footer = f"{unmask_links(turn.domain)} · {HOW_TO_ANSWER}" if turn.domain else HOW_TO_ANSWER
     embed.set_footer(text=clip(footer, FOOTER_MAX))
     return embed
 
@@ -59,12 +70,12 @@ def feedback_embed(feedback: Feedback, *, title: str, footer: str | None = None)
     """Score, strengths, weaknesses, suggestions, per-criterion scores and the summary."""
     embed = discord.Embed(
         title=clip(title, TITLE_MAX),
-        description=clip(feedback.summary, SUMMARY_MAX),
+        description=clip(md(feedback.summary), SUMMARY_MAX),
         colour=score_colour(feedback.score),
     )
     embed.add_field(name="Score", value=f"**{feedback.score}/10**", inline=True)
     if feedback.criteria:
-        lines = "\n".join(f"{name}: {value}/10" for name, value in list(feedback.criteria.items())[:10])
+        lines = "\n".join(f"{md(name)}: {value}/10" for name, value in list(feedback.criteria.items())[:10])
         embed.add_field(name="Criteria", value=clip(lines, CRITERIA_MAX), inline=True)
     for name, items in (
         ("Strengths", feedback.strengths),
@@ -92,11 +103,11 @@ def graded_embed(turn: TurnView, session: SessionView) -> discord.Embed:
 def report_embed(report: SessionReport) -> discord.Embed:
     embed = discord.Embed(
         title=clip(f"Session report: {report.role}, {report.kind}, {report.level}", TITLE_MAX),
-        description=clip(report.summary, SUMMARY_MAX),
+        description=clip(md(report.summary), SUMMARY_MAX),
         colour=score_colour(round(report.average_score) if report.average_score is not None else None),
     )
     rows = [
-        f"{turn.index}. {turn.domain}: "
+        f"{turn.index}. {md(turn.domain)}: "
         + ("skipped" if turn.skipped else f"{turn.score}/10" if turn.score is not None else "-")
         for turn in report.turns
     ]

@@ -73,4 +73,9 @@ def unmask_links(text: str) -> str:
     and the chat would show only the friendly words; with the address spelled out beside them
     nobody is misled, and nothing is lost for an honest link.
     """
-    return _MASKED_LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})" if m.group(2) else m.group(1), text)
+    for _ in range(8):  # nested ``[[a](u)](v)`` becomes a new masked link once the inner one is spelled out
+        spelled = _MASKED_LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})" if m.group(2) else m.group(1), text)
+        if spelled == text:
+            break
+        text = spelled
+    return text
