@@ -373,3 +373,49 @@ def test_a_batch_of_ratings_is_stored_once_with_poison_set_aside(
     assert len(reasons) == 4 and len(distinct := sorted(set(reasons))) == 2
     assert distinct[0].startswith("malformed rating payload: rater: Field required")
     assert distinct[1] == "rating for unknown turn 424242"
+
+
+def test_forgetting_scrubs_the_persons_answers_from_other_candidates_stored_prompts(
+    engine: InterviewEngine, database: Database, candidate: Actor, recruiter: Actor
+) -> None:
+    """Cara's corrected answer is a few-shot exemplar in Otto's grading prompt (built by the real
+    feedback chain, stored as the engine stores it); forgetting Cara takes it out of Otto's prompt."""
+    from langchain_core.runnables import RunnableLambda
+
+    from bot.engine.exemplars import ExemplarSource
+    from bot.store.privacy import REMOVED_EXEMPLAR
+    from chains.llm.backend import as_role_dicts
+    from chains.llm.feedback import build
+    from chains.providers.base import GradeRequest
+    from chains.schemas import Question
+
+    secret = "At Initech I rebuilt the billing cron with Cara's pager rota & cut incidents by 40%, <see> notes."
+    (mine,) = _interview(engine, candidate, [secret])
+    engine.correct(mine, recruiter, _feedback(database, mine).model_copy(update={"summary": "Say more."}))
+    (theirs,) = _interview(engine, Actor("console", "otto"), [GOOD])
+    exemplars = ExemplarSource(database, ttl_s=0)("backend", "behavioral")
+    assert exemplars, "the corrected answer is an exemplar"
+
+    class Stub:
+        name, model, timeout_s, where = "stub", "stub-1", 5.0, "nowhere"
+
+        def structured(self, spec):  # type: ignore[no-untyped-def]
+            return RunnableLambda(lambda messages: "{}")
+
+    chain = build(Stub(), "behavioral", 4000)  # type: ignore[arg-type]
+    question = Question(id="q", role="backend", domain="apis", kind="behavioral", level="mid",
+                        text="Tell me about a failure.", key_points=["impact", "ownership"])
+    messages = chain.messages(GradeRequest(question=question, answer=GOOD, exemplars=exemplars))
+    stored = json.dumps(as_role_dicts(messages), ensure_ascii=False)
+    assert "billing cron" in stored and len(messages) >= 4  # system, exemplar pair, Otto's answer
+    with database.session() as session:
+        session.get(Turn, theirs).prompt = stored
+
+    assert engine.forget_me(candidate)
+    with database.session() as session:
+        kept = json.loads(session.get(Turn, theirs).prompt)
+    dumped = json.dumps(kept)
+    assert "billing cron" not in dumped and "Initech" not in dumped and "Say more." not in dumped
+    assert REMOVED_EXEMPLAR in dumped
+    assert kept[0] == json.loads(stored)[0] and kept[-1] == json.loads(stored)[-1]  # system and Otto's answer
+    assert "checkout failed" in kept[-1]["content"]

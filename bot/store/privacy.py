@@ -5,17 +5,26 @@ corrections and the preference data made from them. Copies of their signals can 
 outbox or sit in the dead-letter table; those are scrubbed here. A tombstone (a hash of the
 identity and the time) lets the background side drop messages still in flight from before the
 request, so a late rating cannot bring the person back.
+
+Other candidates' stored prompts (``Turn.prompt``, the messages sent to the model, kept for
+audit and debugging) can hold the person's answers too: a recruiter-corrected or liked answer
+is shown to the model as a few-shot exemplar when someone else's answer is graded. Those
+exemplar messages (the person's answer and the feedback on it) are replaced by a marker in every
+other turn's prompt of the same role and kind. (Training data never reads ``Turn.prompt``: it
+rebuilds prompts from the turn's own fields, without exemplars.)
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.store.models import (
@@ -34,6 +43,10 @@ from bot.store.models import (
 )
 
 TOMBSTONE_PREFIX = "forgotten:"
+REMOVED_EXEMPLAR = "[removed: an example from a person who asked to be forgotten]"
+# A bare answer text shorter than this is too common to look for outside its <answer> block.
+MIN_BARE_MATCH = 40
+PAGE = 500
 # Where people come from (``User.platform``): the chat adapters' names and the terminal's.
 PLATFORMS = ("slack", "discord", "console")
 PLATFORM_ALIASES = {"terminal": "console"}
@@ -83,6 +96,7 @@ class Forgotten:
     preference_pairs: int = 0
     outbox_messages: int = 0
     dead_letters: int = 0
+    prompts_scrubbed: int = 0  # other candidates' stored prompts that showed this person's answers
 
     def __bool__(self) -> bool:
         return any(vars(self).values())
@@ -95,6 +109,86 @@ class Forgotten:
 
 def _count(session: Session, model: type, *where: ColumnElement[bool]) -> int:
     return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def _shown_forms(answers: Iterable[str], names: tuple[str | None, ...]) -> tuple[set[str], set[str]]:
+    """How an answer appears in another candidate's prompt as a few-shot exemplar: redacted
+    (``bot.engine.exemplars``) or not, escaped inside ``<answer>`` tags (``chains.llm.safety``).
+    Exact ``<answer>`` blocks, and bare texts long enough not to match by chance."""
+    from chains.redact import redact
+
+    blocks: set[str] = set()
+    bare: set[str] = set()
+    for answer in answers:
+        for variant in {answer.strip(), redact(answer, names).strip()}:
+            if not variant:
+                continue
+            escaped = html.escape(variant, quote=False)
+            blocks.add(f"<answer>\n{escaped}\n</answer>")
+            bare.update(text for text in (escaped, variant) if len(text) >= MIN_BARE_MATCH)
+    return blocks, bare
+
+
+def _scrubbed(prompt: str, blocks: set[str], bare: set[str]) -> str | None:
+    """``prompt`` (JSON messages) with every exemplar pair showing one of the texts replaced; None
+    when nothing in it is the person's. The system message and the graded answer (the last) stay."""
+    needles = blocks | bare
+
+    def theirs(text: object) -> bool:
+        return isinstance(text, str) and any(needle in text for needle in needles)
+
+    try:
+        messages = json.loads(prompt)
+    except ValueError:
+        messages = None
+    if not isinstance(messages, list):
+        return REMOVED_EXEMPLAR if theirs(prompt) else None
+    changed = False
+    for i in range(1, len(messages) - 1):  # the few-shot messages sit between system and the answer
+        message = messages[i]
+        if isinstance(message, dict) and message.get("role") == "user" and theirs(message.get("content")):
+            message["content"] = REMOVED_EXEMPLAR
+            reply = messages[i + 1] if i + 1 < len(messages) - 1 else None
+            if isinstance(reply, dict) and reply.get("role") == "assistant":
+                reply["content"] = REMOVED_EXEMPLAR  # the feedback on their answer (may quote it)
+            changed = True
+    return json.dumps(messages, ensure_ascii=False) if changed else None
+
+
+def scrub_prompts(session: Session, user_pk: int, names: tuple[str | None, ...]) -> int:
+    """Take one person's answers out of the prompts stored with other candidates' turns; how many changed.
+
+    Exemplars come from sessions of the same role and kind only, so only those prompts are read.
+    """
+    theirs = select(InterviewSession.id).where(InterviewSession.candidate_id == user_pk)
+    answers = list(session.scalars(
+        select(Turn.answer).where(Turn.session_id.in_(theirs), Turn.answer.is_not(None))))
+    if not answers:
+        return 0
+    blocks, bare = _shown_forms(answers, names)
+    kinds = set(session.execute(
+        select(InterviewSession.role, InterviewSession.kind).where(InterviewSession.candidate_id == user_pk)))
+    changed = 0
+    for role, kind in kinds:
+        last = 0
+        while True:  # a page at a time (keyset), so memory stays flat however many prompts there are
+            rows = session.execute(
+                select(Turn.id, Turn.prompt)
+                .join(InterviewSession, InterviewSession.id == Turn.session_id)
+                .where(InterviewSession.role == role, InterviewSession.kind == kind,
+                       InterviewSession.candidate_id != user_pk, Turn.prompt.is_not(None), Turn.id > last)
+                .order_by(Turn.id)
+                .limit(PAGE)
+            ).all()
+            if not rows:
+                break
+            last = rows[-1][0]
+            for turn_id, prompt in rows:
+                clean = _scrubbed(prompt, blocks, bare)
+                if clean is not None:
+                    session.execute(update(Turn).where(Turn.id == turn_id).values(prompt=clean))
+                    changed += 1
+    return changed
 
 
 def forget_person(session: Session, platform: str, user_id: str) -> Forgotten:
@@ -132,6 +226,9 @@ def forget_person(session: Session, platform: str, user_id: str) -> Forgotten:
             session.execute(delete(table).where(table.id.in_(doomed)))
         counts[name] = len(doomed)
     if user_pk is not None:
+        user = session.get(User, user_pk)
+        names = (user.display_name, user.platform_user_id) if user is not None else (user_id,)
+        counts["prompts_scrubbed"] = scrub_prompts(session, user_pk, names)
         session.execute(delete(User).where(User.id == user_pk))
     key = tombstone_key(platform, user_id)
     stone = session.get(PipelineState, key)
