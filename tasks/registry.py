@@ -12,65 +12,74 @@ exemplar set) is a row in ``model_versions``: status ``candidate`` -> ``live`` -
   default). The engine stores the pick in ``interview_sessions.model_version`` and passes it
   to the provider as ``request.model`` (OpenAI model name, TGI ``adapter_id``), so every turn
   and every 👍 / 👎 is attributable to a version.
-- **Decision.** 👍 rates of candidate and baseline since the split began are compared with a
-  one-sided two-proportion z-test (pooled variance, alpha 0.05, at least 30 ratings per arm).
-  Significantly better: promote. Significantly worse: roll back (retire, no more traffic).
-  Otherwise keep collecting. A manual promotion is refused when the candidate is measured as
-  significantly worse, so no measurably worse model goes live.
+- **Decision.** An always-valid sequential test (``tasks.sequential``: a mixture SPRT on the
+  difference of the arms' mean per-session 👍 share) is applied whenever ``review`` runs,
+  hourly or not, with false promotions plus false rollbacks at most alpha (0.05) in total.
+  Sessions are the units (each session's ratings are one observation). Before
+  ``min_sessions`` per arm nothing is decided; evidence that the candidate is better:
+  promote; worse: roll back (retire, no more traffic); nothing after ``max_days``: "no
+  difference", the candidate is retired. A manual promotion is refused when the candidate
+  is measured worse, so no measurably worse model goes live.
+- **Attribution.** A session belongs to the arm of the variant it was assigned
+  (``interview_sessions.model_version``). Only turns that variant answered itself count as
+  its 👍 / 👎; a turn where it failed and a fallback provider answered (``turns.fell_back``;
+  the turn's ``model_version`` names the fallback model) counts as one failure (a
+  👎-equivalent) for the arm, so a model that fails more cannot look better. Each arm reports
+  its fallback rate.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.store.db import Database
-from bot.store.models import ModelVersion, Rating, Turn, utcnow
+from bot.store.models import InterviewSession, ModelVersion, Rating, Turn, utcnow
+from tasks import sequential
 
 CANDIDATE, LIVE, RETIRED = "candidate", "live", "retired"
 BACKENDS = ("trl", "openai", "gemini")
 # Which registry backend serves the sessions of each LLM provider.
 PROVIDER_BACKEND = {"tgi": "trl", "openai": "openai", "gemini": "gemini"}
-ALPHA = 0.05
-MIN_RATINGS = 30
+# The decision rule's parameters, from the environment (see docs/retraining.md): review,
+# compare, promote and ``mockingbird models simulate`` all read them here.
+POLICY_ENV = {
+    "alpha": "AB_ALPHA",
+    "tau": "AB_TAU",
+    "min_sessions": "AB_MIN_SESSIONS",
+    "min_hours": "AB_MIN_HOURS",
+    "max_days": "AB_MAX_DAYS",
+}
+
+
+def current_policy() -> sequential.Policy:
+    """``sequential.Policy`` with any ``AB_*`` environment overrides (a bad value fails loudly)."""
+    values: dict[str, float | int] = {}
+    for field_name, variable in POLICY_ENV.items():
+        raw = os.environ.get(variable, "").strip()
+        if raw:
+            try:
+                values[field_name] = int(raw) if field_name == "min_sessions" else float(raw)
+            except ValueError as exc:
+                raise RegistryError(f"{variable}={raw!r} is not a number.") from exc
+    try:
+        return sequential.Policy(**values)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise RegistryError(
+            f"The A/B policy from {', '.join(POLICY_ENV.values())} is invalid: {exc}."
+        ) from exc
 
 
 class RegistryError(ValueError):
     """A registry action that cannot be done; the message says why and what to do instead."""
-
-
-# ── statistics ──────────────────────────────────────────────────────────────────────
-def _normal_sf(z: float) -> float:
-    """P(Z > z) for a standard normal variable."""
-    return 0.5 * math.erfc(z / math.sqrt(2))
-
-
-@dataclass(frozen=True)
-class ZTest:
-    """One-sided two-proportion z-test of arm A against arm B (pooled standard error)."""
-
-    z: float | None
-    p_better: float | None  # P-value for "A's rate is higher than B's"
-    p_worse: float | None  # P-value for "A's rate is lower than B's"
-
-
-def two_proportion_z_test(up_a: int, n_a: int, up_b: int, n_b: int) -> ZTest:
-    if n_a == 0 or n_b == 0:
-        return ZTest(None, None, None)
-    pooled = (up_a + up_b) / (n_a + n_b)
-    variance = pooled * (1 - pooled) * (1 / n_a + 1 / n_b)
-    diff = up_a / n_a - up_b / n_b
-    if variance == 0:  # both arms all 👍 or all 👎: no evidence either way
-        return ZTest(0.0, 0.5, 0.5)
-    z = diff / math.sqrt(variance)
-    return ZTest(round(z, 4), _normal_sf(z), _normal_sf(-z))
 
 
 # ── gate ────────────────────────────────────────────────────────────────────────────
@@ -388,13 +397,37 @@ def variant_chooser(
 # ── measurement ─────────────────────────────────────────────────────────────────────
 @dataclass
 class Arm:
+    """One arm of a comparison: its sessions, the ratings of turns its own model answered, its fallbacks."""
+
     label: str
-    up: int
-    total: int
+    sessions: int = 0  # sessions with at least one counted outcome (the test's units)
+    up: int = 0  # 👍 on turns the arm's own model answered
+    total: int = 0  # 👍 + 👎 on those turns
+    turns: int = 0  # graded turns in the arm's sessions
+    fallbacks: int = 0  # of which a fallback provider answered (each counts as a failure)
+    share_sum: float = 0.0  # sum over sessions of the session's 👍 share
+    share_sumsq: float = 0.0
 
     @property
     def rate(self) -> float | None:
+        """👍 rate of the ratings on turns the arm's own model answered."""
         return round(self.up / self.total, 4) if self.total else None
+
+    @property
+    def fallback_rate(self) -> float | None:
+        return round(self.fallbacks / self.turns, 4) if self.turns else None
+
+    @property
+    def session_mean(self) -> float | None:
+        """Mean per-session 👍 share, fallbacks counted as failures: what the test compares."""
+        return round(self.share_sum / self.sessions, 4) if self.sessions else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__ | {
+            "rate": self.rate,
+            "fallback_rate": self.fallback_rate,
+            "session_mean": self.session_mean,
+        }
 
 
 @dataclass
@@ -403,81 +436,133 @@ class Comparison:
     since: str | None
     candidate_arm: Arm
     baseline_arm: Arm
-    test: ZTest
-    decision: str  # promote / rollback / wait
+    evidence: sequential.Evidence
+    decision: str  # promote / rollback / retire / wait
     reason: str
+    policy: sequential.Policy
 
     def as_dict(self) -> dict[str, Any]:
+        e = self.evidence
         return {
             "candidate": self.candidate,
             "since": self.since,
             "decision": self.decision,
             "reason": self.reason,
-            "candidate_arm": self.candidate_arm.__dict__ | {"rate": self.candidate_arm.rate},
-            "baseline_arm": self.baseline_arm.__dict__ | {"rate": self.baseline_arm.rate},
-            "z": self.test.z,
-            "p_better": self.test.p_better,
-            "p_worse": self.test.p_worse,
+            "candidate_arm": self.candidate_arm.as_dict(),
+            "baseline_arm": self.baseline_arm.as_dict(),
+            "difference": round(float(e.difference), 4),
+            "confidence_sequence": [
+                round(float(e.difference - e.half_width), 4),
+                round(float(e.difference + e.half_width), 4),
+            ],
+            "log_likelihood_ratio": round(float(e.log_lr), 4),
+            "threshold": round(float(-math.log(self.policy.alpha)), 4),
+            "policy": self.policy.__dict__,
         }
 
 
 def _arm(session: Session, label: str, condition: Any, since: datetime | None) -> Arm:
+    """Aggregate an arm's graded turns per session into one observation per session.
+
+    A session's outcome list is the 👍 / 👎 ratings of its turns that its assigned model
+    answered, plus one failure per turn a fallback provider answered; its share is the
+    fraction of 👍 in that list. Sessions with no outcome yet do not count.
+    """
     query = (
-        select(func.coalesce(func.sum(case((Rating.value > 0, 1), else_=0)), 0), func.count())
-        .select_from(Rating)
-        .join(Turn, Turn.id == Rating.turn_id)
-        .where(Rating.value != 0, condition)
+        select(Turn.session_id, Turn.id, Turn.fell_back, Rating.value)
+        .select_from(Turn)
+        .join(InterviewSession, InterviewSession.id == Turn.session_id)
+        .outerjoin(Rating, (Rating.turn_id == Turn.id) & (Rating.value != 0))
+        .where(Turn.graded_at.is_not(None), condition)
     )
     if since is not None:
         query = query.where(Turn.graded_at >= since)
-    up, total = session.execute(query).one()
-    return Arm(label, int(up or 0), int(total or 0))
+    per_session: dict[int, list[int]] = {}  # session -> [up, outcomes]
+    arm = Arm(label)
+    seen_turns: set[int] = set()
+    for session_id, turn_id, fell_back, value in session.execute(query):
+        counts = per_session.setdefault(session_id, [0, 0])
+        first = turn_id not in seen_turns
+        seen_turns.add(turn_id)
+        if first:
+            arm.turns += 1
+        if fell_back:
+            if first:  # one failure per fallback turn, whatever its ratings say
+                arm.fallbacks += 1
+                counts[1] += 1
+        elif value is not None:
+            arm.total += 1
+            arm.up += int(value > 0)
+            counts[0] += int(value > 0)
+            counts[1] += 1
+    for up, outcomes in per_session.values():
+        if outcomes:
+            share = up / outcomes
+            arm.sessions += 1
+            arm.share_sum += share
+            arm.share_sumsq += share * share
+    return arm
 
 
-def compare(db: Database, name: str, *, alpha: float = ALPHA, min_ratings: int = MIN_RATINGS) -> Comparison:
-    """👍 rate of a candidate against its baseline (the live version, else the configured default)."""
+def compare(
+    db: Database, name: str, *, policy: sequential.Policy | None = None, now: datetime | None = None
+) -> Comparison:
+    """A candidate against its baseline (the live version, else the configured default), sessions as units."""
+    rule = policy or current_policy()
     with db.session() as session:
         row = _get(session, name)
         view = VersionView.of(row)
         started = view.metrics.get("split_started_at")
         since = datetime.fromisoformat(started) if started else None
         live = _live(session, row.backend)
-        candidate_arm = _arm(session, view.serving_id, Turn.model_version == view.serving_id, since)
+        assigned = InterviewSession.model_version
+        candidate_arm = _arm(session, view.serving_id, assigned == view.serving_id, since)
         if live is not None:
             baseline_id = VersionView.of(live).serving_id
-            baseline_arm = _arm(session, baseline_id, Turn.model_version == baseline_id, since)
+            baseline_arm = _arm(session, baseline_id, assigned == baseline_id, since)
         else:
             registered = [
                 VersionView.of(r).serving_id
                 for r in session.scalars(select(ModelVersion).where(ModelVersion.backend == row.backend))
             ]
-            baseline_arm = _arm(session, "default model", Turn.model_version.not_in(registered), since)
-    test = two_proportion_z_test(candidate_arm.up, candidate_arm.total, baseline_arm.up, baseline_arm.total)
-    short = min(candidate_arm.total, baseline_arm.total) < min_ratings
-    if short:
-        decision, reason = (
-            "wait",
-            (f"need {min_ratings} ratings per arm (have {candidate_arm.total} and {baseline_arm.total})"),
-        )
-    elif test.p_better is not None and test.p_better < alpha:
-        decision, reason = (
-            "promote",
-            f"👍 rate significantly higher (one-sided p = {test.p_better:.4f} < {alpha})",
-        )
-    elif test.p_worse is not None and test.p_worse < alpha:
-        decision, reason = (
-            "rollback",
-            f"👍 rate significantly lower (one-sided p = {test.p_worse:.4f} < {alpha})",
-        )
+            baseline_arm = _arm(
+                session, "default model", or_(assigned.is_(None), assigned.not_in(registered)), since
+            )
+    hours = 0.0
+    if since is not None:
+        hours = max(((now or utcnow()) - since).total_seconds() / 3600, 0.0)
+    c, b = candidate_arm, baseline_arm
+    sums = (c.sessions, c.share_sum, c.share_sumsq, b.sessions, b.share_sum, b.share_sumsq)
+    seen = sequential.evidence(*sums, rule)
+    code = int(sequential.decide(*sums, hours, rule))
+    decision = sequential.DECISIONS[code]
+    interval = f"difference {float(seen.difference):+.3f}, always-valid {1 - rule.alpha:.0%} interval " + (
+        f"[{float(seen.difference - seen.half_width):+.3f}, {float(seen.difference + seen.half_width):+.3f}]"
+    )
+    fallbacks = f"fallback rates {_pct(c.fallback_rate)} vs {_pct(b.fallback_rate)}"
+    if decision == "promote":
+        reason = f"better per session ({interval}; {fallbacks})"
+    elif decision == "rollback":
+        reason = f"worse per session ({interval}; {fallbacks})"
+    elif decision == "retire":
+        reason = f"no difference found in {rule.max_days:g} days ({interval}); retired"
+    elif min(c.sessions, b.sessions) < rule.min_sessions:
+        reason = f"need {rule.min_sessions} sessions per arm (have {c.sessions} and {b.sessions})"
+    elif hours < rule.min_hours:
+        reason = f"need {rule.min_hours:g} hours of the split (have {hours:.1f})"
     else:
-        decision, reason = "wait", f"no significant difference yet (p = {test.p_better:.4f} for better)"
-    return Comparison(name, started, candidate_arm, baseline_arm, test, decision, reason)
+        reason = f"no clear difference yet ({interval}; {fallbacks})"
+    return Comparison(name, started, candidate_arm, baseline_arm, seen, decision, reason, rule)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
 
 
 # ── promotion and rollback ──────────────────────────────────────────────────────────
-def promote(db: Database, name: str, *, alpha: float = ALPHA, min_ratings: int = MIN_RATINGS) -> VersionView:
+def promote(db: Database, name: str, *, policy: sequential.Policy | None = None) -> VersionView:
     """Make a gated candidate live; the live version it replaces is retired (rollback brings it back)."""
-    comparison = compare(db, name, alpha=alpha, min_ratings=min_ratings)
+    comparison = compare(db, name, policy=policy)
     if comparison.decision == "rollback":
         raise RegistryError(
             f"{name} is measured worse than what it would replace ({comparison.reason}); "
@@ -575,12 +660,18 @@ def rollback(db: Database, name: str | None = None, *, backend: str | None = Non
 @dataclass
 class Decision:
     name: str
-    action: str  # promoted / rolled back / waiting
+    action: str  # promoted / rolled back / retired / waiting
     comparison: Comparison
 
 
-def review(db: Database, *, alpha: float = ALPHA, min_ratings: int = MIN_RATINGS) -> list[Decision]:
-    """Apply the statistical rule to every candidate taking traffic (the beat schedule can run this)."""
+def review(
+    db: Database, *, policy: sequential.Policy | None = None, now: datetime | None = None
+) -> list[Decision]:
+    """Apply the sequential rule to every candidate taking traffic (the beat schedule runs this hourly).
+
+    The rule is always valid, so running it more often does not raise its error rates.
+    """
+    rule = policy or current_policy()
     with db.session() as session:
         names = session.scalars(
             select(ModelVersion.name)
@@ -589,14 +680,17 @@ def review(db: Database, *, alpha: float = ALPHA, min_ratings: int = MIN_RATINGS
         ).all()
     decisions = []
     for name in names:
-        comparison = compare(db, name, alpha=alpha, min_ratings=min_ratings)
+        comparison = compare(db, name, policy=rule, now=now)
         action = "waiting"
         if comparison.decision == "promote":
-            promote(db, name, alpha=alpha, min_ratings=min_ratings)
+            promote(db, name, policy=rule)
             action = "promoted"
         elif comparison.decision == "rollback":
             rollback(db, name)
             action = "rolled back"
+        elif comparison.decision == "retire":
+            rollback(db, name)
+            action = "retired"
         decisions.append(Decision(name, action, comparison))
     return decisions
 

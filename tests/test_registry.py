@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from datetime import datetime, timedelta
 from itertools import count
-from statistics import NormalDist
 
 import pytest
 from typer.testing import CliRunner
@@ -16,8 +16,9 @@ from bot.cli import app
 from bot.engine import Actor, InterviewEngine
 from bot.store.db import Database
 from bot.store.models import InterviewSession, Rating, SessionState, Turn, TurnState, User, utcnow
+from chains.providers.fallback import FallbackProvider
 from chains.providers.offline import OfflineProvider
-from tasks import registry
+from tasks import registry, sequential
 from tasks.dispatch import InProcessSink
 from tests.conftest import make_settings
 
@@ -45,8 +46,10 @@ def add(
     )
 
 
-def seed_ratings(db: Database, model_version: str, up: int, down: int) -> None:
-    """``up`` 👍 and ``down`` 👎 on feedback written by ``model_version``, one rater and turn each."""
+def seed_ratings(
+    db: Database, model_version: str | None, up: int, down: int, turn_model: str | None = None
+) -> None:
+    """One session assigned ``model_version`` with ``up`` 👍 and ``down`` 👎, one rater and turn each."""
     with db.session() as session:
         owner = User(platform="console", platform_user_id=f"owner-{next(_people)}")
         session.add(owner)
@@ -71,7 +74,7 @@ def seed_ratings(db: Database, model_version: str, up: int, down: int) -> None:
                 question="Q?",
                 answer="A.",
                 feedback={"score": 5},
-                model_version=model_version,
+                model_version=turn_model or model_version,
                 graded_at=utcnow(),
             )
             rater = User(platform="console", platform_user_id=f"rater-{next(_people)}")
@@ -80,16 +83,13 @@ def seed_ratings(db: Database, model_version: str, up: int, down: int) -> None:
             session.add(Rating(turn_id=turn.id, rater_id=rater.id, value=value))
 
 
-# ── the statistical test ────────────────────────────────────────────────────────────
-def test_two_proportion_z_test_matches_the_textbook() -> None:
-    result = registry.two_proportion_z_test(60, 100, 45, 100)
-    assert result.z == pytest.approx(2.124, abs=1e-3)
-    assert result.p_better == pytest.approx(0.0168, abs=1e-4)
-    assert result.p_worse == pytest.approx(1 - 0.0168, abs=1e-4)
-    assert result.p_better == pytest.approx(1 - NormalDist().cdf(result.z), rel=1e-3)
-    assert registry.two_proportion_z_test(0, 0, 5, 10).z is None
-    same = registry.two_proportion_z_test(10, 10, 20, 20)  # no variance: no evidence either way
-    assert (same.p_better, same.p_worse) == (0.5, 0.5)
+def seed_sessions(
+    db: Database, model_version: str | None, patterns: list[tuple[int, int]], times: int
+) -> None:
+    """``times`` rounds of one session per (👍, 👎) pattern: sessions are the test's units."""
+    for _ in range(times):
+        for up, down in patterns:
+            seed_ratings(db, model_version, up, down)
 
 
 # ── the gate ────────────────────────────────────────────────────────────────────────
@@ -193,20 +193,26 @@ def test_build_engine_wires_the_registry(sqlite_db: Database) -> None:
 
 
 # ── decisions ───────────────────────────────────────────────────────────────────────
-def test_review_promotes_a_significantly_better_candidate(database: Database) -> None:
+# The rule is the sequential test of tasks.sequential on per-session 👍 shares (see
+# tests/test_sequential.py for its error rates); these tests check the wiring.
+def test_review_promotes_a_clearly_better_candidate(database: Database) -> None:
     add(database, "v1")
     registry.promote(database, "v1")
     add(database, "v2")
     registry.set_traffic(database, "v2", 0.5)
-    seed_ratings(database, "v2", up=10, down=10)
-    seed_ratings(database, "v1", up=10, down=10)
-    assert registry.compare(database, "v2").decision == "wait"  # 20 ratings per arm is too few
-    seed_ratings(database, "v2", up=35, down=5)
-    seed_ratings(database, "v1", up=20, down=20)
+    seed_sessions(database, "v2", [(3, 1)], 20)
+    seed_sessions(database, "v1", [(2, 2)], 20)
+    waiting = registry.compare(database, "v2")
+    assert waiting.decision == "wait" and "need 30 sessions per arm (have 20 and 20)" in waiting.reason
+    seed_sessions(database, "v2", [(3, 1), (4, 0)], 10)
+    seed_sessions(database, "v1", [(2, 2), (1, 3)], 10)
     comparison = registry.compare(database, "v2")
-    assert (comparison.candidate_arm.up, comparison.candidate_arm.total) == (45, 60)
-    assert (comparison.baseline_arm.up, comparison.baseline_arm.total) == (30, 60)
-    assert comparison.decision == "promote" and comparison.test.p_better < 0.05
+    c, b = comparison.candidate_arm, comparison.baseline_arm
+    assert (c.sessions, c.up, c.total, b.sessions, b.up, b.total) == (40, 130, 160, 40, 70, 160)
+    assert c.session_mean == pytest.approx((30 * 0.75 + 10 * 1.0) / 40) and c.fallback_rate == 0.0
+    assert comparison.decision == "promote", comparison.reason
+    low, high = comparison.as_dict()["confidence_sequence"]
+    assert 0 < low < high
     decisions = registry.review(database)
     assert [(d.name, d.action) for d in decisions] == [("v2", "promoted")]
     statuses = {v.name: v.status for v in registry.list_versions(database)}
@@ -214,13 +220,13 @@ def test_review_promotes_a_significantly_better_candidate(database: Database) ->
     assert registry.choose_variant(database, random.Random(1), "trl") == "v2"
 
 
-def test_review_rolls_back_a_significantly_worse_candidate(database: Database) -> None:
+def test_review_rolls_back_a_clearly_worse_candidate(database: Database) -> None:
     add(database, "v1")
     registry.promote(database, "v1")
     add(database, "bad")
     registry.set_traffic(database, "bad", 0.2)
-    seed_ratings(database, "bad", up=12, down=28)
-    seed_ratings(database, "v1", up=30, down=10)
+    seed_sessions(database, "bad", [(1, 2), (0, 3)], 16)
+    seed_sessions(database, "v1", [(2, 1), (3, 0)], 16)
     with pytest.raises(registry.RegistryError, match="measured worse"):
         registry.promote(database, "bad")  # no measurably worse model ever goes live
     assert [(d.name, d.action) for d in registry.review(database)] == [("bad", "rolled back")]
@@ -229,14 +235,107 @@ def test_review_rolls_back_a_significantly_worse_candidate(database: Database) -
     assert registry.get_version(database, "v1").status == "live"
 
 
+def test_many_ratings_in_one_session_are_one_observation(database: Database) -> None:
+    """The old z-test counted 400 correlated ratings from two sessions as 400 units of evidence."""
+    add(database, "v1")
+    registry.promote(database, "v1")
+    add(database, "v2")
+    registry.set_traffic(database, "v2", 0.5)
+    seed_ratings(database, "v2", up=200, down=0)
+    seed_ratings(database, "v1", up=0, down=200)
+    comparison = registry.compare(database, "v2")
+    assert (comparison.candidate_arm.sessions, comparison.candidate_arm.total) == (1, 200)
+    assert comparison.decision == "wait"
+
+
+def test_no_difference_after_max_days_retires_the_candidate(database: Database) -> None:
+    add(database, "v1")
+    registry.promote(database, "v1")
+    add(database, "same")
+    registry.set_traffic(database, "same", 0.5)
+    seed_sessions(database, "same", [(2, 1), (1, 2)], 20)
+    seed_sessions(database, "v1", [(1, 2), (2, 1)], 20)
+    assert registry.compare(database, "same").decision == "wait"
+    later = datetime.fromisoformat(registry.get_version(database, "same").metrics["split_started_at"])
+    policy = registry.current_policy()
+    decisions = registry.review(database, now=later + timedelta(days=policy.max_days, minutes=1))
+    assert [(d.name, d.action) for d in decisions] == [("same", "retired")]
+    assert "no difference" in decisions[0].comparison.reason
+    assert registry.get_version(database, "same").status == "retired"
+
+
 def test_without_a_live_version_the_baseline_is_the_default_model(database: Database) -> None:
     add(database, "first")
     registry.set_traffic(database, "first", 0.5)
-    seed_ratings(database, "first", up=40, down=5)
-    seed_ratings(database, "grader-v2", up=15, down=25)  # sessions served by the configured default
+    seed_sessions(database, "first", [(4, 1), (5, 0)], 20)
+    seed_sessions(database, "grader-v2", [(1, 2), (2, 3)], 20)  # sessions served by the configured default
+    seed_ratings(database, None, 1, 1, turn_model="gpt-4o-mini")  # no variant assigned at all
     comparison = registry.compare(database, "first")
-    assert comparison.baseline_arm.label == "default model" and comparison.baseline_arm.total == 40
+    assert comparison.baseline_arm.label == "default model" and comparison.baseline_arm.sessions == 41
     assert comparison.decision == "promote"
+
+
+def test_policy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert registry.current_policy() == sequential.Policy()
+    monkeypatch.setenv("AB_ALPHA", "0.01")
+    monkeypatch.setenv("AB_MIN_SESSIONS", "100")
+    assert registry.current_policy() == sequential.Policy(alpha=0.01, min_sessions=100)
+    monkeypatch.setenv("AB_MAX_DAYS", "soon")
+    with pytest.raises(registry.RegistryError, match="AB_MAX_DAYS='soon' is not a number"):
+        registry.current_policy()
+    monkeypatch.setenv("AB_MAX_DAYS", "-1")
+    with pytest.raises(registry.RegistryError, match="invalid"):
+        registry.current_policy()
+
+
+# ── attribution ─────────────────────────────────────────────────────────────────────
+class _Broken(OfflineProvider):
+    """A variant whose grading always fails, so the fallback provider answers."""
+
+    def grade(self, request):  # type: ignore[no-untyped-def]
+        raise RuntimeError("adapter not loaded")
+
+
+def test_a_failed_variants_turn_is_credited_to_the_fallback_and_counts_against_its_arm(
+    database: Database,
+) -> None:
+    add(database, "live-adapter")
+    registry.promote(database, "live-adapter")
+    add(database, "cand-adapter")
+    registry.set_traffic(database, "cand-adapter", 1.0)
+    provider = FallbackProvider([("tgi", _Broken), ("offline", OfflineProvider)])
+    engine = InterviewEngine(
+        database, provider, make_settings(), signals=InProcessSink(database), variants=lambda: "cand-adapter"
+    )
+    person = Actor("console", "p-fallback")
+    started = engine.start(person, role="backend", questions=1)
+    assert started.session.model_version == "cand-adapter"
+    graded = engine.answer(started.session.id, person, "I would add an index and measure it.").graded
+    assert graded.model_version != "cand-adapter"
+    with database.session() as session:
+        turn = session.get(Turn, graded.id)
+        assert turn.fell_back and turn.model_version == turn.model != "cand-adapter"
+        rater = User(platform="console", platform_user_id="rater-fallback")
+        session.add(rater)
+        session.flush()
+        session.add(Rating(turn_id=turn.id, rater_id=rater.id, value=1))  # a 👍 for the fallback's words
+    arm = registry.compare(database, "cand-adapter").candidate_arm
+    # Not the variant's 👍: excluded from its ratings, counted as one failure of its session.
+    assert (arm.up, arm.total, arm.turns, arm.fallbacks, arm.fallback_rate) == (0, 0, 1, 1, 1.0)
+    assert (arm.sessions, arm.session_mean) == (1, 0.0)
+
+
+def test_a_variant_that_falls_back_more_is_rolled_back_not_promoted() -> None:
+    """Same 👍 rate on the turns it answers, but it fails 20% of turns: the rule counts that against it."""
+    result = sequential.simulate(
+        (0.7, 0.7),
+        per_hour=10,
+        days=14,
+        runs=300,
+        policy=registry.current_policy(),
+        fallback_rates=(0.2, 0.0),
+    )
+    assert result.better == "baseline" and result.rolled_back >= 0.9 and result.promoted == 0.0
 
 
 def test_promotion_needs_the_gate_and_rollback_restores_the_previous_live(database: Database) -> None:
@@ -308,4 +407,28 @@ def test_models_commands(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert rolled.exit_code == 0 and "configured default model" in rolled.output
     assert registry.get_version(db, "v1").status == "retired"
     assert runner.invoke(app, ["models", "promote", "ghost"]).exit_code == 1
+    simulated = runner.invoke(
+        app,
+        [
+            "models",
+            "simulate",
+            "--rates",
+            "0.60,0.70",
+            "--per-hour",
+            "10",
+            "--days",
+            "2",
+            "--runs",
+            "50",
+            "--json",
+        ],
+    )
+    assert simulated.exit_code == 0, simulated.output
+    figures = json.loads(simulated.stdout)
+    assert figures["better_arm"] == "baseline" and figures["power"] > 0.5
+    assert figures["policy"] == registry.current_policy().__dict__  # the rule review applies
+    text = runner.invoke(app, ["models", "simulate", "--runs", "20", "--days", "1"])
+    assert text.exit_code == 0 and "false promotion" in text.output
+    bad = runner.invoke(app, ["models", "simulate", "--rates", "0.7"])
+    assert bad.exit_code == 2 and "two numbers" in bad.output
     db.dispose()

@@ -443,7 +443,9 @@ class InterviewEngine:
             "feedback": feedback, "provider": call.provider, "model": call.model,
             "prompt_version": call.prompt_version, "prompt": call.prompt, "raw_output": call.raw_output,
             "latency_ms": call.latency_ms, "valid_first_try": call.valid_first_try, "repaired": call.repaired,
-            "fell_back": call.fell_back, "guardrail": call.guardrail, "model_version": model or call.model,
+            "fell_back": call.fell_back, "guardrail": call.guardrail,
+            # The model that wrote this feedback: a fallback is never credited to the session's variant.
+            "model_version": call.model if call.fell_back else (model or call.model),
             "state": TurnState.graded,
             "graded_at": utcnow(),
         }

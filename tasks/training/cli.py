@@ -1,5 +1,5 @@
 """``mockingbird retrain`` and ``mockingbird models ...`` (list, show, gate, evaluate, traffic, compare,
-promote, rollback, review).
+promote, rollback, review, simulate).
 
 Registered through ``bot.cli.COMMAND_MODULES``. The training stack is imported only when a
 command trains, so ``mockingbird models list`` works on a bot install without torch.
@@ -426,7 +426,7 @@ def models_compare(
     name: Annotated[str, typer.Argument(help="Candidate name.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """👍 rate of a candidate against the live version, with the one-sided two-proportion z-test."""
+    """A candidate against the live version: per-session 👍 shares, fallback rates, the sequential test."""
     from tasks import registry
 
     try:
@@ -437,9 +437,11 @@ def models_compare(
         typer.echo(json.dumps(result.as_dict(), indent=2))
         return
     c, b = result.candidate_arm, result.baseline_arm
-    err.print(
-        f"{name}: {_pct(c.rate)} 👍 of {c.total}; baseline ({b.label}): {_pct(b.rate)} 👍 of {b.total}."
-    )
+    for label, arm in ((name, c), (f"baseline ({b.label})", b)):
+        err.print(
+            f"{label}: {arm.sessions} sessions, {_pct(arm.rate)} 👍 of {arm.total} ratings on its own turns, "
+            f"fallback on {arm.fallbacks} of {arm.turns} turns ({_pct(arm.fallback_rate)})."
+        )
     err.print(f"Decision: {result.decision} ({result.reason}).")
 
 
@@ -491,6 +493,83 @@ def models_review(as_json: Annotated[bool, typer.Option("--json", help="Print JS
         err.print("No candidate takes traffic; nothing to review.")
     for decision in decisions:
         err.print(f"{decision.name}: {decision.action} ({decision.comparison.reason}).")
+
+
+def _pair(value: str, option: str) -> tuple[float, float]:
+    try:
+        a, b = (float(part) for part in value.split(","))
+    except ValueError as exc:
+        raise _fail(f"{option} takes two numbers separated by a comma, candidate first: 0.70,0.65") from exc
+    if not (0 <= a <= 1 and 0 <= b <= 1):
+        raise _fail(f"{option}: both values are fractions between 0 and 1.")
+    return a, b
+
+
+@models_app.command("simulate")
+def models_simulate(
+    rates: Annotated[
+        str, typer.Option(help="👍 rates of candidate and baseline, e.g. 0.70,0.70.")
+    ] = "0.70,0.70",
+    per_hour: Annotated[int, typer.Option(help="New sessions per arm per hour.")] = 10,
+    days: Annotated[
+        float, typer.Option(help="Days simulated (the rule retires a candidate at AB_MAX_DAYS).")
+    ] = 14,
+    runs: Annotated[int, typer.Option(help="Simulated experiments.")] = 2000,
+    ratings_per_session: Annotated[float, typer.Option(help="Mean rated turns per session.")] = 3.0,
+    icc: Annotated[float, typer.Option(help="Correlation of ratings within a session (0-1).")] = 0.1,
+    fallback_rates: Annotated[
+        str, typer.Option(help="Share of turns each arm's model fails on (a fallback answers).")
+    ] = "0,0",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Run the rule `models review` applies (same function, same AB_* parameters) hourly on simulated data."""
+    from tasks import registry, sequential
+
+    pair, fallbacks = _pair(rates, "--rates"), _pair(fallback_rates, "--fallback-rates")
+    if per_hour < 1 or runs < 1 or days <= 0 or ratings_per_session < 1 or not 0 <= icc < 1:
+        raise _fail(
+            "Need --per-hour >= 1, --runs >= 1, --days > 0, --ratings-per-session >= 1, 0 <= --icc < 1."
+        )
+    try:
+        policy = registry.current_policy()
+    except registry.RegistryError as exc:
+        raise _fail(str(exc)) from exc
+    result = sequential.simulate(
+        pair,
+        per_hour=per_hour,
+        days=days,
+        runs=runs,
+        policy=policy,
+        ratings_per_session=ratings_per_session,
+        icc=icc,
+        fallback_rates=fallbacks,
+        seed=seed,
+    )
+    out = result.as_dict()
+    if as_json:
+        typer.echo(json.dumps(out, indent=2))
+        return
+    p = policy
+    typer.echo(
+        f"{runs} runs, {per_hour} sessions per arm per hour for {days:g} days, reviewed hourly; "
+        f"alpha {p.alpha:g}, tau {p.tau:g}, at least {p.min_sessions} sessions per arm and "
+        f"{p.min_hours:g} h, retired after {p.max_days:g} days."
+    )
+    if result.better is None:
+        typer.echo(
+            f"false promotion: {100 * result.promoted:.1f}%   false rollback: {100 * result.rolled_back:.1f}%"
+        )
+    else:
+        typer.echo(
+            f"better arm: {result.better}   power (decided for it): {100 * out['power']:.1f}%   "
+            f"wrong decision: {100 * out['wrong_decision']:.1f}%"
+        )
+    hours = result.median_hours_to_decision
+    typer.echo(
+        f"retired with no difference: {100 * result.retired:.1f}%   still waiting: {100 * result.undecided:.1f}%   "
+        f"median time to a decision: {'-' if hours is None else f'{hours:g} h'}"
+    )
 
 
 def register(app: typer.Typer) -> None:
