@@ -419,3 +419,58 @@ def test_forgetting_scrubs_the_persons_answers_from_other_candidates_stored_prom
     assert REMOVED_EXEMPLAR in dumped
     assert kept[0] == json.loads(stored)[0] and kept[-1] == json.loads(stored)[-1]  # system and Otto's answer
     assert "checkout failed" in kept[-1]["content"]
+
+
+@pytest.mark.parametrize(
+    "text,names,secret,placeholder",
+    [
+        ("card 4111 1111 1111 1111 on file", (), "4111 1111 1111 1111", "[CARD]"),
+        ("card 4111-1111-1111-1111 on file", (), "4111-1111-1111-1111", "[CARD]"),
+        ("card 5555555555554444.", (), "5555555555554444", "[CARD]"),
+        ("amex 3782 822463 10005", (), "3782 822463 10005", "[CARD]"),
+        ("ask jane, she knows", ("Jane Doe",), "jane", "[NAME]"),
+        ("DOE signed it", ("Jane Doe",), "DOE", "[NAME]"),
+        ("Zoe Angstrom wrote it", ("Zoë Ångström",), "Angstrom", "[NAME]"),
+        ("ask zoe about it", ("Zoë Ångström",), "zoe", "[NAME]"),
+        ("Soren led it", ("Søren Kierkegaard",), "Soren", "[NAME]"),
+        ("José and jose", ("Jose Garcia",), "Jos", "[NAME]"),
+        ("see linkedin.com/in/jane-doe-123 please", (), "jane-doe-123", "[PROFILE]"),
+        ("https://www.linkedin.com/in/jane-doe-123/ is me", (), "jane-doe-123", "[PROFILE]"),
+        ("code at github.com/janedoe and https://github.com/janedoe/dotfiles", (), "janedoe", "[PROFILE]"),
+    ],
+)
+def test_redaction_catches_cards_loose_names_and_profile_urls(
+    text: str, names: tuple[str, ...], secret: str, placeholder: str
+) -> None:
+    from chains.redact import redact
+
+    out = redact(text, names)
+    assert secret not in out and placeholder in out, out
+
+
+def test_redaction_leaves_look_alikes_alone() -> None:
+    from chains.redact import redact
+
+    assert redact("not a card: 4111 1111 1111 1112") == "not a card: 4111 1111 1111 1112"  # fails Luhn
+    assert redact("from 2023-01-15 to 2024-02-16") == "from 2023-01-15 to 2024-02-16"
+    # a name part that is an everyday word goes only when written as a name
+    assert redact("I will ask Will; grace period", ("Will Grace",)) == "I will ask [NAME]; grace period"
+    assert redact("see https://docs.python.org/3/") == "see https://docs.python.org/3/"
+
+
+def test_exports_redact_cards_lower_case_names_and_profiles(database: Database, tmp_path: Path) -> None:
+    from chains.providers.offline import OfflineProvider
+    from tasks.dispatch import InProcessSink
+
+    engine = InterviewEngine(database, OfflineProvider(), make_settings(), signals=InProcessSink(database))
+    zoe = Actor("slack", "U0ZOEZOE1", display_name="Zoë Ångström")
+    answer = (GOOD + " I'm zoe angstrom (github.com/zangstrom, linkedin.com/in/zoe-angstrom-42); "
+              "the refund went to card 4111-1111-1111-1111.")
+    (turn,) = _interview(engine, zoe, [answer])
+    engine.rate(turn, zoe, 1)
+    preferences.build(database)
+    export.export(database, "trl-kto", tmp_path / "kto.jsonl")
+    text = (tmp_path / "kto.jsonl").read_text()
+    for secret in ("zoe", "angstrom", "zangstrom", "zoe-angstrom-42", "4111"):
+        assert secret not in text.lower(), secret
+    assert "[CARD]" in text and "[PROFILE]" in text and "[NAME]" in text
