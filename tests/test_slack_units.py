@@ -349,3 +349,31 @@ def test_home_history_is_escaped() -> None:
                 "created_at": "2030-01-01T10:00:00", "average_score": None}]
     dumped = json.dumps(home_view(history))
     assert "<!channel>" not in dumped and "&lt;!channel&gt;" in dumped
+
+
+def test_a_response_url_never_reaches_the_logs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """slack_sdk's webhook client logs the full URL when it retries; the URL is a credential."""
+    import logging
+
+    from bot.slack.interviews import webhook_notifier
+    from bot.slack.web import redact_log_secrets
+
+    redact_log_secrets()
+    secret = "https://hooks.slack.com/commands/T0TEAM/1234567/s3cr3tT0k3n"
+    for name in ("HTTPS_PROXY", "https_proxy"):  # a proxy that refuses: the SDK fails, retries and logs
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    caplog.set_level(logging.DEBUG)
+    webhook_notifier(secret)("Done")
+    logging.getLogger("slack_bolt.App").debug("body: response_url=%s&text=x", secret.replace("/", "%2F"))
+    try:
+        raise RuntimeError(f"could not post to {secret}")
+    except RuntimeError:
+        logging.getLogger("bot.slack").exception("failed")
+    assert caplog.records, "the failure was logged"
+    handler = logging.StreamHandler()
+    shown = "\n".join(handler.format(record) for record in caplog.records)
+    assert "s3cr3tT0k3n" not in shown and "1234567" not in shown
+    assert "[redacted response_url]" in shown
+    assert any("retry" in record.getMessage() for record in caplog.records), "the SDK logged its retry"

@@ -29,7 +29,7 @@ from bot.slack.interviews import Interviews
 from bot.slack.modals import CORRECT_CALLBACK, START_CALLBACK
 from bot.slack.people import People
 from bot.slack.stats import TeamStats
-from bot.slack.web import make_client
+from bot.slack.web import make_client, redact_log_secrets
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,7 @@ def build_app(
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     if not secret and not socket_mode:
         raise ConfigError("SLACK_SIGNING_SECRET is not set; HTTP mode verifies every request with it.")
+    redact_log_secrets()  # response URLs are credentials; the SDKs would log them
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-work")
     app = App(
         name="mockingbird",

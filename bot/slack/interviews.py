@@ -59,7 +59,8 @@ def webhook_notifier(response_url: str | None) -> Notify:
         try:
             WebhookClient(response_url).send(text=text, response_type="ephemeral")
         except Exception as exc:  # a failed courtesy message must not fail the handler
-            log.warning("response_url post failed: %s", exc)
+            # the URL is a credential: name the failure, never the address (web.redact_secrets)
+            log.warning("response_url post failed: %s: %s", type(exc).__name__, web.redact_secrets(str(exc)))
 
     return notify
 

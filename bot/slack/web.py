@@ -3,11 +3,19 @@
 Rate limits (HTTP 429) are retried by the SDK after ``Retry-After``; dropped connections and
 5xx answers are retried too. Everything else comes back as ``SlackApiError`` and is turned
 into a sentence a person can act on (``explain``); no listener lets one escape.
+
+A slash command's or a button's ``response_url`` is a bearer credential (anyone holding it can
+post as the app for half an hour), and the SDKs log it: slack_sdk's webhook client writes the
+full URL at INFO when it retries, and request bodies at DEBUG. ``redact_log_secrets`` installs a
+log-record factory that replaces such URLs (and any ``response_url`` field) in every record's
+message and traceback before a handler sees it; ``build_app`` installs it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import threading
 from typing import Any
 
 from slack_sdk import WebClient
@@ -36,6 +44,55 @@ EXPLANATIONS = {
     "expired_trigger_id": "That took too long for Slack; please try again.",
     "missing_scope": "I'm missing a permission for this; ask an admin to reinstall the app.",
 }
+
+
+# hooks.slack.com URLs as written, URL-encoded (form bodies) or JSON-escaped (``https:\/\/…``).
+_HOOK_URL = re.compile(
+    r"https?(?::|%3A)(?:/|%2F|\\/){2}hooks\.slack(?:-gov)?\.com(?:/|%2F|\\/)[^\s\"'&<>|)]+", re.IGNORECASE
+)
+# ``response_url=…``, ``"response_url": "…"``, ``'response_url': '…'`` whatever the host (tests, proxies).
+_RESPONSE_URL_FIELD = re.compile(
+    r"(response_url[\"']?\s*(?:[:=]|%3D)\s*[\"']?)(?!\[redacted)[^\s\"'&,}]+", re.IGNORECASE
+)
+REDACTED_URL = "[redacted response_url]"
+_redaction = threading.Lock()
+_installed = False
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with Slack response URLs (bearer credentials) replaced."""
+    if "hooks.slack" not in text and "response_url" not in text.lower():
+        return text
+    text = _HOOK_URL.sub(REDACTED_URL, text)
+    return _RESPONSE_URL_FIELD.sub(lambda m: m.group(1) + REDACTED_URL, text)
+
+
+def redact_log_secrets() -> None:
+    """Redact response URLs from every log record from now on, whichever logger or handler (idempotent)."""
+    global _installed
+    with _redaction:
+        if _installed:
+            return
+        previous = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            try:
+                message = record.getMessage()
+            except Exception:  # a broken format string: leave it to the handler to report
+                return record
+            clean = redact_secrets(message)
+            if clean != message:
+                record.msg, record.args = clean, None
+            if record.exc_info and record.exc_info[1] is not None:
+                trace = logging.Formatter().formatException(record.exc_info)
+                clean = redact_secrets(trace)
+                if clean != trace:
+                    record.exc_text = clean  # formatters use this instead of formatting exc_info again
+            return record
+
+        logging.setLogRecordFactory(factory)
+        _installed = True
 
 
 def api_url(settings: Settings) -> str:
