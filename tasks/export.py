@@ -31,6 +31,7 @@ from sqlalchemy.orm import aliased
 from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, PreferencePair, User
 from chains.redact import redact
+from tasks.outputs import open_private
 
 FORMATS: tuple[str, ...] = ("trl-dpo", "trl-kto", "openai-dpo", "sft")
 STREAM_ROWS = 1000
@@ -226,7 +227,7 @@ def export(
     temp = out.with_name(f".{out.name}.{os.getpid()}.part")
     written = 0
     try:
-        with temp.open("w", encoding="utf-8") as handle:
+        with open_private(temp) as handle:  # 0600: the rows are candidates' answers
             for row in rows(db, fmt, since, on_source_row=tick):
                 handle.write(json.dumps(row, ensure_ascii=False))
                 handle.write("\n")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import IO
 
 from bot.errors import FixableError
 
@@ -34,3 +35,19 @@ def prepare_output(path: Path) -> Path:
     except OSError as exc:
         raise OutputPathError(f"Cannot create {path.parent} ({exc.strerror})", "choose another path") from exc
     return path
+
+
+PRIVATE_MODE = 0o600
+
+
+def open_private(path: Path) -> IO[str]:
+    """``path`` opened for writing text, readable and writable by its owner only (0600), whatever
+    the umask: exports and exemplar sets hold candidates' answers. An existing file is truncated
+    and its mode tightened too."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE)
+    try:
+        os.fchmod(fd, PRIVATE_MODE)  # O_CREAT's mode is cut by the umask and ignored for an existing file
+        return os.fdopen(fd, "w", encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise

@@ -474,3 +474,26 @@ def test_exports_redact_cards_lower_case_names_and_profiles(database: Database, 
     for secret in ("zoe", "angstrom", "zangstrom", "zoe-angstrom-42", "4111"):
         assert secret not in text.lower(), secret
     assert "[CARD]" in text and "[PROFILE]" in text and "[NAME]" in text
+
+
+def test_export_files_are_private_to_their_owner(
+    engine: InterviewEngine, database: Database, candidate: Actor, tmp_path: Path
+) -> None:
+    import os
+    import stat
+
+    (turn,) = _interview(engine, candidate, [GOOD])
+    engine.rate(turn, candidate, 1)
+    preferences.build(database)
+    out = tmp_path / "kto.jsonl"
+    out.write_text("STALE-EXPORT\n")
+    out.chmod(0o644)  # an earlier, world-readable file of the same name
+    old = os.umask(0o022)
+    try:
+        export.export(database, "trl-kto", out)
+        fresh = tmp_path / "deeper" / "sft.jsonl"
+        export.export(database, "sft", fresh)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600 and "STALE-EXPORT" not in out.read_text()
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o600

@@ -23,6 +23,7 @@ from bot.store.db import Database
 from bot.store.models import InterviewSession, ModelVersion
 from chains.redact import redact_patterns
 from chains.schemas import Feedback
+from tasks.outputs import open_private
 
 ExemplarFn = Callable[[str, str], tuple[Exemplar, ...]]
 
@@ -49,9 +50,8 @@ def build_exemplar_set(db: Database, per_group: int = 8) -> dict[str, list[dict[
 
 def write_exemplar_set(path: Path, name: str, exemplar_set: dict[str, list[dict[str, Any]]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps({"name": name, "groups": exemplar_set}, indent=2, ensure_ascii=False), encoding="utf-8"
-    )
+    with open_private(path) as handle:  # 0600: candidates' answers
+        handle.write(json.dumps({"name": name, "groups": exemplar_set}, indent=2, ensure_ascii=False))
     return path
 
 
