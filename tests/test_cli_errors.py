@@ -249,3 +249,13 @@ def test_install_hints_keep_their_extra_through_rich(monkeypatch: pytest.MonkeyP
     result = _run("eval", "--no-embeddings", "--questions", "1", "--json", monkeypatch=monkeypatch)
     assert result.exit_code == 0, result.output
     assert "pip install -e '.[eval]'" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["../x", "..", "a/b", "/etc/x", ".hidden", "x" * 101, "with space"])
+def test_retrain_refuses_a_name_that_is_not_one_safe_path_component(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = _run("retrain", "--backend", "gemini", "--name", name, monkeypatch=monkeypatch)
+    assert result.exit_code == 2, result.output
+    assert "is not a usable version name" in result.output
+    assert not list(tmp_path.rglob("*.jsonl")) and not (tmp_path.parent / "x").exists()

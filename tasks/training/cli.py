@@ -8,6 +8,7 @@ command trains, so ``mockingbird models list`` works on a bot install without to
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -81,6 +82,8 @@ TRL_ONLY = (
     "grad_accum", "max_length", "save_steps", "resume", "out", "eval_max_new_tokens",
 )  # fmt: skip
 EVERY_BACKEND = ("backend", "name", "as_json")
+# A version name is a directory (models/NAME), a file name (datasets/NAME-METHOD.jsonl) and an adapter id.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 # The backends that read each option (EVERY_BACKEND: all of them); any other backend refuses it.
 # A test checks that every option of `retrain` is in one or the other.
 OPTION_BACKENDS: dict[str, tuple[str, ...]] = {
@@ -180,6 +183,12 @@ def retrain(
     name = name or (
         out.name if out else entry.version_name(backend, "fewshot" if backend == "gemini" else method)
     )
+    if not SAFE_NAME.fullmatch(name):
+        raise _fail(
+            f"--name {name!r} is not a usable version name: it becomes a directory and a file name, so use "
+            "letters, digits, '.', '_' and '-' only (no '/', no '..'), starting with a letter or digit, "
+            "at most 100 characters."
+        )
     db = _database()
     try:
         registry.get_version(db, name)
