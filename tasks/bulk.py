@@ -1,7 +1,8 @@
 """Many ratings in one transaction: the outbox relay's backlog, imports, replays.
 
-The same rules as ``ingest.record_rating`` (validation, poison reasons, a person's latest rating
-wins, forgotten people stay forgotten), but a handful of statements for the whole batch instead
+The same rules as ``ingest.record_rating`` (validation, poison reasons, a person's latest click
+wins, also over a repeated value or a withdraw: ``ingest.apply_ratings``, shared by both;
+forgotten people stay forgotten), but a handful of statements for the whole batch instead
 of a transaction per rating: one lookup of turns, people and deletion requests, one upsert.
 
 The write-ahead outbox rows of the batch (``tasks.outbox``) are deleted in the same transaction,
@@ -15,15 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, delete, or_, select, text
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.store.db import Database
-from bot.store.models import PipelineState, Rating, Turn, User, UserRole, as_utc, utcnow
+from bot.store.models import PipelineState, Turn, User, UserRole, as_utc, utcnow
 from bot.store.privacy import stone_moment, tombstone_key
 from tasks import deadletter, outbox
-from tasks.ingest import Person, PoisonPayload, RatingPayload, _parse, upsert_user
+from tasks.ingest import Person, PoisonPayload, RatingPayload, _parse, apply_ratings, upsert_user
 
 TASK = "mockingbird.record_ratings"
 
@@ -128,7 +129,7 @@ def _store(session: Session, ratings: list[RatingPayload], result: BulkResult) -
     }
     ids = _people(session, people)
     now = utcnow()
-    rows, withdrawals = [], []
+    rows = []
     for data in ratings:
         gone = stones.get(tombstone_key(data.rater.platform, data.rater.user_id))
         if gone is not None and data.at is not None and as_utc(data.at) <= gone:
@@ -142,20 +143,11 @@ def _store(session: Session, ratings: list[RatingPayload], result: BulkResult) -
             "created_at": stamp,
             "updated_at": stamp,
         }
-        (withdrawals if data.value == 0 else rows).append(row)
+        rows.append(row)
         result.turn_ids.add(data.turn_id)
-    for row in withdrawals:
-        session.execute(
-            delete(Rating).where(
-                Rating.turn_id == row["turn_id"],
-                Rating.rater_id == row["rater_id"],
-                Rating.updated_at <= row["updated_at"],
-            )
-        )
-    result.withdrawn += len(withdrawals)
-    if rows:  # in key order: two batches upserting the same rows never wait on each other in a cycle
-        _upsert(session, sorted(rows, key=lambda r: (r["turn_id"], r["rater_id"])))
-    result.stored += len(rows)
+    apply_ratings(session, rows)  # the same latest-click-wins rule as a single rating
+    result.withdrawn += sum(row["value"] == 0 for row in rows)
+    result.stored += sum(row["value"] != 0 for row in rows)
 
 
 def _people(session: Session, people: dict[tuple[str, str], Person]) -> dict[tuple[str, str], int]:
@@ -202,41 +194,3 @@ def _people(session: Session, people: dict[tuple[str, str], Person]) -> dict[tup
         else:
             ids[key] = upsert_user(session, person).id
     return ids
-
-
-_UPSERT_PG = text(
-    "INSERT INTO ratings (turn_id, rater_id, value, created_at, updated_at) "
-    "SELECT t, r, v, s, s FROM unnest(CAST(:t AS integer[]), CAST(:r AS integer[]), CAST(:v AS integer[]), "
-    "CAST(:s AS timestamptz[])) AS u(t, r, v, s) "
-    "ON CONFLICT (turn_id, rater_id) DO UPDATE SET value = excluded.value, "
-    "updated_at = CASE WHEN ratings.value != excluded.value THEN excluded.updated_at ELSE ratings.updated_at END "
-    "WHERE ratings.updated_at <= excluded.updated_at"
-)
-
-
-def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":  # one statement whatever the batch size: four array parameters
-        session.connection().execute(
-            _UPSERT_PG,
-            {
-                "t": [r["turn_id"] for r in rows],
-                "r": [r["rater_id"] for r in rows],
-                "v": [r["value"] for r in rows],
-                "s": [r["updated_at"] for r in rows],
-            },
-        )
-        return
-    from sqlalchemy.dialects.sqlite import insert
-
-    stmt = insert(Rating)
-    new = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Rating.turn_id, Rating.rater_id],
-        set_={
-            "value": new.value,
-            "updated_at": case((Rating.value != new.value, new.updated_at), else_=Rating.updated_at),
-        },
-        where=Rating.updated_at <= new.updated_at,
-    )
-    session.connection().execute(stmt, rows)  # executemany

@@ -1,9 +1,10 @@
 """The production signal sink: ratings and corrections go to Celery, or to the outbox when Redis is down.
 
 ``bot.app.make_sink`` imports this module lazily, only when ``REDIS_URL`` is set. Publishing gives
-up within about a second (``PUBLISH_RETRY``); after a failure the sink writes straight to the
-outbox for a few seconds instead of waiting on a dead broker for every click. Every signal is
-written to the outbox first and stays there until a worker confirms it (see ``tasks.outbox``).
+up within about a second (``PUBLISH_RETRY``); after a broker failure the sink writes straight to
+the outbox for a few seconds instead of waiting on a dead broker for every click. Every signal is
+written to the outbox first and stays there until a worker confirms it (see ``tasks.outbox``); a
+database error while writing it is not a broker outage: the signal is published all the same.
 """
 
 from __future__ import annotations
@@ -74,17 +75,25 @@ class CelerySink:
         self._skip_broker_until = 0.0
 
     def submit(self, task: str, payload: dict[str, Any]) -> None:
-        # When the person acted: storage never lets an older message overwrite a newer one.
-        payload = {**payload, "at": payload.get("at") or utcnow().isoformat()}
+        # When the person acted: storage never lets an older click overwrite a newer one. Each
+        # click gets its own outbox key (the engine's key plus ``at``).
+        payload = outbox.per_click({**payload, "at": payload.get("at") or utcnow().isoformat()})
         error = "broker recently unreachable"
         if time.monotonic() >= self._skip_broker_until:
             try:
                 # Written ahead as published: if Redis loses the message, the relay sends it again.
                 outbox.keep(self.db, task, payload, published=True)
+            except Exception as exc:  # the database, not the broker: no cool-down, publish anyway
+                log.warning("could not write %s ahead to the outbox (%s); publishing without it",
+                            task, type(exc).__name__)
+                self.publish(task, payload)  # the broker failing too leaves nowhere to keep it: raise
+                return
+            try:
                 self.publish(task, payload)
                 return
             except Exception as exc:  # any failure to hand over: keep it, never drop it
-                self._skip_broker_until = time.monotonic() + self.cooldown_s
+                if is_broker_error(exc):  # skip the broker for a while instead of waiting on it per click
+                    self._skip_broker_until = time.monotonic() + self.cooldown_s
                 error = f"{type(exc).__name__}: {exc}"
                 log.warning("could not publish %s (%s); kept in the outbox", task, type(exc).__name__)
         outbox.keep(self.db, task, payload, error)

@@ -3,9 +3,10 @@
 Both are idempotent: a rating is one row per (turn, rater), updated in place; a correction is
 one row per (turn, recruiter), replaced on resubmit. Running either twice stores once.
 
-A payload may carry ``at``, when the person acted (the Celery sink stamps it). Then the stored
-row keeps that time and an older message arriving late (from the outbox, or a retry) never
-overwrites a newer one.
+A payload may carry ``at``, when the person acted (the Celery sink stamps it). The stored row
+keeps the time of the latest click it has seen (also when the value repeats), and an older
+message arriving late (from the outbox, or a retry) never overwrites or withdraws a newer one
+(``apply_ratings``, shared with ``tasks.bulk``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import case, delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -116,13 +117,8 @@ def _store_rating(db: Database, data: RatingPayload) -> dict[str, Any]:
         else:
             rater_id = upsert_user(session, data.rater).id
         stamp = as_utc(data.at) if data.at else utcnow()
-        if data.value == 0:
-            withdraw = delete(Rating).where(Rating.turn_id == data.turn_id, Rating.rater_id == rater_id)
-            if data.at is not None:
-                withdraw = withdraw.where(Rating.updated_at <= stamp)
-            conn.execute(withdraw)
-        else:
-            _upsert_rating(session, data.turn_id, rater_id, data.value, stamp, guarded=data.at is not None)
+        apply_ratings(session, [{"turn_id": data.turn_id, "rater_id": rater_id, "value": data.value,
+                                 "created_at": stamp, "updated_at": stamp}])
         return tally(session, data.turn_id)
 
 
@@ -147,33 +143,73 @@ def _forgotten(session: Session, person: Person, at: datetime | None) -> bool:
     return gone is not None and as_utc(at) <= gone
 
 
-def _upsert_rating(session: Session, turn_id: int, rater_id: int, value: int, stamp: datetime,
-                   *, guarded: bool) -> None:
-    """Insert, or change the value in place; with ``guarded`` an older message never wins."""
+def apply_ratings(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Store ratings (dicts of ``turn_id``, ``rater_id``, ``value``, ``created_at``, ``updated_at``,
+    where ``updated_at`` is when the person clicked); the one rule for single and batched ratings.
+
+    The latest click wins whatever order the messages arrive in: a message changes a stored
+    rating only when its click is not older than the stored click, and then stores its click
+    time *even when the value is unchanged* (👍, 👎 delayed, 👍 again: the late 👎 loses to the
+    second 👍). A withdraw (value 0) deletes the rating only when it is not older than it.
+    """
+    withdrawals = [row for row in rows if row["value"] == 0]
+    for row in withdrawals:
+        session.connection().execute(
+            delete(Rating).where(
+                Rating.turn_id == row["turn_id"],
+                Rating.rater_id == row["rater_id"],
+                Rating.updated_at <= row["updated_at"],
+            )
+        )
+    upserts = [row for row in rows if row["value"] != 0]
+    if upserts:  # in key order: two batches upserting the same rows never wait on each other in a cycle
+        _upsert_ratings(session, sorted(upserts, key=lambda r: (r["turn_id"], r["rater_id"])))
+
+
+_UPSERT_PG = text(
+    "INSERT INTO ratings (turn_id, rater_id, value, created_at, updated_at) "
+    "SELECT t, r, v, s, s FROM unnest(CAST(:t AS integer[]), CAST(:r AS integer[]), CAST(:v AS integer[]), "
+    "CAST(:s AS timestamptz[])) AS u(t, r, v, s) "
+    "ON CONFLICT (turn_id, rater_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at "
+    "WHERE ratings.updated_at <= excluded.updated_at"
+)
+
+
+def _upsert_ratings(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert, or change value and click time in place unless the stored click is newer."""
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    else:  # portable fallback
-        rating = session.scalar(select(Rating).where(Rating.turn_id == turn_id, Rating.rater_id == rater_id))
-        if rating is None:
-            session.add(Rating(turn_id=turn_id, rater_id=rater_id, value=value, created_at=stamp,
-                               updated_at=stamp))
-        elif rating.value != value and not (guarded and _stale(rating.updated_at, stamp)):
-            rating.value, rating.updated_at = value, stamp
-        session.flush()
+    if dialect == "postgresql":  # one statement whatever the batch size: four array parameters
+        session.connection().execute(
+            _UPSERT_PG,
+            {
+                "t": [r["turn_id"] for r in rows],
+                "r": [r["rater_id"] for r in rows],
+                "v": [r["value"] for r in rows],
+                "s": [r["updated_at"] for r in rows],
+            },
+        )
         return
-    stmt = insert(Rating).values(turn_id=turn_id, rater_id=rater_id, value=value, created_at=stamp,
-                                 updated_at=stamp)
-    new = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Rating.turn_id, Rating.rater_id],
-        set_={"value": new.value,
-              "updated_at": case((Rating.value != new.value, new.updated_at), else_=Rating.updated_at)},
-        where=(Rating.updated_at <= new.updated_at) if guarded else None,
-    )
-    session.connection().execute(stmt)
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+
+        stmt = insert(Rating)
+        new = stmt.excluded
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Rating.turn_id, Rating.rater_id],
+            set_={"value": new.value, "updated_at": new.updated_at},
+            where=Rating.updated_at <= new.updated_at,
+        )
+        session.connection().execute(stmt, rows)  # executemany
+        return
+    for row in rows:  # portable fallback
+        rating = session.scalar(
+            select(Rating).where(Rating.turn_id == row["turn_id"], Rating.rater_id == row["rater_id"])
+        )
+        if rating is None:
+            session.add(Rating(**row))
+        elif not _stale(rating.updated_at, row["updated_at"]):
+            rating.value, rating.updated_at = row["value"], row["updated_at"]
+    session.flush()
 
 
 def record_correction(db: Database, payload: dict[str, Any]) -> dict[str, Any]:

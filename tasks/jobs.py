@@ -15,7 +15,10 @@ from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import Retry
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeout
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.config import get_settings
@@ -27,7 +30,19 @@ from tasks.runtime import database, redis_client
 
 log = logging.getLogger(__name__)
 
-TRANSIENT = (OperationalError, InterfaceError, PoolTimeout, IntegrityError, ConnectionError, TimeoutError)
+# Retried with backoff: the database, Redis or the broker unreachable or timing out, a lock.
+# Not IntegrityError: a constraint violation is almost always permanent (the storage functions
+# retry a unique-key race themselves), so it becomes a dead letter at once.
+TRANSIENT = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeout,
+    RedisConnectionError,
+    RedisTimeout,
+    BrokerError,
+    ConnectionError,
+    TimeoutError,
+)
 DIRTY_BATCH = 2000
 
 

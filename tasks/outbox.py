@@ -9,9 +9,10 @@ message (BRPOP) before it records it as unacknowledged, so a worker killed in be
 - the relay (a beat job every 15 s, or ``mockingbird outbox relay``) publishes pending rows, and
   republishes rows published longer than ``grace`` ago that no worker confirmed.
 
-Publishing twice is harmless: the tasks store idempotently, and an older message never
-overwrites a newer rating. Rows that can never be sent, or are never confirmed after
-``MAX_ATTEMPTS`` publications, move to the dead letters with the reason.
+Publishing twice is harmless: the tasks store idempotently, and an older click never
+overwrites a newer rating. Each click has its own key (``per_click``). Rows that can never be
+sent, or are never confirmed after ``MAX_ATTEMPTS`` publications, move to the dead letters with
+the reason; a publish that failed because the broker was down is not an attempt.
 """
 
 from __future__ import annotations
@@ -53,11 +54,24 @@ def key_of(task: str, payload: dict[str, Any]) -> str:
     return f"{task}:{digest}"[:128]
 
 
+def per_click(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload with an idempotency key of its own click: the engine's key (turn, person and
+    value) plus the click time ``at``. 👍→👎→👍 are three keys, so settling the late first 👍
+    never deletes the third click's write-ahead row, and a redelivered message keeps its key."""
+    key, at = payload.get("idempotency_key"), payload.get("at")
+    if not (isinstance(key, str) and key and isinstance(at, str) and at) or key.endswith(f"@{at}"):
+        return payload
+    click = f"{key}@{at}"
+    if len(click) > 128:  # long ids: keep the click time, shorten the rest
+        click = f"{key[:80]}#{hashlib.sha256(key.encode()).hexdigest()[:12]}@{at}"[-128:]
+    return {**payload, "idempotency_key": click}
+
+
 def keep(db: Database, task: str, payload: dict[str, Any], error: str | None = None, *,
          published: bool = False) -> int:
     """Write a signal ahead of (``published=True``: after) handing it to the broker. The same key
-    again replaces the old row and goes to the back of the line, so the relay delivers a
-    person's latest choice last."""
+    again (the same click, see ``per_click``) replaces the old row and goes to the back of the
+    line."""
     key = key_of(task, payload)
     for attempt in range(3):
         try:
@@ -123,8 +137,10 @@ def relay(
     """Deliver pending rows and republish unconfirmed ones, oldest first, until none are left or
     the broker fails again.
 
-    A broker error stops the run and keeps every row (an outage may last hours); any other
-    error is retried on later runs and, after ``MAX_ATTEMPTS``, the row becomes a dead letter.
+    A broker error stops the run and keeps every row, and does not count as an attempt (an outage
+    may last hours, with ``outbox relay --loop`` trying all along); any other error is retried on
+    later runs and, after ``MAX_ATTEMPTS`` attempts (publications and such errors), the row
+    becomes a dead letter.
     Rows are claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two relays running at
     once never send the same row.
     """
@@ -139,8 +155,6 @@ def relay(
                 .with_for_update(skip_locked=True)
             ).all()
             for group in _groups(_drop_unconfirmable(session, rows, result)):
-                for row in group:
-                    row.attempts += 1
                 try:
                     if len(group) > 1:  # a backlog of ratings: one message, one transaction
                         publish("record_ratings", [row.payload for row in group])
@@ -150,10 +164,11 @@ def relay(
                     result.failed += len(group)
                     for row in group:
                         row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                    if is_broker_error(exc):
+                    if is_broker_error(exc):  # an outage is not a delivery attempt: the budget waits
                         result.broker_down = True
                         break
                     for row in group:
+                        row.attempts += 1
                         if row.attempts >= MAX_ATTEMPTS:
                             deadletter.add(
                                 session,
@@ -165,6 +180,7 @@ def relay(
                             result.dead += 1
                     continue
                 for row in group:
+                    row.attempts += 1
                     row.delivered_at = utcnow()
                 result.delivered += len(group)
         if len(rows) < batch:

@@ -157,9 +157,11 @@ def celery_worker(
     prefetch: int = 8,
     visibility_timeout: int | None = None,
     extra_env: dict[str, str] | None = None,
+    extra_args: list[str] | None = None,
     ready_timeout: float = 60,
 ) -> Iterator[CeleryProcess]:
-    """Start a real worker, wait until it consumes, stop it (warm) on exit."""
+    """Start a real worker, wait until it consumes, stop it (warm) on exit. ``extra_args`` go to
+    ``celery worker`` (``["--include", "tests.fakes.pipeline_faults"]`` injects faults)."""
     env = celery_env(
         redis_url, database_url, queue=queue, visibility_timeout=visibility_timeout, extra=extra_env
     )
@@ -179,6 +181,7 @@ def celery_worker(
                 "--without-heartbeat",
                 "--hostname",
                 f"{env['CELERY_QUEUE']}@%h",
+                *(extra_args or []),
             ],
             env,
             READY_MARK,

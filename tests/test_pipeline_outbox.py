@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 import redis
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.config import Settings
 from bot.store.db import Database
@@ -47,7 +47,8 @@ def test_the_sink_publishes_to_its_queue(sqlite_db: Database, redis_url: str) ->
     assert message["headers"]["argsrepr"] == "(turn 1)"  # logs show the turn, not the person
     assert args[0]["turn_id"] == 1 and args[0]["at"] and kwargs == {}
     (ahead,) = _rows(sqlite_db)  # written ahead, published, waiting for a worker to confirm it
-    assert ahead.delivered_at is not None and ahead.idempotency_key == _payload()["idempotency_key"]
+    click_key = f"{_payload()['idempotency_key']}@{args[0]['at']}"  # one key per click
+    assert ahead.delivered_at is not None and ahead.idempotency_key == args[0]["idempotency_key"] == click_key
     with sqlite_db.session() as session:
         assert outbox.pending(session) == 0
 
@@ -77,9 +78,10 @@ def test_the_sink_keeps_signals_in_the_outbox_when_redis_is_unreachable(sqlite_d
     started = time.monotonic()
     sink.submit("record_rating", _payload(value=-1))  # within the cool-down: straight to the outbox
     assert time.monotonic() - started < 0.5
-    sink.submit("record_rating", _payload(value=1))  # changed back: the latest goes to the back of the line
+    sink.submit("record_rating", _payload(value=1))  # changed back: a click of its own, kept too
     rows = _rows(sqlite_db)
-    assert [r.payload["value"] for r in rows] == [-1, 1]
+    assert [r.payload["value"] for r in rows] == [1, -1, 1]
+    assert len({r.idempotency_key for r in rows}) == 3  # settling the first never deletes the third
     assert rows[0].last_error and all(r.delivered_at is None and r.payload["at"] for r in rows)
 
 
@@ -89,7 +91,8 @@ def test_the_relay_delivers_in_order_and_stops_at_a_dead_broker(sqlite_db: Datab
     down = make_app(Settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", CELERY_QUEUE="mb-nowhere"))
     result = outbox.relay(sqlite_db, publisher(down, "mb-nowhere"), is_broker_error=is_broker_error)
     assert result.broker_down and result.delivered == 0 and result.pending == 3
-    assert _rows(sqlite_db)[0].attempts == 1
+    assert _rows(sqlite_db)[0].attempts == 0  # an outage is not a delivery attempt
+    assert _rows(sqlite_db)[0].last_error
 
     queue = f"mb-relay-{time.monotonic_ns()}"
     up = make_app(Settings(REDIS_URL=redis_url, CELERY_QUEUE=queue))
@@ -112,3 +115,14 @@ def test_a_row_that_can_never_be_sent_becomes_a_dead_letter(sqlite_db: Database)
     with sqlite_db.session() as session:
         (dead,) = session.scalars(select(DeadLetter)).all()
     assert "outbox gave up after 5 attempts: ValueError: message too large" == dead.reason
+
+
+def test_a_database_error_writing_the_outbox_is_not_a_broker_outage(sqlite_db: Database, redis_url: str) -> None:
+    with sqlite_db.session() as session:  # the outbox cannot be written (the database, not Redis)
+        session.execute(text("DROP TABLE outbox"))
+    queue = f"mb-sink-dberr-{time.monotonic_ns()}"
+    sink = CelerySink(sqlite_db, Settings(REDIS_URL=redis_url, CELERY_QUEUE=queue), cooldown_s=60)
+    sink.submit("record_rating", _payload(value=1))
+    sink.submit("record_rating", _payload(value=-1))  # no cool-down: the broker is not skipped
+    queued = redis.Redis.from_url(redis_url).lrange(queue, 0, -1)
+    assert len(queued) == 2 and sink._skip_broker_until == 0.0
