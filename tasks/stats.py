@@ -145,10 +145,11 @@ def compute_stats(db: Database, days: int = 30, by: str = "role") -> Stats:
             .where(Rating.updated_at >= since)
             .group_by(key_column, rated_day)
         ).all()
+        capped_model = func.coalesce(Turn.model_version, Turn.provider, "unknown")  # one object: one bind
         capped = session.execute(
-            select(func.coalesce(Turn.model_version, Turn.provider, "unknown"), func.count())
+            select(capped_model, func.count())
             .where(Turn.graded_at >= since, Turn.guardrail.is_not(None))
-            .group_by(func.coalesce(Turn.model_version, Turn.provider, "unknown"))
+            .group_by(capped_model)
         ).all()
         corrected = session.scalar(select(func.count(func.distinct(Correction.turn_id)))
                                    .where(Correction.updated_at >= since)) or 0

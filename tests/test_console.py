@@ -368,8 +368,11 @@ def test_a_correction_that_does_not_validate_is_asked_again_not_a_crash() -> Non
 
 def test_grade_a_single_answer_as_json() -> None:
     result = mockingbird("grade", "--question", "How do you find a slow SQL query in production?",
-                         "--answer", "I read the EXPLAIN ANALYZE plan of the slow query, found a sequential "
-                         "scan, added an index and measured p95 latency drop from 900 ms to 40 ms.",
+                         "--answer", "First I look at pg_stat_statements to find the queries with the highest "
+                         "total time. Then I run EXPLAIN ANALYZE on the worst one: here a sequential scan on a 40 "
+                         "million row table. I added a composite index matching the WHERE clause, checked the plan "
+                         "used it, and watched p95 drop from 900 ms to 40 ms, keeping an eye on write latency "
+                         "because every index slows inserts.",
                          "--kind", "technical", "--json")
     assert result.returncode == 0, result.stderr
     feedback = Feedback.model_validate_json(result.stdout)

@@ -185,7 +185,7 @@ def test_retrain_from_settings_exports_the_stored_pairs(
             started.session.id, person, f"I would add an index, then measure p95 latency ({index} ms budget)."
         ).graded
         engine.correct(
-            turn.id, recruiter, turn.feedback.model_copy(update={"score": max(1, turn.feedback.score - 2)})
+            turn.id, recruiter, turn.feedback.model_copy(update={"score": turn.feedback.score % 10 + 1})
         )
     settings = make_settings(
         RETRAIN_BACKEND="openai",

@@ -43,13 +43,21 @@ def _short(answer: str, sentences: int = 1) -> str:
     return ". ".join(parts[:sentences]).strip().rstrip(".") + "."
 
 
+QUESTION_SPECIFIC = ("Covers:", "Not yet covered:", "The story does not show:", "Cover ", "This answer ")
+
+
+def _general(items: list[str]) -> list[str]:
+    """The first remark that reads the same for any question (key-point text is unseen in held-out pairs)."""
+    return [next((i for i in items if not i.startswith(QUESTION_SPECIFIC)), items[0])] if items else []
+
+
 def _compact(feedback: Feedback) -> str:
     return json.dumps(
         {
             "score": feedback.score,
-            "strengths": feedback.strengths[:1],
-            "weaknesses": feedback.weaknesses[:1],
-            "suggestions": feedback.suggestions[:1],
+            "strengths": _general(feedback.strengths),
+            "weaknesses": _general(feedback.weaknesses),
+            "suggestions": _general(feedback.suggestions),
             "summary": feedback.summary.split(". ")[0].rstrip(".") + ".",
         },
         ensure_ascii=False,

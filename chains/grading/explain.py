@@ -93,9 +93,13 @@ def _technical(s: Signals, r: Remarks) -> None:
         r.suggestions.append("Explain why: name the trade-offs and how you would measure success.")
 
 
+def _sentence(text_: str) -> str:
+    return text_ if text_.endswith((".", "?", "!")) else text_ + "."
+
+
 def _points(s: Signals, r: Remarks, missing_label: str) -> None:
     if s.covered_points:
-        r.strengths.append("Covers: " + "; ".join(s.covered_points[:3]) + ".")
+        r.strengths.append(_sentence("Covers: " + "; ".join(s.covered_points[:3])))
     if s.missed_points:
-        r.weaknesses.append(f"{missing_label}: " + "; ".join(s.missed_points[:3]) + ".")
-        r.suggestions.append(f"Cover {s.missed_points[0]}.")
+        r.weaknesses.append(_sentence(f"{missing_label}: " + "; ".join(s.missed_points[:3])))
+        r.suggestions.append(_sentence(f"Cover {s.missed_points[0]}"))
