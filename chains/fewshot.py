@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from chains.redact import redact_patterns
 from chains.grading.text import content_stems
+from chains.redact import redact_patterns
 from chains.schemas import Feedback, Question
 
 Exemplar = tuple[str, str, Feedback]  # (question text, answer, feedback)

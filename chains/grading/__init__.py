@@ -16,8 +16,8 @@ from chains.grading.nonanswers import NON_ANSWER_CAP, NonAnswer, addressed_to_gr
 from chains.grading.signals import Signals, measure
 from chains.schemas import Feedback, Question
 
-__all__ = ["GRADER_VERSION", "NON_ANSWER_CAP", "NonAnswer", "Signals", "addressed_to_grader", "grade",
-           "measure", "relevance_check"]
+__all__ = ["GRADER_VERSION", "NON_ANSWER_CAP", "NonAnswer", "Signals", "addressed_to_grader", "explain", "grade",
+           "measure", "model", "nonanswers", "relevance_check", "signals"]
 
 GRADER_VERSION = "grader-v2"
 
@@ -72,5 +72,3 @@ def grade(question: Question, answer: str) -> Feedback:
         outline=list(question.key_points[:6]),
     )
 
-
-__all__ += ["explain", "model", "signals"]

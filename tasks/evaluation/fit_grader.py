@@ -1,12 +1,12 @@
 """Fit the offline grader's weights on the training part of the annotated set.
 
-``python -m tasks.evaluation.fit_grader`` rewrites chains/grading/weights.json. Non-negative
-least squares with a ridge penalty chosen by cross-validation grouped by question, one model per question kind, on genuine answers only
-(non-answers are capped by rule, not learnt); a pair of opposite constant features lets the
-intercept take either sign. Non-negative weights on features oriented "more is better" keep the
-score monotone: degrading an answer cannot raise it. A linear stretch, fitted by minimising the
-training MAE of the rounded score, undoes the ridge's pull toward the mean. Run it after the
-annotated set or the grader's signals change, then `mockingbird eval` for the held-out figures.
+``python -m tasks.evaluation.fit_grader`` rewrites chains/grading/weights.json: non-negative
+least squares with a ridge penalty chosen by cross-validation grouped by question, one model per
+question kind, on genuine answers only (non-answers are capped by rule, not learnt). A pair of
+opposite constant features lets the intercept take either sign. Non-negative weights on features
+oriented "more is better" keep the score monotone: degrading an answer cannot raise it. A linear
+stretch, fitted by minimising the training MAE of the rounded score, undoes the ridge's pull toward
+the mean. Run it after the annotated set or the grader's signals change, then `mockingbird eval`.
 """
 
 from __future__ import annotations
