@@ -98,3 +98,16 @@ def test_figures_by_model_and_week_are_counted_by_the_database(database: Databas
 def _week_of(moment: datetime) -> str:
     year, week, _ = moment.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def test_guardrail_interventions_are_counted_per_model_version(engine: InterviewEngine, database: Database) -> None:
+    person = Actor("console", "g0")
+    turn = engine.answer(engine.start(person, role="qa", questions=1).session.id, person, ANSWER).graded
+    assert compute_stats(database, days=7).guardrail_capped == {}
+    with database.session() as session:
+        session.get(Turn, turn.id).guardrail = "off-topic"
+        session.get(Turn, turn.id).model_version = "ft:gpt-4o-mini:mb-1"
+        session.commit()
+    stats = compute_stats(database, days=7)
+    assert stats.guardrail_capped == {"ft:gpt-4o-mini:mb-1": 1}
+    assert "capped by the rubric: ft:gpt-4o-mini:mb-1: 1" in stats.as_text()
