@@ -716,3 +716,66 @@ def test_an_interview_continues_after_a_restart_even_in_a_thread_the_bot_has_not
         assert sent_messages(fake, thread, mark) == []
     finally:
         runner.stop()
+
+
+# ── no orphan sessions ──────────────────────────────────────────────────────────────
+THREADS = r"/channels/\d+/messages/\d+/threads"
+
+
+def test_the_session_is_created_in_a_thread_that_already_exists(
+    fake: FakeDiscord,
+    bot: ObservedBot,
+    discord_engine: InterviewEngine,
+    people: dict[str, dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The thread is opened first and the session is born in it: nothing can crash between a
+    session and its thread and leave a session that no thread shows."""
+    seen: list[tuple[int, Any]] = []
+    real_start = discord_engine.start
+
+    def start(*args: Any, **kwargs: Any) -> Any:
+        seen.append((len(fake.requests("POST", THREADS)), kwargs.get("thread_id")))
+        return real_start(*args, **kwargs)
+
+    monkeypatch.setattr(discord_engine, "start", start)
+    thread, question = start_interview(fake, people["candidate"], role="backend", count=1)
+    assert seen == [(1, thread["id"])]  # the thread request came first, and the session got its id
+    assert session_in(discord_engine, thread["id"]).thread_id == thread["id"]
+    parent = fake.requests("PATCH", ORIGINAL)
+    assert parent[-1].json["embeds"][0]["footer"]["text"].startswith("Session ")  # the id, once it exists
+    assert question.json["embeds"][0]["title"] == "Question 1 of 1"
+
+
+def test_no_session_is_left_behind_when_the_thread_cannot_be_opened(
+    fake: FakeDiscord, bot: ObservedBot, discord_engine: InterviewEngine, people: dict[str, dict[str, Any]]
+) -> None:
+    fake.fail("POST", THREADS)
+    mark = fake.mark()
+    fake.dispatch("INTERACTION_CREATE", fake.slash("interview", people["candidate"], role="backend"))
+    reply = fake.wait_for(
+        lambda c: c.matches("POST", FOLLOWUP) and "couldn't open a thread" in str(c.json), after=mark
+    )
+    assert reply.json["flags"] & 64
+    with discord_engine.db.session() as session:
+        assert session.scalars(select(InterviewSession)).all() == []
+
+
+def test_a_failure_while_starting_removes_the_thread_and_says_so(
+    fake: FakeDiscord,
+    bot: ObservedBot,
+    discord_engine: InterviewEngine,
+    people: dict[str, dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(discord_engine, "start", broken)
+    mark = fake.mark()
+    fake.dispatch("INTERACTION_CREATE", fake.slash("interview", people["candidate"], role="backend"))
+    fake.wait_for_call("POST", THREADS, after=mark)
+    fake.wait_for(lambda c: c.matches("PATCH", ORIGINAL) and "went wrong" in str(c.json), after=mark)
+    fake.wait_for(lambda c: c.matches("DELETE", r"/channels/\d+"), after=mark)  # the empty thread goes
+    with discord_engine.db.session() as session:
+        assert session.scalars(select(InterviewSession)).all() == []

@@ -25,6 +25,9 @@ from tasks.stats import GROUPINGS
 log = logging.getLogger(__name__)
 
 THREAD_ARCHIVE_MINUTES = 1440
+PLATFORM = "discord"
+NO_THREAD = "I couldn't open a thread here, so the interview was not started."
+START_FAILED = "Sorry, something went wrong on my side. Please run /interview again in a minute."
 CHART_NAME = "mockingbird-stats.png"
 
 
@@ -135,13 +138,32 @@ async def start_interview(
         )
         return
     try:
-        engine.bank.resolve_role(role)
+        canonical = engine.bank.resolve_role(role)
     except UnknownRole as exc:
         await private(interaction, str(exc))
         return
 
     await interaction.response.defer(thinking=True)  # the first question may come from the model
     actor = actor_of(interaction.user)
+    # The thread first, then the session in it: a crash in between leaves an empty thread, never a
+    # session that no thread shows (and that would block the candidate's next /interview).
+    planned = count if count is not None else engine.settings.default_questions
+    parent = await interaction.edit_original_response(
+        embed=render.intro_embed(
+            None, interaction.user.mention, role=canonical, kind=kind, level=level, questions=planned
+        )
+    )
+    name = render.clip(
+        f"Interview: {canonical} ({kind}, {level}) with {interaction.user.display_name}",
+        100,
+    )
+    try:
+        thread = await parent.create_thread(name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES)
+    except discord.HTTPException as exc:
+        log.warning("could not open a thread for %s's interview: %s", interaction.user.id, exc)
+        await interaction.edit_original_response(content=NO_THREAD, embed=None)
+        await interaction.followup.send(NO_THREAD + " Please check my thread permissions.", ephemeral=True)
+        return
     try:
         started = await offload(
             engine.start,
@@ -151,36 +173,40 @@ async def start_interview(
             level=level,
             questions=count,
             channel_id=str(channel.id),
+            thread_id=str(thread.id),
         )
     except EngineError as exc:
-        await interaction.edit_original_response(content=str(exc))
+        failed = await offload(engine.in_thread, PLATFORM, None, str(thread.id))
+        if failed is None:  # refused before a session existed: the empty thread goes
+            await interaction.edit_original_response(content=str(exc), embed=None)
+            await _remove(thread)
+        else:  # stored, the first question failed (e.g. the model is down): 'retry' in the thread
+            await interaction.edit_original_response(content=f"{exc} Type `retry` in the thread to try again.")
+            await thread.send(f"{exc} Type `retry` here to try again.", allowed_mentions=discord.AllowedMentions.none())
         return
+    except Exception:  # e.g. the database went away: the intro must not promise a question
+        await interaction.edit_original_response(content=START_FAILED, embed=None)
+        await _remove(thread)
+        raise
     session = started.session
-    parent = await interaction.edit_original_response(
-        embed=render.intro_embed(session, interaction.user.mention)
-    )
-    name = render.clip(
-        f"Interview: {session.role} ({session.kind}, {session.level}) with {interaction.user.display_name}",
-        100,
-    )
     try:
-        thread = await parent.create_thread(name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES)
-    except discord.HTTPException as exc:
-        log.warning("could not open a thread for session %s: %s", session.id, exc)
-        await offload(engine.end, session.id, actor)
-        await interaction.followup.send(
-            "I couldn't open a thread here, so the interview was not started. "
-            "Please check my thread permissions.",
-            ephemeral=True,
-        )
-        return
-    await offload(engine.attach_thread, session.id, str(channel.id), str(thread.id))
+        await interaction.edit_original_response(embed=render.intro_embed(session, interaction.user.mention))
+    except discord.HTTPException as exc:  # cosmetic (the session id in the footer); the interview goes on
+        log.warning("could not update the intro of session %s: %s", session.id, exc)
     await post_question(
         thread,
         session,
         Progress(session=session, next_question=started.question),
         mention=interaction.user.mention,
     )
+
+
+async def _remove(thread: discord.Thread) -> None:
+    """Delete a thread no interview runs in (needs Manage Threads; without it the thread stays, empty)."""
+    try:
+        await thread.delete()
+    except discord.HTTPException as exc:
+        log.info("could not delete the unused thread %s: %s", thread.id, exc)
 
 
 async def show_stats(

@@ -44,15 +44,26 @@ def score_colour(score: int | None) -> discord.Colour:
     return discord.Colour.red()
 
 
-def intro_embed(session: SessionView, candidate: str) -> discord.Embed:
-    """The parent message the interview thread hangs from."""
+def intro_embed(
+    session: SessionView | None,
+    candidate: str,
+    *,
+    role: str = "",
+    kind: str = "",
+    level: str = "",
+    questions: int = 0,
+) -> discord.Embed:
+    """The parent message the interview thread hangs from: before the session exists (the thread
+    is opened first) from ``role``/``kind``/``level``/``questions``, then from the session."""
+    if session is not None:
+        role, kind, level, questions = session.role, session.kind, session.level, session.planned_questions
     embed = discord.Embed(
-        title=clip(f"Mock interview: {session.role}, {session.kind}, {session.level}", TITLE_MAX),
-        description=f"{candidate} is practising {session.planned_questions} question(s). "
+        title=clip(f"Mock interview: {role}, {kind}, {level}", TITLE_MAX),
+        description=f"{candidate} is practising {questions} question(s). "
         "The interview runs in the thread below.",
         colour=discord.Colour.blurple(),
     )
-    embed.set_footer(text=f"Session {session.id}")
+    embed.set_footer(text=f"Session {session.id}" if session is not None else "Preparing the first question…")
     return embed
 
 

@@ -9,7 +9,8 @@ The gateway speaks the real protocol: HELLO, IDENTIFY (recorded, with its intent
 GUILD_CREATE for one server with one text channel, heartbeat ACKs, and whatever events a test
 dispatches (``INTERACTION_CREATE``, ``MESSAGE_CREATE``). Creating a thread over REST also
 dispatches ``THREAD_CREATE``, as Discord does. Scripted failures: a 429 with ``retry_after``
-for the next N matching requests, a 401 at login, a gateway close code (4014: disallowed intents).
+or any status (``fail``) for the next N matching requests, a 401 at login, a gateway close
+code (4014: disallowed intents).
 """
 
 from __future__ import annotations
@@ -176,6 +177,11 @@ class FakeDiscord:
             "X-RateLimit-Scope": "user",
         }
         self._failures.append(_Failure(method, pattern, 429, body, headers, times))
+
+    def fail(self, method: str, pattern: str, status: int = 403, *, code: int = 50013, times: int = 1) -> None:
+        """Answer the next ``times`` matching requests with ``status`` (default: Missing Permissions)."""
+        body = {"message": "Missing Permissions" if code == 50013 else "Scripted failure", "code": code}
+        self._failures.append(_Failure(method, pattern, status, body, {}, times))
 
     def mark(self) -> int:
         """A cursor: ``wait_for(..., after=mark)`` only looks at requests made since."""
