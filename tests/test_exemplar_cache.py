@@ -41,3 +41,12 @@ def test_offline_provider_skips_the_exemplar_query(sqlite_db: Database, settings
     started = engine.start(person, role="backend", questions=1)
     engine.answer(started.session.id, person, ANSWER)
     assert asked == []
+
+
+def test_forgetting_someone_empties_the_cache_at_once(sqlite_db: Database, settings, recruiter: Actor) -> None:
+    engine = InterviewEngine(sqlite_db, OfflineProvider(), settings, signals=InProcessSink(sqlite_db))
+    cached = ExemplarSource(sqlite_db, ttl_s=3600)
+    _corrected_turn(engine, recruiter, "c3")
+    assert len(cached("backend", "behavioral")) == 1
+    assert engine.forget("console", "c3")
+    assert cached("backend", "behavioral") == ()  # not their answer for another hour

@@ -4,7 +4,9 @@ The engine passes these to the provider with every grading call (``GradeRequest.
 the chain picks the closest ones that fit ``FEWSHOT_TOKEN_BUDGET``. Only the same role and
 interview kind are used, recruiter corrections come first (they are the best labels we
 have), then feedback rated 👍 more often than 👎. Candidates' names are taken out of their
-answers before anyone else's prompt sees them; deleted people are gone with their turns.
+answers before anyone else's prompt sees them; deleted people are gone with their turns, and
+forgetting someone empties every cache in the process (``bot.store.privacy.ON_FORGET``); another
+process's cache keeps them at most ``ttl_s`` longer.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 
 from pydantic import ValidationError
 from sqlalchemy import case, func, select
 
+from bot.store import privacy
 from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, Rating, Turn, User
 from chains.redact import redact
@@ -24,6 +28,15 @@ from chains.schemas import Feedback
 log = logging.getLogger(__name__)
 
 Exemplar = tuple[str, str, Feedback]
+_SOURCES: weakref.WeakSet[ExemplarSource] = weakref.WeakSet()
+
+
+def _forget_cached() -> None:
+    for source in list(_SOURCES):
+        source.clear()
+
+
+privacy.ON_FORGET.append(_forget_cached)
 
 
 class ExemplarSource:
@@ -37,6 +50,12 @@ class ExemplarSource:
         self.ttl_s = ttl_s
         self._cache: dict[tuple[str, str], tuple[float, tuple[Exemplar, ...]]] = {}
         self._lock = threading.Lock()
+        _SOURCES.add(self)
+
+    def clear(self) -> None:
+        """Drop every cached exemplar (someone was forgotten)."""
+        with self._lock:
+            self._cache.clear()
 
     def __call__(self, role: str, kind: str) -> tuple[Exemplar, ...]:
         now = time.monotonic()

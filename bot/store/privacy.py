@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +43,9 @@ from bot.store.models import (
 )
 
 TOMBSTONE_PREFIX = "forgotten:"
+# Called after every deletion, so caches of stored text in this process (the few-shot exemplar
+# cache, ``bot.engine.exemplars``) drop what they hold at once instead of at their next refresh.
+ON_FORGET: list[Callable[[], None]] = []
 REMOVED_EXEMPLAR = "[removed: an example from a person who asked to be forgotten]"
 # A bare answer text shorter than this is too common to look for outside its <answer> block.
 MIN_BARE_MATCH = 40
@@ -236,6 +239,8 @@ def forget_person(session: Session, platform: str, user_id: str) -> Forgotten:
         session.add(PipelineState(key=key, value={"at": utcnow().isoformat()}))
     else:
         stone.value = {"at": utcnow().isoformat()}
+    for hook in ON_FORGET:
+        hook()
     return Forgotten(**counts)
 
 
