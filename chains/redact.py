@@ -34,8 +34,12 @@ CARD = re.compile(
     r"(?![\w]|[.-]?\d)"
 )
 # A person's page on a social or code site: the path names them.
+PROFILE_HOSTS = (
+    "linkedin.com/", "github.com/", "gitlab.com/", "bitbucket.org/", "twitter.com/", "x.com/",
+    "facebook.com/", "instagram.com/", "medium.com/", "stackoverflow.com/users/", "dev.to/", "kaggle.com/",
+)
 PROFILE = re.compile(
-    r"(?:https?://)?(?:[a-z0-9-]+\.)*"
+    r"(?<![\w.@/-])(?:https?://)?(?:[a-z0-9-]+\.)*"
     r"(?:linkedin\.com/(?:in|pub|profile)/|github\.com/|gitlab\.com/|bitbucket\.org/|twitter\.com/|x\.com/"
     r"|facebook\.com/|instagram\.com/|medium\.com/@?|stackoverflow\.com/users/|dev\.to/|kaggle\.com/)"
     r"[\w%@.~+\-]+(?:/[\w%@.~+\-]*)*",
@@ -87,12 +91,13 @@ _SUBSTITUTES = {"phone": _phone, "card": _card}
 
 
 def redact_patterns(text: str) -> str:
-    # Cheap guards first: most text has no "@", no "/" and no long run of digits.
-    has_at, has_slash = "@" in text, "/" in text
+    # Cheap guards first: most text has no "@", no profile site and no long run of digits.
+    has_at = "@" in text
+    lowered = text.lower() if "/" in text else ""
     for name, pattern, placeholder in PATTERNS:
         if name in ("email", "handle", "slack_mention", "discord_mention") and not has_at:
             continue
-        if name == "profile" and not has_slash:
+        if name == "profile" and not any(host in lowered for host in PROFILE_HOSTS):
             continue
         text = pattern.sub(_SUBSTITUTES.get(name, placeholder), text)
     return text

@@ -497,3 +497,9 @@ def test_export_files_are_private_to_their_owner(
         os.umask(old)
     assert stat.S_IMODE(out.stat().st_mode) == 0o600 and "STALE-EXPORT" not in out.read_text()
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
+
+
+def test_profile_redaction_needs_the_site_not_a_suffix_of_another() -> None:
+    from chains.redact import redact
+
+    assert redact("files on box.com/shared, CI/CD, blue/green") == "files on box.com/shared, CI/CD, blue/green"
