@@ -290,12 +290,15 @@ def test_an_older_message_never_overwrites_a_newer_rating(
         "turn_id": turn,
         "up": 0,
         "down": 1,
+        "others_up": 0,
+        "others_down": 0,
     }  # from the outbox, late
     assert (
         ingest.record_rating(database, {**late, "value": 0})["down"] == 1
     )  # a stale withdrawal is ignored too
     newer = {"turn_id": turn, "rater": person, "value": 1, "at": (now + timedelta(seconds=1)).isoformat()}
-    assert ingest.record_rating(database, newer) == {"turn_id": turn, "up": 1, "down": 0}
+    assert ingest.record_rating(database, newer) == {"turn_id": turn, "up": 1, "down": 0, "others_up": 0,
+                                                     "others_down": 0}
 
 
 def test_retraining_trigger_counts_new_pairs_since_the_last_model(
@@ -503,3 +506,38 @@ def test_profile_redaction_needs_the_site_not_a_suffix_of_another() -> None:
     from chains.redact import redact
 
     assert redact("files on box.com/shared, CI/CD, blue/green") == "files on box.com/shared, CI/CD, blue/green"
+
+
+def test_forgetting_takes_the_persons_answers_out_of_gemini_exemplar_sets(
+    engine: InterviewEngine, database: Database, candidate: Actor, recruiter: Actor, tmp_path: Path
+) -> None:
+    from bot.store.models import ModelVersion
+    from tasks.training.gemini_backend import (
+        RegistryExemplars,
+        build_exemplar_set,
+        set_snapshot,
+        write_exemplar_set,
+    )
+
+    secret = "At Initech I rebuilt the billing cron and my pager rota cut incidents by 40% over one quarter."
+    (mine,) = _interview(engine, candidate, [secret])
+    engine.correct(mine, recruiter, _feedback(database, mine).model_copy(update={"summary": "Say more."}))
+    otto = Actor("console", "otto")
+    (theirs,) = _interview(engine, otto, [GOOD])
+    engine.rate(theirs, otto, 1)
+    groups = build_exemplar_set(database)
+    assert len(groups["backend/behavioral"]) == 2
+    path = write_exemplar_set(tmp_path / "mb-gemini-1" / "exemplars.json", "mb-gemini-1", groups)
+    with database.session() as session:
+        session.add(ModelVersion(name="mb-gemini-1", backend="gemini", artifact=str(path), status="live",
+                                 promoted_at=utcnow(), data_snapshot=set_snapshot(groups)))
+    served = RegistryExemplars(database)
+    assert any("billing cron" in answer for _, answer, _ in served("backend", "behavioral"))  # cached now
+
+    assert engine.forget_me(candidate)
+    with database.session() as session:
+        snapshot = session.scalars(select(ModelVersion)).one().data_snapshot
+    assert "billing cron" not in json.dumps(snapshot) and snapshot["exemplars"] == 1
+    assert "billing cron" not in path.read_text() and "checkout failed" in path.read_text()
+    answers = [answer for _, answer, _ in served("backend", "behavioral")]
+    assert len(answers) == 1 and "checkout failed" in answers[0]  # the cached set was refreshed

@@ -11,7 +11,8 @@ audit and debugging) can hold the person's answers too: a recruiter-corrected or
 is shown to the model as a few-shot exemplar when someone else's answer is graded. Those
 exemplar messages (the person's answer and the feedback on it) are replaced by a marker in every
 other turn's prompt of the same role and kind. (Training data never reads ``Turn.prompt``: it
-rebuilds prompts from the turn's own fields, without exemplars.)
+rebuilds prompts from the turn's own fields, without exemplars.) Gemini exemplar sets in the
+registry (and their JSON copy) lose the person's answers the same way.
 """
 
 from __future__ import annotations
@@ -19,18 +20,20 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.store.models import (
     Correction,
     DeadLetter,
     InterviewSession,
+    ModelVersion,
     OutboxMessage,
     PipelineState,
     PreferencePair,
@@ -99,7 +102,8 @@ class Forgotten:
     preference_pairs: int = 0
     outbox_messages: int = 0
     dead_letters: int = 0
-    prompts_scrubbed: int = 0  # other candidates' stored prompts that showed this person's answers
+    scrubbed_prompts: int = 0  # other candidates' stored prompts that showed this person's answers
+    scrubbed_exemplar_sets: int = 0  # Gemini exemplar sets in the registry that held their answers
 
     def __bool__(self) -> bool:
         return any(vars(self).values())
@@ -114,21 +118,28 @@ def _count(session: Session, model: type, *where: ColumnElement[bool]) -> int:
     return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
-def _shown_forms(answers: Iterable[str], names: tuple[str | None, ...]) -> tuple[set[str], set[str]]:
-    """How an answer appears in another candidate's prompt as a few-shot exemplar: redacted
-    (``bot.engine.exemplars``) or not, escaped inside ``<answer>`` tags (``chains.llm.safety``).
-    Exact ``<answer>`` blocks, and bare texts long enough not to match by chance."""
-    from chains.redact import redact
+def _plain_forms(answers: Iterable[str], names: tuple[str | None, ...]) -> set[str]:
+    """An answer as copies of it can hold it: as typed, redacted for an exemplar
+    (``bot.engine.exemplars``), and redacted again for a Gemini exemplar set."""
+    from chains.redact import redact, redact_patterns
 
+    forms: set[str] = set()
+    for answer in answers:
+        redacted = redact(answer, names)
+        forms |= {answer.strip(), redacted.strip(), redact_patterns(redacted).strip()}
+    return forms - {""}
+
+
+def _shown_forms(plain: set[str]) -> tuple[set[str], set[str]]:
+    """How an answer appears in another candidate's prompt as a few-shot exemplar: escaped inside
+    ``<answer>`` tags (``chains.llm.safety``). Exact ``<answer>`` blocks, and bare texts long
+    enough not to match by chance."""
     blocks: set[str] = set()
     bare: set[str] = set()
-    for answer in answers:
-        for variant in {answer.strip(), redact(answer, names).strip()}:
-            if not variant:
-                continue
-            escaped = html.escape(variant, quote=False)
-            blocks.add(f"<answer>\n{escaped}\n</answer>")
-            bare.update(text for text in (escaped, variant) if len(text) >= MIN_BARE_MATCH)
+    for variant in plain:
+        escaped = html.escape(variant, quote=False)
+        blocks.add(f"<answer>\n{escaped}\n</answer>")
+        bare.update(text for text in (escaped, variant) if len(text) >= MIN_BARE_MATCH)
     return blocks, bare
 
 
@@ -158,17 +169,22 @@ def _scrubbed(prompt: str, blocks: set[str], bare: set[str]) -> str | None:
     return json.dumps(messages, ensure_ascii=False) if changed else None
 
 
-def scrub_prompts(session: Session, user_pk: int, names: tuple[str | None, ...]) -> int:
-    """Take one person's answers out of the prompts stored with other candidates' turns; how many changed.
+def their_answers(session: Session, user_pk: int, names: tuple[str | None, ...]) -> set[str]:
+    """Every answer the person gave, in each form a copy elsewhere can hold it (``_plain_forms``)."""
+    theirs = select(InterviewSession.id).where(InterviewSession.candidate_id == user_pk)
+    answers = session.scalars(select(Turn.answer).where(Turn.session_id.in_(theirs), Turn.answer.is_not(None)))
+    return _plain_forms(answers, names)
+
+
+def scrub_prompts(session: Session, user_pk: int, plain: set[str]) -> int:
+    """Take one person's answers (``their_answers``) out of the prompts stored with other
+    candidates' turns; how many changed.
 
     Exemplars come from sessions of the same role and kind only, so only those prompts are read.
     """
-    theirs = select(InterviewSession.id).where(InterviewSession.candidate_id == user_pk)
-    answers = list(session.scalars(
-        select(Turn.answer).where(Turn.session_id.in_(theirs), Turn.answer.is_not(None))))
-    if not answers:
+    if not plain:
         return 0
-    blocks, bare = _shown_forms(answers, names)
+    blocks, bare = _shown_forms(plain)
     kinds = set(session.execute(
         select(InterviewSession.role, InterviewSession.kind).where(InterviewSession.candidate_id == user_pk)))
     changed = 0
@@ -192,6 +208,48 @@ def scrub_prompts(session: Session, user_pk: int, names: tuple[str | None, ...])
                     session.execute(update(Turn).where(Turn.id == turn_id).values(prompt=clean))
                     changed += 1
     return changed
+
+
+def scrub_exemplar_sets(session: Session, plain: set[str]) -> int:
+    """Take one person's answers out of the Gemini exemplar sets in the registry (the snapshot in
+    ``model_versions.data_snapshot`` that a live set is served from, and its JSON copy when it is on
+    this machine); how many sets changed. A changed set gets a new ``revision``, so every replica's
+    ``RegistryExemplars`` drops its cached copy."""
+    if not plain:
+        return 0
+    changed = 0
+    for version in session.scalars(select(ModelVersion).where(ModelVersion.backend == "gemini")):
+        snapshot = dict(version.data_snapshot or {})
+        groups = snapshot.get("exemplar_set")
+        if not isinstance(groups, dict):
+            continue
+        kept = {
+            key: [item for item in items
+                  if not (isinstance(item, dict) and str(item.get("answer", "")).strip() in plain)]
+            for key, items in groups.items() if isinstance(items, list)
+        }
+        kept = {key: items for key, items in kept.items() if items}
+        if kept == groups:
+            continue
+        version.data_snapshot = {
+            **snapshot, "exemplar_set": kept, "groups": len(kept),
+            "exemplars": sum(len(items) for items in kept.values()),
+            "revision": int(snapshot.get("revision") or 0) + 1,
+        }
+        _rewrite_copy(version.artifact, version.name, kept)
+        changed += 1
+    return changed
+
+
+def _rewrite_copy(artifact: str | None, name: str, groups: dict[str, Any]) -> None:
+    """The exemplar set's JSON copy (``tasks.training.gemini_backend.write_exemplar_set``), rewritten
+    owner-only, when it is a file on this machine."""
+    if not artifact or not artifact.endswith(".json") or not os.path.isfile(artifact):
+        return
+    fd = os.open(artifact, os.O_WRONLY | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps({"name": name, "groups": groups}, indent=2, ensure_ascii=False))
 
 
 def forget_person(session: Session, platform: str, user_id: str) -> Forgotten:
@@ -231,7 +289,9 @@ def forget_person(session: Session, platform: str, user_id: str) -> Forgotten:
     if user_pk is not None:
         user = session.get(User, user_pk)
         names = (user.display_name, user.platform_user_id) if user is not None else (user_id,)
-        counts["prompts_scrubbed"] = scrub_prompts(session, user_pk, names)
+        plain = their_answers(session, user_pk, names)
+        counts["scrubbed_prompts"] = scrub_prompts(session, user_pk, plain)
+        counts["scrubbed_exemplar_sets"] = scrub_exemplar_sets(session, plain)
         session.execute(delete(User).where(User.id == user_pk))
     key = tombstone_key(platform, user_id)
     stone = session.get(PipelineState, key)
@@ -239,9 +299,14 @@ def forget_person(session: Session, platform: str, user_id: str) -> Forgotten:
         session.add(PipelineState(key=key, value={"at": utcnow().isoformat()}))
     else:
         stone.value = {"at": utcnow().isoformat()}
+    # once the deletion is committed: a cache refilled before that would read the person again
+    event.listen(session, "after_commit", _run_forget_hooks, once=True)
+    return Forgotten(**counts)
+
+
+def _run_forget_hooks(session: Session) -> None:
     for hook in ON_FORGET:
         hook()
-    return Forgotten(**counts)
 
 
 def stone_moment(value: Any) -> datetime:

@@ -75,7 +75,8 @@ class RegistryExemplars:
     def __init__(self, db: Database, fallback: ExemplarFn | None = None) -> None:
         self.db = db
         self.fallback = fallback
-        self._cache: tuple[str, dict[str, list[dict[str, Any]]]] | None = None
+        # keyed by the version's name and revision (forgetting someone edits a set in place)
+        self._cache: tuple[tuple[str, int], dict[str, list[dict[str, Any]]]] | None = None
         self._lock = threading.Lock()
 
     def live_set(self) -> dict[str, list[dict[str, Any]]] | None:
@@ -89,9 +90,10 @@ class RegistryExemplars:
         if row is None:
             return None
         name, snapshot = row
+        key = (name, int((snapshot or {}).get("revision") or 0))
         with self._lock:
-            if self._cache is None or self._cache[0] != name:
-                self._cache = (name, dict((snapshot or {}).get("exemplar_set", {})))
+            if self._cache is None or self._cache[0] != key:
+                self._cache = (key, dict((snapshot or {}).get("exemplar_set", {})))
             return self._cache[1]
 
     def __call__(self, role: str, kind: str) -> tuple[Exemplar, ...]:
