@@ -779,3 +779,33 @@ def test_a_failure_while_starting_removes_the_thread_and_says_so(
     fake.wait_for(lambda c: c.matches("DELETE", r"/channels/\d+"), after=mark)  # the empty thread goes
     with discord_engine.db.session() as session:
         assert session.scalars(select(InterviewSession)).all() == []
+
+
+def test_a_first_question_the_model_could_not_write_is_retried_in_the_thread(
+    fake: FakeDiscord, sqlite_db: Database, discord_env: dict[str, str], people: dict[str, dict[str, Any]]
+) -> None:
+    """The session is stored in its thread before the first question is asked, so when the model
+    is down at the start the candidate can type retry there."""
+    with FakeOpenAI(api_key=KEYS["openai"]) as llm:
+        settings = Settings(
+            **discord_env, LLM_PROVIDER="openai", LLM_FALLBACKS="", LLM_MAX_RETRIES=0,
+            **env_for("openai", llm.base_url),
+        )
+        engine = build_engine(settings, db=sqlite_db)
+        bot, runner = start_bot(engine, settings)
+        try:
+            llm.default = SERVER_ERROR
+            mark = fake.mark()
+            fake.dispatch("INTERACTION_CREATE", fake.slash("interview", people["candidate"], role="backend"))
+            created = fake.wait_for_call("POST", THREADS, after=mark)
+            sorry = fake.wait_for(
+                lambda c: c.matches("POST", r"/channels/\d+/messages") and "retry" in str(c.json), after=mark
+            )
+            thread_id = sorry.path.split("/")[2]
+            assert created.status < 300 and session_in(engine, thread_id) is not None
+            llm.default = VALID
+            mark, _ = answer(fake, bot, fake.threads[thread_id], people["candidate"], "retry")
+            (question,) = sent_messages(fake, fake.threads[thread_id], mark)
+            assert question.json["embeds"][0]["title"].startswith("Question 1 of")
+        finally:
+            runner.stop()
