@@ -377,3 +377,13 @@ def test_a_response_url_never_reaches_the_logs(
     assert "s3cr3tT0k3n" not in shown and "1234567" not in shown
     assert "[redacted response_url]" in shown
     assert any("retry" in record.getMessage() for record in caplog.records), "the SDK logged its retry"
+
+
+def test_forms_show_model_text_only_as_plain_text() -> None:
+    """Modals prefill model text into plain_text inputs, which Slack never formats: nothing to escape,
+    and escaping would hand the recruiter '&lt;' to save back."""
+    hostile = FEEDBACK.model_copy(update={"summary": PHISH, "strengths": [PHISH]})
+    form = correction_form(hostile, {"turn": 1})
+    assert "mrkdwn" not in json.dumps(form)
+    summary = next(b for b in form["blocks"] if b["block_id"] == "summary")
+    assert summary["element"]["initial_value"] == PHISH  # exactly what the model wrote, inert
