@@ -6,7 +6,9 @@ idempotent, a withdrawn rating or a forgotten person disappears from the data at
 and ``dedup_key`` keeps every signal once:
 
 * ``kto``   ``kto:<turn>``: the turn's feedback labelled by its ratings (more 👍 than 👎 → desirable;
-  a tie gives no label).
+  a tie gives no label). Only the votes that count: the session's candidate's and recruiters'
+  (``bot.store.tally.counted_vote``), one per person (their latest click); a bystander's rating is
+  stored and shown but never labels anything.
 * ``pair`` from a correction, ``correction:<turn>:<hash>``: chosen = the recruiter's feedback,
   rejected = the model's. Two recruiters writing the same correction give one pair.
 * ``pair`` from ratings, ``ratings:<turn+>:<turn->``: a 👍 output and a 👎 output for the same prompt.
@@ -27,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, PreferencePair, Rating, Turn, User, utcnow
+from bot.store.tally import counted_vote
 from tasks.prompting import completion_text, feedback_messages, prompt_hash
 
 MAX_PAIRS_PER_PROMPT = 16
@@ -157,10 +160,18 @@ def build_chunk(session: Session, ids: list[int]) -> BuildResult:
     turns = _load_turns(session, ids)
     votes: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     roles: dict[int, set[str]] = defaultdict(set)
+    # One row per (turn, person): each person's latest click, once. Only the votes that count (the
+    # session's candidate's and recruiters') make a label; other people's ratings stay stored and shown.
     for turn_id, value, role in session.execute(
         select(Rating.turn_id, Rating.value, User.role)
         .join(User, Rating.rater_id == User.id)
-        .where(Rating.turn_id.in_(ids))
+        .join(Turn, Rating.turn_id == Turn.id)
+        .join(InterviewSession, Turn.session_id == InterviewSession.id)
+        .where(
+            Rating.turn_id.in_(ids),
+            Rating.value != 0,
+            counted_vote(Rating.rater_id, InterviewSession.candidate_id, User.role),
+        )
     ):
         votes[turn_id][0 if value > 0 else 1] += 1
         roles[turn_id].add(str(getattr(role, "value", role)))

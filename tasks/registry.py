@@ -25,7 +25,8 @@ exemplar set) is a row in ``model_versions``: status ``candidate`` -> ``live`` -
   its 👍 / 👎; a turn where it failed and a fallback provider answered (``turns.fell_back``;
   the turn's ``model_version`` names the fallback model) counts as one failure (a
   👎-equivalent) for the arm, so a model that fails more cannot look better. Each arm reports
-  its fallback rate.
+  its fallback rate. Only the session's candidate's and recruiters' ratings count; anyone
+  else's is stored and shown but never moves an arm (``bot.store.tally``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from sqlalchemy.orm import Session
 
 from bot.store.db import Database
 from bot.store.models import InterviewSession, ModelVersion, Rating, Turn, utcnow
+from bot.store.tally import counted_rater
 from tasks import sequential
 
 CANDIDATE, LIVE, RETIRED = "candidate", "live", "retired"
@@ -464,15 +466,22 @@ class Comparison:
 def _arm(session: Session, label: str, condition: Any, since: datetime | None) -> Arm:
     """Aggregate an arm's graded turns per session into one observation per session.
 
-    A session's outcome list is the 👍 / 👎 ratings of its turns that its assigned model
-    answered, plus one failure per turn a fallback provider answered; its share is the
-    fraction of 👍 in that list. Sessions with no outcome yet do not count.
+    A session's outcome list is the 👍 / 👎 ratings (the candidate's and recruiters' only: a
+    bystander's rating never moves an arm) of its turns that its assigned model answered, plus
+    one failure per turn a fallback provider answered; its share is the fraction of 👍 in that
+    list. Sessions with no outcome yet do not count.
     """
     query = (
         select(Turn.session_id, Turn.id, Turn.fell_back, Rating.value)
         .select_from(Turn)
         .join(InterviewSession, InterviewSession.id == Turn.session_id)
-        .outerjoin(Rating, (Rating.turn_id == Turn.id) & (Rating.value != 0))
+        .outerjoin(
+            Rating,
+            (Rating.turn_id == Turn.id)
+            & (Rating.value != 0)
+            # Only votes that count: the session's candidate's and recruiters' (bot.store.tally).
+            & counted_rater(Rating.rater_id, InterviewSession.candidate_id),
+        )
         .where(Turn.graded_at.is_not(None), condition)
     )
     if since is not None:

@@ -203,9 +203,9 @@ def test_ratings_are_idempotent_and_changeable(engine: InterviewEngine, database
     turn = engine.answer(started.session.id, candidate, GOOD).graded
     for _ in range(3):
         engine.rate(turn.id, candidate, 1)
-    assert engine.signals.last_result == {"turn_id": turn.id, "up": 1, "down": 0}
+    assert engine.signals.last_result == {"turn_id": turn.id, "up": 1, "down": 0, "others_up": 0, "others_down": 0}
     engine.rate(turn.id, candidate, -1)
-    assert engine.signals.last_result == {"turn_id": turn.id, "up": 0, "down": 1}
+    assert engine.signals.last_result == {"turn_id": turn.id, "up": 0, "down": 1, "others_up": 0, "others_down": 0}
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(Rating)) == 1
     with pytest.raises(BadInput):
@@ -279,7 +279,7 @@ def test_platform_event_claims_and_stored_answers(engine: InterviewEngine, candi
     assert engine.tally(turn.id, candidate)["mine"] == 0
     engine.rate(turn.id, candidate, -1)
     assert engine.tally(turn.id, candidate)["mine"] == -1
-    assert engine.tally(turn.id) == {"turn_id": turn.id, "up": 0, "down": 1}
+    assert engine.tally(turn.id) == {"turn_id": turn.id, "up": 0, "down": 1, "others_up": 0, "others_down": 0}
 
 
 def test_answer_in_thread_takes_only_the_candidates_reply(engine: InterviewEngine, candidate: Actor) -> None:
@@ -314,10 +314,13 @@ def test_answer_in_thread_takes_only_the_candidates_reply(engine: InterviewEngin
     second = engine.answer_in_thread(candidate.platform, "C1", "1700.1", candidate, GOOD, event_id="EvT2",
                                      on_claimed=broken_placeholder)
     assert second is not None and second.graded is not None and second.graded.feedback is not None
-    assert engine.tally(turn.id, candidate) == {"turn_id": turn.id, "up": 0, "down": 0, "mine": 0}
+    assert engine.tally(turn.id, candidate) == {"turn_id": turn.id, "up": 0, "down": 0, "others_up": 0,
+                                                "others_down": 0, "mine": 0}
     engine.rate(turn.id, candidate, 1)
     engine.rate(turn.id, stranger, -1)
-    assert engine.tally(turn.id, stranger) == {"turn_id": turn.id, "up": 1, "down": 1, "mine": -1}
+    # The stranger is neither the candidate nor a recruiter: their 👎 is stored and counted apart.
+    assert engine.tally(turn.id, stranger) == {"turn_id": turn.id, "up": 1, "down": 0, "others_up": 0,
+                                               "others_down": 1, "mine": -1}
 
 
 def test_roles_follow_the_configuration_and_a_console_claim_does_not_stick(database: Database) -> None:

@@ -76,7 +76,7 @@ def test_a_worker_builds_the_nightly_dataset_and_returns_its_result(
             app.send_task(
                 "mockingbird.record_rating",
                 queue=queue,
-                args=({"turn_id": turn, "value": value, "rater": {"platform": "slack", "user_id": "U7"}},),
+                args=({"turn_id": turn, "value": value, "rater": {"platform": "slack", "user_id": "cara"}},),
             )
         with celery_worker(redis_url, url, queue=queue) as worker:
             marked = redis.Redis.from_url(redis_url)

@@ -49,7 +49,7 @@ def add(
 def seed_ratings(
     db: Database, model_version: str | None, up: int, down: int, turn_model: str | None = None
 ) -> None:
-    """One session assigned ``model_version`` with ``up`` 👍 and ``down`` 👎, one rater and turn each."""
+    """One session assigned ``model_version`` with ``up`` 👍 and ``down`` 👎 by its candidate, one turn each."""
     with db.session() as session:
         owner = User(platform="console", platform_user_id=f"owner-{next(_people)}")
         session.add(owner)
@@ -77,10 +77,9 @@ def seed_ratings(
                 model_version=turn_model or model_version,
                 graded_at=utcnow(),
             )
-            rater = User(platform="console", platform_user_id=f"rater-{next(_people)}")
-            session.add_all([turn, rater])
+            session.add(turn)
             session.flush()
-            session.add(Rating(turn_id=turn.id, rater_id=rater.id, value=value))
+            session.add(Rating(turn_id=turn.id, rater_id=owner.id, value=value))  # the candidate's vote
 
 
 def seed_sessions(

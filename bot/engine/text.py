@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 ThreadCommand = Literal["skip", "end", "retry", "help"]
 _COMMANDS: dict[str, ThreadCommand] = {
@@ -79,3 +79,11 @@ def unmask_links(text: str) -> str:
             break
         text = spelled
     return text
+
+
+def shown_count(counts: dict[str, Any], side: str) -> str:
+    """A tally side as shown: ``"3"``, or ``"3 (+2 from others)"`` when people other than the
+    candidate and recruiters voted (their ratings are stored and shown, never counted)."""
+    others = int(counts.get(f"others_{side}", 0) or 0)
+    text = str(int(counts.get(side, 0) or 0))
+    return f"{text} (+{others} from others)" if others else text

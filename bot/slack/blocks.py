@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.engine.text import THREAD_HELP, unmask_links
+from bot.engine.text import THREAD_HELP, shown_count, unmask_links
 from bot.engine.text import clip as clip_to
 from bot.engine.views import SessionView, TurnView
 from chains.schemas import Feedback, SessionReport
@@ -133,7 +133,9 @@ def feedback_message(
 
 
 def tally_labels(tally: dict[str, Any]) -> dict[str, str]:
-    return {RATE_UP: f"👍 Helpful · {tally.get('up', 0)}", RATE_DOWN: f"👎 Not helpful · {tally.get('down', 0)}"}
+    """Votes that count first, other people's apart: "👍 Helpful · 3 (+2 from others)"."""
+    return {RATE_UP: f"👍 Helpful · {shown_count(tally, 'up')}",
+            RATE_DOWN: f"👎 Not helpful · {shown_count(tally, 'down')}"}
 
 
 def with_tally(shown: list[Block], turn_id: int, tally: dict[str, Any]) -> list[Block] | None:

@@ -65,8 +65,72 @@ def load(path: Path, method: Method, heldout_fraction: float = 0.15, min_heldout
         "method": method,
     }
     if method == "kto":
-        snapshot["desirable"] = sum(1 for row in rows if row["label"])
+        desirable = sum(1 for row in rows if row["label"])
+        if desirable in (0, len(rows)):
+            raise DataError(_one_class(f"{path}: all {len(rows)} rows", desirable))
+        weights = kto_weights(train, f"{path} (training split, held-out prompts set aside)")
+        snapshot["desirable"] = desirable
+        snapshot["kto_weights"] = weights.as_dict()
     return TrainingData(method=method, train=train, heldout=heldout, snapshot=snapshot)
+
+
+# TRL's advice for KTO on imbalanced data (KTOConfig ``desirable_weight`` / ``undesirable_weight``, from
+# eq. 8 of the KTO paper, arXiv:2402.01306): upweight the rarer kind so that
+# desirable_weight * n_desirable / (undesirable_weight * n_undesirable) lies in [1, 4/3]. We aim at the
+# middle of that range, 7/6, so the weights stay inside it after TRL rounds its bounds.
+KTO_RATIO_RANGE = (1.0, 4 / 3)
+KTO_TARGET_RATIO = 7 / 6
+
+
+@dataclass(frozen=True)
+class KtoWeights:
+    """How many desirable / undesirable rows the trainer sees and the loss weights that balance them."""
+
+    desirable: int
+    undesirable: int
+    desirable_weight: float = 1.0
+    undesirable_weight: float = 1.0
+
+    @property
+    def ratio(self) -> float:
+        """Weighted desirable to weighted undesirable: what TRL wants between 1 and 4/3."""
+        return self.desirable_weight * self.desirable / (self.undesirable_weight * self.undesirable)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "desirable": self.desirable,
+            "undesirable": self.undesirable,
+            "desirable_weight": self.desirable_weight,
+            "undesirable_weight": self.undesirable_weight,
+        }
+
+
+def _one_class(what: str, desirable: int) -> str:
+    kind = "desirable (👍)" if desirable else "undesirable (👎)"
+    return (
+        f"{what} are {kind}: KTO needs both desirable and undesirable examples; "
+        "collect more ratings or train with --method dpo or sft"
+    )
+
+
+def kto_weights(rows: list[dict[str, Any]], what: str = "the KTO rows") -> KtoWeights:
+    """Loss weights from the label balance of ``rows`` (the rows the trainer sees).
+
+    Balanced enough (ratio already in [1, 4/3]): both 1. Otherwise the rarer kind is upweighted so
+    the weighted ratio is 7/6; the commoner kind keeps weight 1 (nothing is ever downweighted).
+    Raises ``DataError`` when one kind is missing: no weight can balance nothing.
+    """
+    desirable = sum(1 for row in rows if row["label"])
+    undesirable = len(rows) - desirable
+    if not desirable or not undesirable:
+        raise DataError(_one_class(f"{what}: all {len(rows)} rows", desirable))
+    ratio = desirable / undesirable
+    low, high = KTO_RATIO_RANGE
+    if low <= ratio <= high:
+        return KtoWeights(desirable, undesirable)
+    if ratio < low:  # fewer 👍: upweight the desirable losses
+        return KtoWeights(desirable, undesirable, desirable_weight=round(KTO_TARGET_RATIO / ratio, 4))
+    return KtoWeights(desirable, undesirable, undesirable_weight=round(ratio / KTO_TARGET_RATIO, 4))
 
 
 def _lines(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:

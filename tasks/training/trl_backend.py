@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from tasks.training.data import Method, TrainingData
+from tasks.training.data import Method, TrainingData, kto_weights
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,9 @@ class TrlJob:
         }
         if self.method in ("dpo", "kto"):
             chosen["beta"] = self.beta
+        if self.method == "kto":
+            weights = kto_weights(self.data.train)
+            chosen.update(desirable_weight=weights.desirable_weight, undesirable_weight=weights.undesirable_weight)
         if self.peft == "lora":
             chosen.update(
                 lora_r=self.lora_r,
@@ -159,7 +162,15 @@ def _trainer(job: TrlJob, model: Any, tokenizer: Any, callbacks: list[Any]) -> A
     if job.method == "dpo":
         return DPOTrainer(args=DPOConfig(**common, beta=job.beta), **args)
     if job.method == "kto":
-        return KTOTrainer(args=KTOConfig(**common, beta=job.beta), **args)
+        # Weights from the label balance of the rows it trains on (TRL's advice for imbalanced data).
+        weights = kto_weights(job.data.train)
+        config = KTOConfig(
+            **common,
+            beta=job.beta,
+            desirable_weight=weights.desirable_weight,
+            undesirable_weight=weights.undesirable_weight,
+        )
+        return KTOTrainer(args=config, **args)
     return SFTTrainer(args=SFTConfig(**common, completion_only_loss=True), **args)
 
 
