@@ -175,6 +175,28 @@ def test_kto_learns_from_unpaired_labels(tiny_base: Path, tmp_path: Path) -> Non
     assert json.loads((outcome.output_dir / "adapter_config.json").read_text())["peft_type"] == "LORA"
 
 
+def test_kto_trainer_gets_weights_from_the_label_balance(
+    tiny_base: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Few 👎: the undesirable losses are upweighted, and TRL's own balance check has nothing to warn about."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tasks.training.trl_backend import _trainer
+
+    rows = kto_rows()
+    rows = [row for row in rows if row["label"]] + [row for row in rows if not row["label"]][:6]
+    job = _job(tiny_base, write_jsonl(tmp_path / "kto.jsonl", rows), "kto", tmp_path / "kto-weights")
+    expected = data.kto_weights(job.data.train)
+    assert expected.desirable_weight == 1.0 and expected.undesirable_weight > 1.0
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_base))
+    tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
+    with caplog.at_level("WARNING"):
+        trainer = _trainer(job, AutoModelForCausalLM.from_pretrained(str(tiny_base)), tokenizer, [])
+    assert (trainer.args.desirable_weight, trainer.args.undesirable_weight) == (
+        expected.desirable_weight, expected.undesirable_weight)
+    assert "don't seem to be in an ideal range" not in caplog.text
+
+
 def test_prefix_tuning_and_full_fine_tuning(tiny_base: Path, tmp_path: Path) -> None:
     import torch
     from peft import PeftModel
