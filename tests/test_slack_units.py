@@ -387,3 +387,52 @@ def test_forms_show_model_text_only_as_plain_text() -> None:
     assert "mrkdwn" not in json.dumps(form)
     summary = next(b for b in form["blocks"] if b["block_id"] == "summary")
     assert summary["element"]["initial_value"] == PHISH  # exactly what the model wrote, inert
+
+
+def test_the_largest_feedback_a_model_may_write_stays_within_slacks_limits() -> None:
+    from tests.fakes import slack_limits
+
+    hostile = "<!channel> <https://evil.example|x> & " * 60  # escaping grows every character of it
+    feedback = Feedback(score=5, strengths=[hostile[:2000]] * 8, weaknesses=[hostile[:2000]] * 8,
+                        suggestions=[hostile[:2000]] * 8, criteria={f"c{i}": 5 for i in range(20)},
+                        summary=hostile[:2000], outline=[hostile[:600]] * 8)
+    turn = _turn(feedback)
+    text, shown = blocks.feedback_message(turn, _session([turn]))
+    assert slack_limits.message_error({"text": text, "blocks": shown}) is None
+    question_text, question_blocks = blocks.question_message(turn, _session([turn]))
+    assert slack_limits.message_error({"text": question_text, "blocks": question_blocks}) is None
+
+
+def test_the_fake_refuses_what_slack_refuses() -> None:
+    from tests.fakes import slack_limits
+
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "x"}}
+    assert slack_limits.message_error({"blocks": [section] * 51})["error"] == "invalid_blocks"
+    long = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}
+    assert slack_limits.message_error({"blocks": [long]})["error"] == "invalid_blocks"
+    assert slack_limits.message_error({"text": "x" * 40_001})["error"] == "msg_too_long"
+    modal = {"title": {"type": "plain_text", "text": "x" * 25}, "blocks": []}
+    assert slack_limits.view_error({"trigger_id": "1.2.abc", "view": modal}, modal=True)["error"] \
+        == "invalid_arguments"
+    assert slack_limits.view_error({"trigger_id": "bogus", "view": {}}, modal=True)["error"] \
+        == "invalid_trigger_id"
+    assert slack_limits.message_error({"text": "ok", "blocks": [section] * 50}) is None
+
+
+def test_the_fake_web_api_answers_slacks_errors_through_the_real_sdk() -> None:
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    from tests.fakes.slack_api import FakeSlackAPI
+
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "x"}}
+    with FakeSlackAPI() as slack:
+        client = WebClient(token="xoxb-test", base_url=slack.url)
+        with pytest.raises(SlackApiError) as refused:
+            client.chat_postMessage(channel="C0001", text="x", blocks=[section] * 51)
+        assert refused.value.response["error"] == "invalid_blocks"
+        with pytest.raises(SlackApiError) as expired:
+            client.views_open(trigger_id="made-up", view={"type": "modal", "title": {"type": "plain_text",
+                                                                                      "text": "x"}, "blocks": []})
+        assert expired.value.response["error"] == "invalid_trigger_id"
+        assert client.chat_postMessage(channel="C0001", text="x", blocks=[section])["ok"]

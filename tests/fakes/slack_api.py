@@ -4,7 +4,9 @@
 stdlib HTTP server in a thread that answers the methods Mockingbird uses, records every call
 per method with its parameters, keeps the channel history that results (posts, updates,
 deletes), serves the upload URL of ``files_upload_v2`` and the ``response_url`` of commands,
-and, on demand, answers 429 with ``Retry-After`` or an error such as ``channel_not_found``.
+and, on demand, answers 429 with ``Retry-After`` or an error such as ``channel_not_found``. It
+refuses what real Slack refuses (``slack_limits``): too many or too long blocks, text over 40,000
+characters, a modal title over 24 characters, a trigger id it never issued.
 
 ``SlackSender`` plays Slack's side of HTTP mode: it signs slash commands, events and
 interactivity payloads with the signing secret (``SignatureVerifier.generate_signature``)
@@ -28,6 +30,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from slack_sdk.signature import SignatureVerifier
+
+from tests.fakes import slack_limits
 
 BOT_USER, BOT_ID, TEAM = "UBOT", "BBOT", "T0001"
 JSON_FIELDS = {"blocks", "view", "files", "attachments", "metadata"}
@@ -197,7 +201,13 @@ class FakeSlackAPI:
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method"}, {}
-        return 200, handler(params), {}
+        if method in {"chat.postMessage", "chat.update", "chat.postEphemeral"}:
+            refused = slack_limits.message_error(params)
+        elif method in {"views.open", "views.publish", "views.update", "views.push"}:
+            refused = slack_limits.view_error(params, modal=method != "views.publish")
+        else:
+            refused = None
+        return 200, refused or handler(params), {}
 
     # Web API methods ------------------------------------------------------------------
     def _m_auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
