@@ -100,6 +100,20 @@ def test_a_flood_of_clicks_from_one_person_counts_once(
     assert _labels(database) == {turn: False}
 
 
+def test_a_bystanders_thumbs_up_never_makes_a_few_shot_exemplar(
+    engine: InterviewEngine, database: Database, candidate: Actor
+) -> None:
+    from bot.engine.exemplars import ExemplarSource
+
+    liked, disliked = _turns(engine, candidate, 2)
+    for person in BYSTANDERS:
+        engine.rate(disliked, person, 1)  # bystanders' 👍 outnumber the candidate's 👎
+    engine.rate(disliked, candidate, -1)
+    assert ExemplarSource(database)("backend", "behavioral") == ()
+    engine.rate(liked, candidate, 1)
+    assert len(ExemplarSource(database)("backend", "behavioral")) == 1
+
+
 def _variant_engine(database: Database) -> InterviewEngine:
     for name in ("live-v", "cand-v"):
         registry.register_candidate(

@@ -3,7 +3,8 @@
 The engine passes these to the provider with every grading call (``GradeRequest.exemplars``);
 the chain picks the closest ones that fit ``FEWSHOT_TOKEN_BUDGET``. Only the same role and
 interview kind are used, recruiter corrections come first (they are the best labels we
-have), then feedback rated 👍 more often than 👎. Candidates' names are taken out of their
+have), then feedback rated 👍 more often than 👎 (by the candidate and recruiters: other people's
+ratings never make an exemplar). Candidates' names are taken out of their
 answers before anyone else's prompt sees them; deleted people are gone with their turns, and
 forgetting someone empties every cache in the process (``bot.store.privacy.ON_FORGET``); another
 process's cache keeps them at most ``ttl_s`` longer.
@@ -22,6 +23,7 @@ from sqlalchemy import case, func, select
 from bot.store import privacy
 from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, Rating, Turn, User
+from bot.store.tally import counted_rater
 from chains.redact import redact
 from chains.schemas import Feedback
 
@@ -80,8 +82,11 @@ class ExemplarSource:
                 .order_by(Correction.updated_at.desc(), Correction.id.desc())
                 .limit(self.limit * 2)
             ).all()
-            liked_ids = (
+            liked_ids = (  # by the votes that count: the candidate's and recruiters' (bot.store.tally)
                 select(Rating.turn_id)
+                .join(Turn, Turn.id == Rating.turn_id)
+                .join(InterviewSession, InterviewSession.id == Turn.session_id)
+                .where(counted_rater(Rating.rater_id, InterviewSession.candidate_id))
                 .group_by(Rating.turn_id)
                 .having(
                     func.sum(case((Rating.value > 0, 1), else_=0))
