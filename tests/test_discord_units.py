@@ -12,6 +12,7 @@ from bot.discord.client import DEFAULT_API_URL, intents, use_api_url
 from bot.engine import Authorizer
 from bot.store.models import UserRole
 from chains.schemas import Feedback, SessionReport, TurnSummary
+from tests.fakes import discord_limits
 from tests.fakes.discord_api import FakeDiscord
 
 
@@ -30,9 +31,11 @@ def test_the_largest_feedback_and_report_fit_discords_embed_limits() -> None:
         suggestions=["g" * 900] * 8,
         criteria={f"criterion {i}": 5 for i in range(20)},
         summary="y" * 2000,
+        outline=["*[o](https://evil.example)_" * 30] * 8,
     )
     embed = render.feedback_embed(huge, title="t" * 400, footer="f" * 3000)
     assert len(embed) <= 6000 and len(embed.fields) <= 25
+    assert discord_limits.form_error({"embeds": [embed.to_dict()]}) is None
     assert all(len(field.value or "") <= 1024 for field in embed.fields)
     assert len(embed.title or "") <= 256 and embed.colour == discord.Colour.red()
 
@@ -123,3 +126,31 @@ def test_model_written_masked_links_and_markdown_are_neutralised() -> None:
     embed = render.report_embed(report)
     assert all("](" not in (text or "") for text in [embed.description, *(f.value for f in embed.fields)])
     assert render.md("[[a](https://x)](https://evil.example)").count("](") == 0  # nested masks too
+
+
+def test_the_fake_refuses_what_discord_refuses() -> None:
+    assert discord_limits.form_error({"content": "x" * 2001})["code"] == 50035
+    assert discord_limits.form_error({"embeds": [{"description": "x" * 4097}]})["code"] == 50035
+    assert discord_limits.form_error({"embeds": [{"fields": [{"name": "n", "value": "v" * 1025}]}]})["code"] == 50035
+    assert discord_limits.form_error({"embeds": [{"description": "x" * 3500}, {"description": "y" * 3500}]})
+    assert discord_limits.form_error({"content": "ok", "embeds": [{"title": "t", "description": "d"}]}) is None
+    with FakeDiscord() as fake:
+        import json as json_
+        import urllib.error
+        import urllib.request
+
+        def post(path: str, body: dict, headers: dict[str, str]) -> tuple[int, dict]:
+            request = urllib.request.Request(fake.api_url + path, data=json_.dumps(body).encode(), method="POST",
+                                             headers={"Content-Type": "application/json", **headers})
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    return response.status, json_.loads(response.read() or b"{}")
+            except urllib.error.HTTPError as exc:
+                return exc.code, json_.loads(exc.read())
+
+        assert post(f"/channels/{fake.channel_id}/messages", {"content": "hi"}, {})[0] == 401
+        assert post(f"/channels/{fake.channel_id}/messages", {"content": "hi"}, {"Authorization": "Bot t"})[0] == 200
+        answer = {"type": 4, "data": {"content": "hello"}}
+        assert post("/interactions/1/tok/callback", answer, {})[0] == 200
+        status, body = post("/interactions/1/tok/callback", answer, {})
+        assert (status, body["code"]) == (400, 40060)

@@ -22,7 +22,7 @@ from chains.schemas import Feedback, SessionReport
 
 TITLE_MAX, DESCRIPTION_MAX, FIELD_MAX, FOOTER_MAX = 256, 4096, 1024, 2048
 # Budgets so that the largest feedback or report (every field full) stays under the 6000 total.
-SUMMARY_MAX, CRITERIA_MAX, SHORT_FOOTER_MAX = 1200, 500, 200
+SUMMARY_MAX, CRITERIA_MAX, SHORT_FOOTER_MAX, OUTLINE_MAX = 1000, 500, 200, 400
 HOW_TO_ANSWER = "Reply in this thread to answer. Type skip to skip a question, end to finish early, help for more."
 
 def md(text: str) -> str:
@@ -88,14 +88,14 @@ def feedback_embed(feedback: Feedback, *, title: str, footer: str | None = None)
     if feedback.criteria:
         lines = "\n".join(f"{md(name)}: {value}/10" for name, value in list(feedback.criteria.items())[:10])
         embed.add_field(name="Criteria", value=clip(lines, CRITERIA_MAX), inline=True)
-    for name, items in (
-        ("Strengths", feedback.strengths),
-        ("Weaknesses", feedback.weaknesses),
-        ("Suggestions", feedback.suggestions),
-        ("A strong answer would cover", feedback.outline),
+    for name, items, limit in (
+        ("Strengths", feedback.strengths, FIELD_MAX),
+        ("Weaknesses", feedback.weaknesses, FIELD_MAX),
+        ("Suggestions", feedback.suggestions, FIELD_MAX),
+        ("A strong answer would cover", feedback.outline, OUTLINE_MAX),
     ):
         if items:
-            embed.add_field(name=name, value=bullets(items), inline=False)
+            embed.add_field(name=name, value=bullets(items, limit), inline=False)
     if footer:
         embed.set_footer(text=clip(footer, SHORT_FOOTER_MAX))
     return embed

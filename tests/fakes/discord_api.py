@@ -10,7 +10,9 @@ GUILD_CREATE for one server with one text channel, heartbeat ACKs, and whatever 
 dispatches (``INTERACTION_CREATE``, ``MESSAGE_CREATE``). Creating a thread over REST also
 dispatches ``THREAD_CREATE``, as Discord does. Scripted failures: a 429 with ``retry_after``
 or any status (``fail``) for the next N matching requests, a 401 at login, a gateway close
-code (4014: disallowed intents).
+code (4014: disallowed intents). It refuses what Discord refuses (``discord_limits``): REST calls
+without the bot token (401), a second response to one interaction (40060), content or embeds
+over their limits (50035).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes import discord_limits
 
 API_PREFIX = "/api/v10"
 EVERYONE_PERMISSIONS = str((1 << 41) - 1)  # every permission bit a bot could need
@@ -99,6 +103,7 @@ class FakeDiscord:
         self._failures: list[_Failure] = []
         self._originals: dict[str, str] = {}  # interaction token -> its original response message id
         self._interaction_channel: dict[str, str] = {}  # interaction token -> channel it came from
+        self._responded: set[str] = set()  # interactions answered once (a second answer is 40060)
         self._sockets: list[web.WebSocketResponse] = []
         self._sequence = itertools.count(1)
         self._changed = threading.Condition()
@@ -281,7 +286,7 @@ class FakeDiscord:
             call.status = failure.status
             self._record(call)
             return _json(failure.body, failure.status, failure.headers)
-        status, payload = self._answer(call)
+        status, payload = self._refusal(call) or self._answer(call)
         call.status, call.response = status, payload
         self._record(call)
         if status == 204:
@@ -292,6 +297,20 @@ class FakeDiscord:
         with self._changed:
             self.calls.append(call)
             self._changed.notify_all()
+
+    def _refusal(self, call: Call) -> tuple[int, Any] | None:
+        """What the real API refuses: no bot token, a second interaction response, oversize messages."""
+        token_in_url = call.path.startswith(("/interactions/", "/webhooks/"))
+        if not token_in_url and not call.headers.get("Authorization", "").startswith("Bot "):
+            return 401, discord_limits.UNAUTHORIZED
+        body = call.json
+        if call.method == "POST" and (match := re.fullmatch(r"/interactions/(\d+)/[^/]+/callback", call.path)):
+            if match.group(1) in self._responded:
+                return 400, discord_limits.ACKNOWLEDGED
+            self._responded.add(match.group(1))
+            body = (body or {}).get("data")
+        refused = discord_limits.form_error(body) if call.method in ("POST", "PATCH") else None
+        return (400, refused) if refused else None
 
     def _answer(self, call: Call) -> tuple[int, Any]:
         m, p, body = call.method, call.path, call.json
