@@ -25,7 +25,7 @@ LENGTH_TARGET: dict[str, tuple[int, int]] = {"junior": (60, 300), "mid": (90, 35
 
 COMMON = ("bias", "negative_bias", "relevance", "coverage", "covered_share", "relevant_coverage",
           "lexical_coverage", "length", "words", "vocabulary", "sentences", "numbers", "specific_terms",
-          "reasoning", "fluency", "no_hedges", "concise")
+          "reasoning", "fluency", "no_hedges", "precise", "concise")
 FEATURES: dict[str, tuple[str, ...]] = {
     "technical": COMMON,
     "behavioral": (*COMMON, "situation", "task", "action", "result", "reflection", "ownership"),
@@ -54,6 +54,8 @@ def feature_values(signals: Signals, kind: Kind, level: Level) -> dict[str, floa
         "vocabulary": min(1.0, math.log1p(signals.distinct_content_words) / math.log(200)),
         "sentences": min(signals.sentence_count, 12) / 12,
         "no_hedges": 1 - min(signals.hedges, 5) / 5,
+        # Vague words ("stuff", "basically", "always") per word: a weak answer's padding.
+        "precise": 1 - min(10 * signals.vague_words / max(signals.words, 1), 1.0),
         "numbers": min(signals.numbers, 4) / 4,
         "specific_terms": min(signals.specific_terms, 5) / 5,
         "reasoning": min(signals.reasoning, 3) / 3,

@@ -94,6 +94,7 @@ class Signals:
     we_count: int
     fillers: int
     hedges: int
+    vague_words: int
     unique_sentence_ratio: float
     compression: float
     lexical_coverage: float
@@ -167,6 +168,7 @@ def measure(question: Question, answer: str) -> Signals:
         we_count=len(FIRST_PLURAL.findall(lowered)),
         fillers=len(text.FILLERS.findall(lowered)),
         hedges=len(text.HEDGES.findall(lowered)),
+        vague_words=len(text.VAGUE.findall(lowered)),
         unique_sentence_ratio=len(set(normalised)) / max(len(normalised), 1),
         compression=text.compression_ratio(answer),
         lexical_coverage=sum(lexical) / len(lexical) if lexical else 0.0,

@@ -27,6 +27,8 @@ FILLERS = re.compile(
     r"\b(um+|uh+|erm|basically|literally|you know|i guess|kind of|sort of|stuff|things like that"
     r"|whatever|i mean|pretty much|or something|like,)\b"
 )
+VAGUE = re.compile(r"\b(stuff|things|something|somehow|various|basically|just|really|very|pretty|super|always"
+                   r"|never|everything|obviously|simply)\b")
 HEDGES = re.compile(r"\b(i think|i guess|maybe|probably|i suppose|not sure|i'm not sure|perhaps)\b")
 
 
