@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.orm import Session
 
 from bot.store.db import Database
@@ -27,6 +27,7 @@ from bot.store.models import (
     Turn,
     utcnow,
 )
+from bot.store.tally import counted_rater
 
 Key = tuple[str, str, str]
 
@@ -78,7 +79,9 @@ def _day(session: Session, day: date) -> dict[Key, dict[str, int]]:
         turn_query(
             func.sum(case((Rating.value > 0, 1), else_=0)), func.sum(case((Rating.value < 0, 1), else_=0))
         )
-        .join(Rating, Rating.turn_id == Turn.id)
+        # The votes that count: the session's candidate's and recruiters' (bot.store.tally).
+        .join(Rating, and_(Rating.turn_id == Turn.id,
+                           counted_rater(Rating.rater_id, InterviewSession.candidate_id)))
         .where(Rating.updated_at >= start, Rating.updated_at < end)
         .group_by(*by_turn)
     ):

@@ -12,11 +12,11 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, not_, select
 
 from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, Rating, SessionState, SurveyResponse, Turn, utcnow
-from bot.store.tally import DOWNS, UPS, count_if
+from bot.store.tally import count_if, counted_rater
 
 GroupBy = Literal["role", "kind", "model", "week"]
 GROUPINGS: tuple[str, ...] = ("role", "kind", "model", "week")
@@ -59,6 +59,8 @@ class Stats(BaseModel):
     average_score: float | None
     ratings_up: int
     ratings_down: int
+    # Ratings by people other than the session's candidate and recruiters: stored, not counted above.
+    ratings_from_others: int = 0
     satisfaction: float | None
     ci_low: float | None
     ci_high: float | None
@@ -79,8 +81,9 @@ class Stats(BaseModel):
 
         lines = [f"Mockingbird stats, last {self.days} days"]
         interval = (f" (95% CI {pct(self.ci_low)}-{pct(self.ci_high)})" if self.ci_low is not None else "")
+        others = f" (+{self.ratings_from_others} from others, not counted)" if self.ratings_from_others else ""
         lines.append(f"Satisfaction: {pct(self.satisfaction)} 👍{interval}, {self.ratings_up} 👍 / "
-                     f"{self.ratings_down} 👎")
+                     f"{self.ratings_down} 👎{others}")
         lines.append(f"Sessions: {self.sessions}, completed {pct(self.completion_rate)}; graded answers: "
                      f"{self.graded_turns}, average score {self.average_score if self.average_score else 'n/a'}")
         lines.append(f"Corrections: {self.corrected_turns} answers corrected ({pct(self.correction_rate)}); "
@@ -139,8 +142,12 @@ def compute_stats(db: Database, days: int = 30, by: str = "role") -> Stats:
                    count_if(and_(llm, Turn.valid_first_try.is_(True))))
             .where(Turn.graded_at >= since, Turn.feedback.is_not(None))
         ).one()
+        # Satisfaction counts the votes that count (the candidate's and recruiters'); anyone else's
+        # ratings are stored and reported apart, as on the feedback message.
+        counted = counted_rater(Rating.rater_id, InterviewSession.candidate_id)
         ratings = session.execute(
-            select(key_column, rated_day, UPS, DOWNS)
+            select(key_column, rated_day, count_if(and_(Rating.value > 0, counted)),
+                   count_if(and_(Rating.value < 0, counted)), count_if(not_(counted)))
             .join(Turn, Rating.turn_id == Turn.id).join(InterviewSession, Turn.session_id == InterviewSession.id)
             .where(Rating.updated_at >= since)
             .group_by(key_column, rated_day)
@@ -158,7 +165,9 @@ def compute_stats(db: Database, days: int = 30, by: str = "role") -> Stats:
 
     groups: dict[str, Group] = {}
     weekly: dict[str, Group] = {}
-    for key, day, up, down in ratings:
+    others = 0
+    for key, day, up, down, from_others in ratings:
+        others += from_others
         week = _week(date.fromisoformat(str(day)))
         label = week if by == "week" else str(key)
         for target in (groups.setdefault(label, Group(key=label)), weekly.setdefault(week, Group(key=week))):
@@ -170,7 +179,8 @@ def compute_stats(db: Database, days: int = 30, by: str = "role") -> Stats:
         days=days, since=since, by=by, sessions=sessions, completed=completed,
         completion_rate=_rate(completed, sessions), graded_turns=graded,
         average_score=round(score_sum / graded, 2) if graded else None,
-        ratings_up=up, ratings_down=down, satisfaction=_rate(up, up + down), ci_low=ci_low, ci_high=ci_high,
+        ratings_up=up, ratings_down=down, ratings_from_others=others, satisfaction=_rate(up, up + down),
+        ci_low=ci_low, ci_high=ci_high,
         corrected_turns=corrected, correction_rate=_rate(corrected, graded),
         llm_turns=llm_turns, json_valid_rate=_rate(llm_valid, llm_turns),
         guardrail_capped={str(model): count for model, count in capped},

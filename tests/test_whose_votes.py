@@ -211,3 +211,25 @@ def test_loaded_kto_data_records_its_weights_and_the_trl_job_uses_them(tmp_path:
     assert (chosen["desirable_weight"], chosen["undesirable_weight"]) == (
         expected["desirable_weight"], expected["undesirable_weight"])
     assert json.dumps(chosen)  # goes into the model card as is
+
+
+def test_stats_and_rollups_count_the_votes_that_count_and_report_the_rest_apart(
+    engine: InterviewEngine, database: Database, candidate: Actor, recruiter: Actor
+) -> None:
+    from bot.store.models import DailyRollup, utcnow
+    from tasks import rollups
+    from tasks.stats import compute_stats
+
+    t0, t1 = _turns(engine, candidate, 2)
+    engine.rate(t0, candidate, 1)
+    engine.rate(t1, recruiter, -1)
+    for person in BYSTANDERS:
+        engine.rate(t0, person, -1)
+        engine.rate(t1, person, 1)
+    stats = compute_stats(database, days=7, by="role")
+    assert (stats.ratings_up, stats.ratings_down, stats.ratings_from_others, stats.satisfaction) == (1, 1, 6, 0.5)
+    assert "1 👍 / 1 👎 (+6 from others, not counted)" in stats.as_text()
+    rollups.rollup(database, days=1)
+    with database.session() as session:
+        (row,) = session.scalars(select(DailyRollup).where(DailyRollup.day == utcnow().date())).all()
+    assert (row.ratings_up, row.ratings_down) == (1, 1)
