@@ -4,8 +4,9 @@ Whose votes count: the session's candidate and recruiters (team leads too: their
 a recruiter role they may also hold). Anyone else in the workspace or guild can still click; their
 ratings are stored and shown apart (``others_up`` / ``others_down``, "👍 3 (+2 from others)"), but
 they never make a training label (``tasks.preferences``) or move an A/B arm (``tasks.registry``).
-One vote per person per turn is the schema (``ratings`` is unique on turn and rater, the latest
-click wins), so a flood of clicks from one person counts once.
+The role is the user's stored one (set from ``RECRUITERS`` / ``TEAM_LEADS`` whenever they act), read
+when the votes are counted. One vote per person per turn is the schema (``ratings`` is unique on
+turn and rater, the latest click wins), so a flood of clicks from one person counts once.
 """
 
 from __future__ import annotations
@@ -37,13 +38,6 @@ def counted_rater(rater_id: Any, candidate_id: Any) -> Any:
         rater_id == candidate_id,
         rater_id.in_(select(User.id).where(User.role.in_([role.value for role in COUNTED_ROLES]))),
     )
-
-
-def is_counted(rater_id: int, candidate_id: int, rater_role: UserRole | str | None) -> bool:
-    """The Python twin of ``counted_vote``."""
-    return rater_id == candidate_id or str(getattr(rater_role, "value", rater_role)) in {
-        role.value for role in COUNTED_ROLES
-    }
 
 
 # Built once: every click runs one of these, and building a statement costs more than running it.
