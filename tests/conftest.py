@@ -171,3 +171,13 @@ def candidate() -> Actor:
 @pytest.fixture
 def recruiter() -> Actor:
     return Actor("console", "rita", display_name="Rita Recruiter")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Measurement tables a test recorded (``record_property("redaction", table)``), printed at
+    the end of the run with or without ``-s``."""
+    for report in terminalreporter.getreports("passed") + terminalreporter.getreports("failed"):
+        for name, value in getattr(report, "user_properties", ()):
+            if name == "redaction" and report.when == "call":
+                terminalreporter.write_sep("-", f"{name}: {report.nodeid}")
+                terminalreporter.write_line(str(value))
