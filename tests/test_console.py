@@ -27,9 +27,9 @@ from bot.engine import Actor, InterviewEngine, Progress
 from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, Rating, SessionState, SurveyResponse, Turn
 from chains.bank import load_bank
-from chains.providers import AllProvidersFailed, GradeRequest, Result
+from chains.providers import AllProvidersFailed, GradeRequest, QuestionRequest, Result
 from chains.providers.offline import OfflineProvider
-from chains.schemas import Feedback
+from chains.schemas import Feedback, Question
 from tasks.dispatch import InProcessSink
 from tests.celery_support import free_port
 
@@ -379,3 +379,56 @@ def test_grade_a_single_answer_as_json() -> None:
     assert feedback.score >= 4
     empty = mockingbird("grade", "--question", "Why?", "--answer", "   ")
     assert empty.returncode == 2 and "empty" in empty.stderr
+
+
+HOSTILE = "[bold red]x[/] [link=https://evil.example]x[/link]"
+ANSI = re.compile(r"\x1b\[[0-9;]*m|\x1b\]8;[^\x1b]*\x1b\\")
+
+
+class Hostile(OfflineProvider):
+    """A model that writes Rich markup in its question and in every field of its feedback."""
+
+    def question(self, request: QuestionRequest) -> Result[Question]:
+        result = super().question(request)
+        question = result.value.model_copy(update={"text": f"Tell me about {HOSTILE}.", "domain": "[red]topic[/]"})
+        return Result(question, result.call)
+
+    def grade(self, request: GradeRequest) -> Result[Feedback]:
+        result = super().grade(request)
+        feedback = result.value.model_copy(update={
+            "strengths": [HOSTILE], "weaknesses": [HOSTILE], "suggestions": [HOSTILE], "outline": [HOSTILE],
+            "criteria": {"[blink]clarity[/]": 7}, "summary": HOSTILE,
+        })
+        return Result(feedback, result.call)
+
+
+def test_markup_in_model_and_user_text_prints_literally() -> None:
+    db = _db()
+    db.upgrade()
+    engine = InterviewEngine(db, Hostile(), get_settings(), signals=InProcessSink(db))
+    rita = Actor("console", "rita", display_name="rita")
+    started = engine.start(rita, role="backend", kind="behavioral", level="mid", questions=1)
+    screen = io.StringIO()
+    # a real terminal's console: styles and OSC 8 hyperlinks would be written if markup were read
+    console = Console(file=screen, width=400, force_terminal=True, color_system="truecolor")
+    answer = STRONG + " [link=https://evil.example]my site[/link]"
+    practice = Practice(engine, rita, LineSource(Keyboard(answer, "", "n"), interactive=True),  # type: ignore[arg-type]
+                        console)
+    practice.run(Progress(session=started.session, next_question=started.question))
+    raw = screen.getvalue()
+    assert "\x1b]8;" not in raw and "evil.example\x1b" not in raw  # no hyperlink was made
+    assert "\x1b[5m" not in raw  # no blink from the criterion's name
+    shown = ANSI.sub("", raw)
+    # question, strengths, weaknesses, suggestions, outline, summary, and the report's recurring themes
+    assert shown.count("[bold red]x[/]") >= 6, shown
+    assert shown.count("[link=https://evil.example]x[/link]") >= 6, shown
+    assert "[red]topic[/]" in shown and "[blink]clarity[/]" in shown
+
+
+def test_every_renderer_escapes_through_one_helper() -> None:
+    from bot.console.render import literal
+
+    assert literal("[bold red]x[/]") == "\\[bold red]x\\[/]"
+    screen = io.StringIO()
+    Console(file=screen, width=200).print(f"[dim]{literal(HOSTILE)}[/]")
+    assert screen.getvalue().strip() == HOSTILE

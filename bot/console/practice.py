@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from rich.console import Console
-from rich.markup import escape
 
-from bot.console.render import feedback_panel, question_panel, report_panel
+from bot.console.render import feedback_panel, literal, question_panel, report_panel
 from bot.engine import (
     Actor,
     BadInput,
@@ -120,8 +119,8 @@ class Practice:
         session = progress.session
         self.transcript.session = {"id": session.id, "role": session.role, "kind": session.kind,
                                    "level": session.level, "planned_questions": session.planned_questions}
-        self.console.print(f"[bold]Mock interview[/]: {session.role}, {session.kind}, {session.level}. "
-                           f"Type your answer; {COMMANDS_HELP}"
+        self.console.print(f"[bold]Mock interview[/]: {literal(session.role)}, {literal(session.kind)}, "
+                           f"{literal(session.level)}. Type your answer; {COMMANDS_HELP}"
                            + (" Finish each answer with an empty line." if self.source.interactive else ""))
         self._show_regraded(progress)
         while not progress.finished:
@@ -141,11 +140,11 @@ class Practice:
             self.console.print("[dim]Your answer:[/]")
             text = self.source.answer()
             if text is not None and self.source.interactive and not text.strip():
-                self.console.print(f"[yellow]{escape(EMPTY_HINT)}[/]")
+                self.console.print(f"[yellow]{literal(EMPTY_HINT)}[/]")
                 continue
             if isinstance(text, PartialAnswer):
                 self.console.print(f"[yellow]End of input in the middle of an answer.[/] "
-                                   f"Grade this partial answer? {escape('[y/N]')}")
+                                   f"Grade this partial answer? {literal('[y/N]')}")
                 reply = self.source.line()
                 if reply is None:
                     text = None  # Ctrl-D again: end here, the fragment ungraded
@@ -173,7 +172,7 @@ class Practice:
                     else:
                         progress = self.engine.answer(session.id, self.actor, text)
             except BadInput as exc:
-                self.console.print(f"[yellow]{exc}[/]")
+                self.console.print(f"[yellow]{literal(exc)}[/]")
                 if isinstance(self.source, AnswersFile):
                     self.console.print("[yellow]Skipping this question.[/]")
                     return self.engine.skip(session.id, self.actor)
@@ -181,7 +180,7 @@ class Practice:
             except (ProviderUnavailable, ConcurrentUpdate) as exc:  # the answer is kept: 'retry' grades it
                 if isinstance(self.source, AnswersFile):  # nobody to type 'retry': --resume does it
                     raise
-                self.console.print(f"[yellow]{exc}[/]")
+                self.console.print(f"[yellow]{literal(exc)}[/]")
                 continue
             graded = progress.graded
             if graded is not None and graded.feedback is not None:
@@ -240,13 +239,13 @@ class Practice:
                 )
                 break
             except BadCorrection as exc:  # e.g. too many items: say which, and ask again
-                self.console.print(f"[yellow]{exc}[/] Enter it again (Enter keeps the model's value).")
+                self.console.print(f"[yellow]{literal(exc)}[/] Enter it again (Enter keeps the model's value).")
         self.engine.correct(graded.id, self.actor, corrected)
         self.transcript.turns[-1]["correction"] = corrected.model_dump()
         self.console.print("Correction saved.")
 
     def _prompt_text(self, label: str, current: str) -> str:
-        self.console.print(f"{label} [{current}]")
+        self.console.print(f"{literal(label)} {literal(f'[{current}]')}")
         return (self.source.line() or "").strip() or current
 
     # ── the end ─────────────────────────────────────────────────────────────────────

@@ -1,9 +1,17 @@
-"""Rich renderings of questions, feedback and reports."""
+"""Rich renderings of questions, feedback and reports.
+
+Model and user text (questions, answers, feedback, reports, roles, topics) is printed
+literally: a model that writes ``[bold red]x[/]`` or ``[link=https://evil.example]x[/link]``
+gets those characters on the screen, never a style or a clickable link. Text objects never
+read markup; every string that goes where Rich reads markup (panel titles, table cells,
+``console.print`` lines) passes through :func:`literal` first.
+"""
 
 from __future__ import annotations
 
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -13,9 +21,14 @@ from chains.bank import Bank
 from chains.schemas import Feedback, SessionReport
 
 
+def literal(value: object) -> str:
+    """``value`` as text for a place where Rich reads markup, printed exactly as written."""
+    return escape(str(value))
+
+
 def question_panel(turn: TurnView, session: SessionView) -> Panel:
-    subtitle = f"{turn.domain}" if turn.domain else None
-    return Panel(Text(turn.question), title=session.question_label(turn), subtitle=subtitle,
+    subtitle = literal(turn.domain) if turn.domain else None
+    return Panel(Text(turn.question), title=literal(session.question_label(turn)), subtitle=subtitle,
                  border_style="cyan")
 
 
@@ -41,10 +54,11 @@ def feedback_panel(feedback: Feedback, provider: str | None = None) -> Panel:
         table.add_column("criterion")
         table.add_column("score", justify="right")
         for name, value in feedback.criteria.items():
-            table.add_row(name, f"{value}/10")
+            table.add_row(literal(name), literal(f"{value}/10"))
         parts.append(table)
     parts.append(Text(feedback.summary, style="italic"))
-    return Panel(Group(*parts), title="Feedback", subtitle=provider, border_style="magenta")  # type: ignore[arg-type]
+    return Panel(Group(*parts), title="Feedback", subtitle=literal(provider) if provider else None,
+                 border_style="magenta")  # type: ignore[arg-type]
 
 
 def report_panel(report: SessionReport) -> Panel:
@@ -53,7 +67,7 @@ def report_panel(report: SessionReport) -> Panel:
     table.add_column("topic")
     table.add_column("score", justify="right")
     for turn in report.turns:
-        table.add_row(str(turn.index), turn.domain, "skipped" if turn.skipped else
+        table.add_row(str(turn.index), literal(turn.domain), "skipped" if turn.skipped else
                       (f"{turn.score}/10" if turn.score is not None else "-"))
     parts: list[object] = [Text(report.summary), table]
     if report.strengths:
@@ -62,7 +76,7 @@ def report_panel(report: SessionReport) -> Panel:
         parts.append(_bullets("Recurring weaknesses", report.weaknesses, "red"))
     if report.next_steps:
         parts.append(_bullets("Next steps", report.next_steps, "yellow"))
-    title = f"Session report: {report.role}, {report.kind}, {report.level}"
+    title = literal(f"Session report: {report.role}, {report.kind}, {report.level}")
     return Panel(Group(*parts), title=title, border_style="green")  # type: ignore[arg-type]
 
 
