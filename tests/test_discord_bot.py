@@ -645,6 +645,46 @@ def test_when_the_model_is_down_the_answer_is_kept_and_retry_grades_it(
             runner.stop()
 
 
+
+def test_a_model_writing_masked_links_and_mentions_never_links_or_pings(
+    fake: FakeDiscord, sqlite_db: Database, discord_env: dict[str, str], people: dict[str, dict[str, Any]]
+) -> None:
+    """The model writes ``[x](https://evil.example)``, ``<!channel>`` and ``<@U0BOSS>`` in its
+    questions, in every feedback field and in its report: Discord gets no masked link, and no
+    message may mention anyone but the candidate."""
+    import json
+
+    from tests.fakes.hostile import DISCORD_LIVE, HOSTILE_MODEL
+
+    with FakeOpenAI(api_key=KEYS["openai"], default=HOSTILE_MODEL) as llm:
+        settings = Settings(**discord_env, LLM_PROVIDER="openai", LLM_FALLBACKS="", LLM_MAX_RETRIES=0,
+                            **env_for("openai", llm.base_url))
+        engine = build_engine(settings, db=sqlite_db)
+        bot, runner = start_bot(engine, settings)
+        try:
+            candidate = people["candidate"]
+            thread, question = start_interview(fake, candidate, role="backend", count=2)
+            assert "evil.example" in json.dumps(question.json)  # asked by the hostile model
+            mark, _ = answer(fake, bot, thread, candidate, STRONG)
+            feedback, _second = sent_messages(fake, thread, mark)
+            assert "evil.example" in json.dumps(feedback.json)
+            mark, _ = answer(fake, bot, thread, candidate, "I would add an index and read the query plan.")
+            feedback, report = sent_messages(fake, thread, mark)
+            assert report.json["embeds"][0]["title"].startswith("Session report")
+        finally:
+            runner.stop()
+    assert llm.requests
+    sent = [c for c in fake.calls if c.json]
+    bodies = [json.dumps(c.json, ensure_ascii=False) for c in sent]
+    assert sum("evil.example" in b for b in bodies) >= 4, "the hostile text never reached Discord"
+    for live in DISCORD_LIVE:
+        leaks = [b for b in bodies if live in b]
+        assert not leaks, f"{live!r} sent unescaped: {leaks[0][:500]}"
+    for call in sent:  # whatever the text says, a message pings at most the people the bot chose
+        mentions = call.json.get("allowed_mentions") if isinstance(call.json, dict) else None
+        if mentions is not None:
+            assert "everyone" not in mentions.get("parse", []) and "roles" not in mentions.get("parse", [])
+
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.slow

@@ -448,3 +448,36 @@ def test_a_failure_before_the_answer_is_stored_asks_for_it_again_only_in_the_bot
         )
     threads = {c.params.get("thread_ts") for c in fake.calls_to("chat.postMessage")}
     assert "1700000000.000100" not in threads  # nothing said in a thread that is not the bot's
+
+
+def test_a_model_writing_slack_markup_never_pings_mentions_or_links(fake: FakeSlackAPI, sqlite_db: Database) -> None:
+    """The model writes ``<!channel>``, ``<@U0BOSS>`` and ``<https://evil.example|x>`` in its questions,
+    in every feedback field and in its report: Slack receives them escaped, shown as text."""
+    from tests.fakes.hostile import HOSTILE_MODEL, SLACK_LIVE
+    from tests.fakes.llm_env import KEYS, env_for
+    from tests.fakes.openai_server import FakeOpenAI
+
+    with FakeOpenAI(api_key=KEYS["openai"], default=HOSTILE_MODEL) as llm:
+        overrides = {"LLM_PROVIDER": "openai", "LLM_FALLBACKS": "", "LLM_MAX_RETRIES": 0,
+                     **env_for("openai", llm.base_url)}
+        with running_bot(fake, sqlite_db, **overrides) as bot:
+            thread = bot.start_interview(CAND, "backend technical mid 2")
+            bot.answer(CAND, thread)
+            bot.fake.wait_for(
+                lambda: sum("Question 2 of 2" in c.params["text"] for c in bot.thread_posts(thread)),
+                what="second question",
+            )
+            bot.answer(CAND, thread, "I would add an index and check the query plan with EXPLAIN.")
+            bot.fake.wait_for(
+                lambda: any(c.params["text"].startswith("Interview report") for c in bot.thread_posts(thread)),
+                what="report",
+            )
+        tasks = {json.dumps(r.body) for r in llm.requests}
+    assert tasks, "the model was never asked"
+    sent = [json.dumps(c.params, ensure_ascii=False) for c in fake.calls]
+    # the model's text did arrive (escaped) in questions, feedback and the report...
+    assert sum("&lt;!channel&gt;" in s for s in sent) >= 4, "the hostile text never reached Slack"
+    # ...and nothing that Slack would turn into a broadcast, a mention or a link
+    for live in SLACK_LIVE:
+        leaks = [s for s in sent if live in s]
+        assert not leaks, f"{live!r} sent unescaped: {leaks[0][:500]}"

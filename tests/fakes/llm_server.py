@@ -28,12 +28,14 @@ class Reply:
     mode: ``valid`` | ``fenced`` (in a Markdown fence) | ``prose`` (text around the JSON) |
     ``malformed`` (broken JSON) | ``violating`` (valid JSON, wrong schema) | ``text`` (``text`` as is) |
     ``status`` (an HTTP error ``status``) | ``hang`` (never answer) | ``drop`` (close the connection).
+    rewrite: changes the canned JSON before it is sent, ``rewrite(task, data) -> data`` (see ``rewritten``).
     """
 
     mode: str = "valid"
     text: str | None = None
     status: int = 200
     headers: tuple[tuple[str, str], ...] = ()
+    rewrite: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None
 
 
 VALID = Reply("valid")
@@ -58,6 +60,12 @@ SERVER_ERROR = status(500, retry_after_s=0.01)
 
 def text(content: str) -> Reply:
     return Reply("text", text=content)
+
+
+def rewritten(rewrite: Callable[[str, dict[str, Any]], dict[str, Any]]) -> Reply:
+    """A valid reply whose content a test chooses per task (``feedback``, ``question``, ``report``)
+    from the canned one: ``rewritten(lambda task, data: {**data, "summary": "…"})``."""
+    return Reply("valid", rewrite=rewrite)
 
 
 @dataclass
@@ -112,6 +120,8 @@ def task_of(schema: dict[str, Any] | None) -> str:
 
 def content_for(reply: Reply, task: str) -> str:
     data = canned(task)
+    if reply.rewrite is not None:
+        data = reply.rewrite(task, data)
     body = json.dumps(data)
     if reply.mode == "text":
         return reply.text or ""
@@ -311,6 +321,7 @@ __all__ = [
     "canned",
     "dead_url",
     "flaky",
+    "rewritten",
     "status",
     "task_of",
     "text",
