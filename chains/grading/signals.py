@@ -73,6 +73,9 @@ SPECIFIC_TERM = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][A-Za-z0-9]+(?:[A-Z][a-z0-
 
 # Cosine similarities of the static embedding: below LOW means unrelated, above HIGH a clear match.
 POINT_LOW, POINT_HIGH = 0.25, 0.6
+# A key point is said to be covered above POINT_COVERED (or with half its words), and said to be
+# missing only below POINT_MISSED with few of its words (set on the annotated set, docs/grading.md).
+POINT_COVERED, POINT_MISSED = 0.4, 0.15
 # Best sentence cosine to a part's prototypes (static embedding scale): above it, the part is there.
 # Set from the annotated set so strong stories rarely read as missing a part (docs/grading.md).
 STAR_MATCH = 0.25
@@ -147,12 +150,16 @@ def measure(question: Question, answer: str) -> Signals:
     # A key point is covered by the sentence (or the whole answer) that says it best.
     candidates = np.vstack([whole[None, :], sentence_vectors])
     point_similarity = tuple(float(v) for v in (points @ candidates.T).max(axis=1))
-    covered = [p for p, s in zip(question.key_points, point_similarity, strict=True) if s >= POINT_HIGH - 0.1]
-    missed = [p for p, s in zip(question.key_points, point_similarity, strict=True) if s < POINT_HIGH - 0.1]
     normalised = [" ".join(text.words(s)) for s in sentences]
     answer_stems = text.content_stems(answer)
     point_stems = [text.content_stems(p) for p in question.key_points]
-    lexical = [len(stems & answer_stems) / len(stems) for stems in point_stems if stems]
+    shares = [len(stems & answer_stems) / len(stems) if stems else 0.0 for stems in point_stems]
+    lexical = [share for share, stems in zip(shares, point_stems, strict=True) if stems]
+    # Claims about key points need clear evidence either way; in between, the feedback says nothing.
+    covered = [p for p, sim, share in zip(question.key_points, point_similarity, shares, strict=True)
+               if sim >= POINT_COVERED or share >= 0.5]
+    missed = [p for p, sim, share in zip(question.key_points, point_similarity, shares, strict=True)
+              if sim < POINT_MISSED and share < 0.25]
     asked_stems = text.content_stems(question.text).union(*point_stems)
     return Signals(
         words=len(words),
