@@ -436,3 +436,43 @@ def test_the_fake_web_api_answers_slacks_errors_through_the_real_sdk() -> None:
                                                                                       "text": "x"}, "blocks": []})
         assert expired.value.response["error"] == "invalid_trigger_id"
         assert client.chat_postMessage(channel="C0001", text="x", blocks=[section])["ok"]
+
+
+def test_the_fake_refuses_long_option_text_and_threads_that_do_not_exist() -> None:
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    from bot.slack.modals import start_form
+    from chains.bank import load_bank
+    from tests.fakes import slack_limits
+    from tests.fakes.slack_api import FakeSlackAPI
+
+    def select(label: str) -> dict:
+        option = {"text": {"type": "plain_text", "text": label}, "value": "v"}
+        return {"type": "input", "block_id": "b", "label": {"type": "plain_text", "text": "Role"},
+                "element": {"type": "static_select", "action_id": "a", "options": [option]}}
+
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "x"}}
+    assert slack_limits.view_error({"trigger_id": "1.2.abc", "view": {**modal, "blocks": [select("x" * 76)]}},
+                                   modal=True)["error"] == "invalid_blocks"
+    assert slack_limits.view_error({"trigger_id": "1.2.abc", "view": {**modal, "blocks": [select("x" * 75)]}},
+                                   modal=True) is None
+    # the bot's own start form, with every role the bank knows, fits
+    form = start_form(load_bank(), 10, 5, {})
+    assert slack_limits.view_error({"trigger_id": "1.2.abc", "view": form}, modal=True) is None
+
+    with FakeSlackAPI() as slack:
+        client = WebClient(token="xoxb-test", base_url=slack.url)
+        parent = client.chat_postMessage(channel="C0001", text="parent")["ts"]
+        assert client.chat_postMessage(channel="C0001", text="in thread", thread_ts=parent)["ok"]
+        for channel, thread_ts in (("C0001", "1.000999"), ("C0OTHER", parent)):  # unknown ts, other channel
+            with pytest.raises(SlackApiError) as missing:
+                client.chat_postMessage(channel=channel, text="x", thread_ts=thread_ts)
+            assert missing.value.response["error"] == "thread_not_found"
+        with pytest.raises(SlackApiError) as missing:
+            client.chat_update(channel="C0001", ts=parent, text="x", thread_ts="1.000999")
+        assert missing.value.response["error"] == "thread_not_found"
+        # a person's message delivered to the app may start a thread
+        person = {"type": "message", "channel": "C0001", "user": "UCAND", "text": "hi", "ts": "1700000000.000100"}
+        slack.seen(person)  # what SlackSender.event does for every event it delivers
+        assert client.chat_postMessage(channel="C0001", text="x", thread_ts="1700000000.000100")["ok"]

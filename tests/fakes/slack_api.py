@@ -67,6 +67,7 @@ class FakeSlackAPI:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], Message] = {}
+        self.people_messages: set[tuple[str, str]] = set()  # (channel, ts) of people's messages (seen)
         self.uploads: dict[str, bytes] = {}
         self.group_members: dict[str, list[str]] = {}
         self.unreachable_channels: set[str] = set()  # chat.* to these answers not_in_channel
@@ -202,12 +203,29 @@ class FakeSlackAPI:
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method"}, {}
         if method in {"chat.postMessage", "chat.update", "chat.postEphemeral"}:
-            refused = slack_limits.message_error(params)
+            refused = slack_limits.message_error(params) or self._thread_error(channel, params)
         elif method in {"views.open", "views.publish", "views.update", "views.push"}:
             refused = slack_limits.view_error(params, modal=method != "views.publish")
         else:
             refused = None
         return 200, refused or handler(params), {}
+
+    def _thread_error(self, channel: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """``thread_not_found`` for a ``thread_ts`` that is no message of ``channel``: one the app
+        posted, or a person's message delivered through ``SlackSender`` (``seen``)."""
+        thread_ts = params.get("thread_ts")
+        if not thread_ts:
+            return None
+        with self._lock:
+            known = (channel, str(thread_ts)) in self.messages or (channel, str(thread_ts)) in self.people_messages
+        return None if known else {"ok": False, "error": "thread_not_found"}
+
+    def seen(self, event: dict[str, Any]) -> None:
+        """A person's message Slack delivered to the app: it exists, and may start a thread."""
+        channel, ts = event.get("channel"), event.get("ts")
+        if event.get("type") == "message" and channel and ts:
+            with self._lock:
+                self.people_messages.add((str(channel), str(ts)))
 
     # Web API methods ------------------------------------------------------------------
     def _m_auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -532,6 +550,8 @@ class SlackSender:
             "event_time": int(time.time()),
             "authorizations": [{"team_id": self.team, "user_id": BOT_USER, "is_bot": True}],
         }
+        if self.api is not None:
+            self.api.seen(event)
         headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
         return self.post(json.dumps(envelope), "application/json", headers=headers, **kw)
 

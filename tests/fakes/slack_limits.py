@@ -2,8 +2,10 @@
 
 A fake that accepts anything lets clipping and error handling go untested: Slack answers
 ``invalid_blocks`` for a 51st block or a section over 3,000 characters, ``msg_too_long`` for text
-over 40,000, ``invalid_arguments`` for a modal title over 24 characters and ``invalid_trigger_id``
-for a trigger it never issued. Limits from https://api.slack.com/reference/block-kit/blocks,
+over 40,000, ``invalid_arguments`` for a modal title over 24 characters, ``invalid_blocks`` for
+a select option whose text is over 75 characters (or value over 150), ``invalid_trigger_id``
+for a trigger it never issued and ``thread_not_found`` for a ``thread_ts`` that is no message of
+that channel (``FakeSlackAPI``). Limits from https://api.slack.com/reference/block-kit/blocks,
 /block-elements and /surfaces.
 """
 
@@ -21,7 +23,24 @@ def _text(obj: Any) -> str:
     return str(obj.get("text", "")) if isinstance(obj, dict) else ""
 
 
+OPTION_TEXT, OPTION_VALUE = 75, 150
+
+
+def _options(element: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every option an element shows or starts with (selects, overflow menus, radio buttons, checkboxes)."""
+    options = list(element.get("options") or [])
+    for group in element.get("option_groups") or []:
+        options += group.get("options") or []
+    if isinstance(element.get("initial_option"), dict):
+        options.append(element["initial_option"])
+    options += element.get("initial_options") or []
+    return [o for o in options if isinstance(o, dict)]
+
+
 def _element_error(element: dict[str, Any]) -> str | None:
+    for option in _options(element):
+        if len(_text(option.get("text"))) > OPTION_TEXT or len(str(option.get("value", ""))) > OPTION_VALUE:
+            return f"option text over {OPTION_TEXT} or value over {OPTION_VALUE} characters"
     if element.get("type") == "button":
         if len(_text(element.get("text"))) > 75 or len(str(element.get("value", ""))) > 2000:
             return "button text over 75 or value over 2000 characters"
@@ -47,6 +66,8 @@ def block_error(block: dict[str, Any]) -> str | None:
         return "header text over 150 characters"
     if kind == "context" and len(block.get("elements") or []) > 10:
         return "more than 10 context elements"
+    if kind == "input" and isinstance(block.get("element"), dict):
+        return _element_error(block["element"])
     if kind == "actions":
         elements = block.get("elements") or []
         if len(elements) > 25:
