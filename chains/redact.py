@@ -19,7 +19,9 @@ Measured on a labelled set (``tests/fixtures/redaction_set.yaml``, ``tests/test_
 precision and recall per kind, with dates, percentages, versions, amounts, latencies, ISO
 timestamps and order ids that must stay. Speed: each pattern is skipped unless a cheap check
 says the text could hold it (an ``@``, a profile site, seven digits in a row), so most answers
-cost a few regex scans; libphonenumber runs only on text with such a run of digits.
+cost a few regex scans; libphonenumber reads only the stretches of seven or more digits, one at a
+time. A bench_export row (grading prompt with an email, a phone number and a name) took about
+175 µs against 110-135 µs with the old digit-count rule for phones, on the same machine.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ import phonenumbers
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # Text that may hold a phone number: seven digits, with separators between them.
 MAYBE_PHONE = re.compile(r"\d(?:[\s().\-/]{0,3}\d){6}")
+# A stretch that could hold a phone number: digits with spaces, dots, dashes, slashes or
+# brackets between them, a + in front.
+PHONE_STRETCH = re.compile(r"\+?\(?\d[\d\s().\-/]{5,28}\d\)?")
 # National numbers (no +) are read as numbers of these regions, in this order, and taken only
 # when valid there; numbers written with a + are found whatever the region.
 PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN")
@@ -90,23 +95,40 @@ COMMON_WORDS = frozenset(
 
 
 def _phone_spans(text: str) -> list[tuple[int, int]]:
-    """Where ``text`` holds phone numbers valid for their country (libphonenumber), merged."""
+    """Where ``text`` holds phone numbers valid for their country (libphonenumber), merged.
+
+    libphonenumber reads only the stretches that could be a number (``PHONE_STRETCH``, with one
+    character either side), never the whole text, and stops at the first reading that finds one:
+    a whole grading prompt costs a few regex scans and a few small parses, not six full passes."""
     spans: list[tuple[int, int]] = []
-    # "ZZ" (no region): only numbers written with a +, taken when their length is possible for
-    # the country code, so reserved and fictional ranges (+44 7700 900…) go too.
-    passes = [("ZZ", phonenumbers.Leniency.POSSIBLE)] + [(r, phonenumbers.Leniency.VALID) for r in PHONE_REGIONS]
-    for region, leniency in passes:
-        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=leniency):
-            start, end = match.start, match.end
-            before = text[start - 1] if start else " "
-            after = text[end] if end < len(text) else " "
-            # glued to a word or an id (ORD-2024-889123, v2.31234567, x9876543), not a number on its own
-            if before.isalnum() or before in "-_#/.:" or after.isalnum() or after in "-_/":
-                continue
-            if match.raw_string.isdigit() and not PHONE_CUE.search(text[max(0, start - 30):start]):
-                continue
-            if not any(s <= start < e or start <= s < end for s, e in spans):
-                spans.append((start, end))
+    for stretch in PHONE_STRETCH.finditer(text):
+        if sum(ch.isdigit() for ch in stretch.group()) < 7:
+            continue
+        lo, hi = max(0, stretch.start() - 1), min(len(text), stretch.end() + 1)
+        window = text[lo:hi]
+        # "ZZ" (no region): only numbers written with a +, taken when their length is possible
+        # for the country code, so reserved and fictional ranges (+44 7700 900…) go too.
+        passes = ([("ZZ", phonenumbers.Leniency.POSSIBLE)] if "+" in window else []) + [
+            (region, phonenumbers.Leniency.VALID) for region in PHONE_REGIONS]
+        for region, leniency in passes:
+            found = False
+            for match in phonenumbers.PhoneNumberMatcher(window, region, leniency=leniency):
+                start, end = lo + match.start, lo + match.end
+                before = text[start - 1] if start else " "
+                after = text[end] if end < len(text) else " "
+                following = text[end + 1] if end + 1 < len(text) else " "
+                # glued to a word, an id or a time (ORD-2024-889123, v2.31234567, x9876543, 14:22:31,
+                # 2023-11-05 14:22), not a number on its own
+                if (before.isalnum() or before in "-_#/.:" or after.isalnum() or after in "-_/:"
+                        or (after in ".," and following.isdigit())):
+                    continue
+                if match.raw_string.isdigit() and not PHONE_CUE.search(text[max(0, start - 30):start]):
+                    continue
+                if not any(s <= start < e or start <= s < end for s, e in spans):
+                    spans.append((start, end))
+                found = True
+            if found:
+                break
     return sorted(spans)
 
 
