@@ -169,13 +169,30 @@ def _card(match: re.Match[str]) -> str:
 
 _SUBSTITUTES = {"card": _card, "iban": _iban}
 
+# The rules before libphonenumber and IBANs (until 2026-12-03): a run of digits was a phone
+# number by its digit count. Copies of answers redacted then (few-shot exemplars in other
+# candidates' stored prompts, Gemini exemplar sets) hold that form, so forgetting someone
+# (``bot.store.privacy``) looks for it too: ``redact(..., legacy=True)``.
+LEGACY_PHONE = re.compile(r"(?<![\w.+])(?:\+|\b00)?\(?\d[\d\s.\-()]{5,22}\d(?![\w.]?\d)")
 
-def redact_patterns(text: str) -> str:
+
+def _legacy_phone(match: re.Match[str]) -> str:
+    found = match.group(0)
+    digits = sum(ch.isdigit() for ch in found)
+    return "[PHONE]" if (8 if found.startswith(("+", "00")) else 9) <= digits <= 15 else found
+
+
+def redact_patterns(text: str, *, legacy: bool = False) -> str:
+    """``text`` with what has a shape replaced; ``legacy``: by the rules before 2026-12-03."""
     # Cheap guards first: most text has no "@", no profile site and no long run of digits.
     has_at = "@" in text
     lowered = text.lower() if "/" in text else ""
     has_digit_run = MAYBE_PHONE.search(text) is not None
     for name, pattern, placeholder in PATTERNS:
+        if legacy and name == "iban":
+            continue
+        if legacy and name == "handle":  # where the old phone rule ran: after cards, before handles
+            text = LEGACY_PHONE.sub(_legacy_phone, text)
         if name in ("email", "handle", "slack_mention", "discord_mention") and not has_at:
             continue
         if name == "profile" and not any(host in lowered for host in PROFILE_HOSTS):
@@ -183,7 +200,7 @@ def redact_patterns(text: str) -> str:
         if name in ("card", "snowflake") and not has_digit_run:
             continue
         text = pattern.sub(_SUBSTITUTES.get(name, placeholder), text)
-    return redact_phones(text) if has_digit_run else text
+    return redact_phones(text) if has_digit_run and not legacy else text
 
 
 # Letters that Unicode does not decompose into a base letter and an accent.
@@ -243,11 +260,12 @@ def _alternation(words: set[str], flags: int) -> re.Pattern[str] | None:
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", flags)
 
 
-def redact(text: str, names: Iterable[str | None] = ()) -> str:
-    """``text`` with personal data replaced; ``names`` are the known names and ids of the people concerned."""
+def redact(text: str, names: Iterable[str | None] = (), *, legacy: bool = False) -> str:
+    """``text`` with personal data replaced; ``names`` are the known names and ids of the people
+    concerned; ``legacy``: as the rules before 2026-12-03 did (see ``LEGACY_PHONE``)."""
     if not text:
         return text
-    text = redact_patterns(text)  # first, so an email is not split by a name inside it
+    text = redact_patterns(text, legacy=legacy)  # first, so an email is not split by a name inside it
     for pattern in _names_patterns(tuple(sorted({n for n in names if n}))):
         if pattern is not None:
             text = pattern.sub("[NAME]", text)

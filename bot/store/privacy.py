@@ -120,13 +120,16 @@ def _count(session: Session, model: type, *where: ColumnElement[bool]) -> int:
 
 def _plain_forms(answers: Iterable[str], names: tuple[str | None, ...]) -> set[str]:
     """An answer as copies of it can hold it: as typed, redacted for an exemplar
-    (``bot.engine.exemplars``), and redacted again for a Gemini exemplar set."""
+    (``bot.engine.exemplars``), and redacted again for a Gemini exemplar set; by today's rules
+    and by the rules copies made before 2026-12-03 were redacted with (``legacy``)."""
     from chains.redact import redact, redact_patterns
 
     forms: set[str] = set()
     for answer in answers:
-        redacted = redact(answer, names)
-        forms |= {answer.strip(), redacted.strip(), redact_patterns(redacted).strip()}
+        forms.add(answer.strip())
+        for legacy in (False, True):
+            redacted = redact(answer, names, legacy=legacy)
+            forms |= {redacted.strip(), redact_patterns(redacted, legacy=legacy).strip()}
     return forms - {""}
 
 
