@@ -59,9 +59,9 @@ ACTION_CUE = re.compile(
 RESULT_CUE = re.compile(r"\b(as a result|in the end|ended up|the outcome|which (cut|reduced|saved|raised|brought))\b"
                         r"|\b(reduc|increas|improv|dropp|doubl|halv|grew|cut|saved|fell|rose|shipped|launched|closed"
                         r"|renewed|went from)\w*\b[^.]{0,60}\d")
-TASK_CUE = re.compile(r"\b(my (goal|task|job|responsibility|role|mandate) was|i was (responsible|asked|tasked|accountable)"
-                      r"|i needed to|i had to|we needed to|we had to|the goal was|deadline|the challenge was"
-                      r"|the problem was)\b")
+TASK_CUE = re.compile(r"\b(my (goal|task|job|responsibility|role|mandate) was"
+                      r"|i was (responsible|asked|tasked|accountable)|i needed to|i had to|we needed to|we had to"
+                      r"|the goal was|deadline|the challenge was|the problem was)\b")
 REFLECTION_CUE = re.compile(r"\b(i learned|i learnt|lesson|next time|in hindsight|looking back|would do differently"
                             r"|taught me|since then)\b")
 REASONING = re.compile(
