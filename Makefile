@@ -40,7 +40,7 @@ lock: | $(UV)
 
 test-latest: | $(UV)
 	test -x .venv-latest/bin/python || $(PYTHON) -m venv .venv-latest
-	$(UV) pip install --quiet --python .venv-latest/bin/python --upgrade -e ".[dev,train,eval]"
+	$(UV) pip install --quiet --python .venv-latest/bin/python --find-links /opt/wheels --upgrade -e ".[dev,train,eval]"
 	.venv-latest/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: install-test
