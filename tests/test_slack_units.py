@@ -476,3 +476,10 @@ def test_the_fake_refuses_long_option_text_and_threads_that_do_not_exist() -> No
         person = {"type": "message", "channel": "C0001", "user": "UCAND", "text": "hi", "ts": "1700000000.000100"}
         slack.seen(person)  # what SlackSender.event does for every event it delivers
         assert client.chat_postMessage(channel="C0001", text="x", thread_ts="1700000000.000100")["ok"]
+
+
+def test_user_text_echoed_in_error_replies_is_inert(bank) -> None:  # type: ignore[no-untyped-def]
+    role = parse_interview("<!channel> <https://evil.example|login>", bank, 10)
+    assert isinstance(role, Reply) and "<!channel>" not in role.text and "&lt;!channel&gt;" in role.text
+    days = parse_stats("<!here>")
+    assert isinstance(days, Reply) and "<!here>" not in days.text

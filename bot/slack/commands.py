@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.slack.blocks import esc
 from chains.bank import Bank
 from chains.bank.loader import UnknownRole
 from chains.schemas import KINDS, LEVELS
@@ -71,7 +72,7 @@ def parse_interview(text: str, bank: Bank, max_questions: int) -> InterviewReque
     try:
         role = bank.resolve_role(" ".join(role_words))
     except UnknownRole as exc:
-        return Reply(f"{exc} {USAGE}")  # the error lists the roles (or the candidates, when ambiguous)
+        return Reply(f"{esc(exc)} {USAGE}")  # the error lists the roles (or the candidates, when ambiguous)
     return InterviewRequest(role=role, kind=kind, level=level, questions=count)
 
 
@@ -84,4 +85,4 @@ def parse_stats(text: str) -> int | Reply:
         return int(words[0])
     if len(words) == 1 and words[0].lower() in HELP_WORDS:
         return Reply(STATS_USAGE)
-    return Reply(f"I couldn't read {text.strip()!r} as a number of days. {STATS_USAGE}")
+    return Reply(f"I couldn't read {esc(repr(text.strip()))} as a number of days. {STATS_USAGE}")

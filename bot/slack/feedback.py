@@ -118,7 +118,7 @@ class FeedbackActions:
             self.engine.correct(turn_id, self.people.actor(user, client, roles=True), corrected, note)
         except Forbidden as exc:
             if channel:
-                web.tell(client, channel, user, f"{exc} Nothing was saved.", thread_ts=thread)
+                web.tell(client, channel, user, f"{blocks.esc(exc)} Nothing was saved.", thread_ts=thread)
             return
         except (EngineError, TypeError, ValueError) as exc:
             if channel:
@@ -126,7 +126,7 @@ class FeedbackActions:
                     client,
                     channel,
                     user,
-                    str(exc) if isinstance(exc, EngineError) else "That form is not valid any more.",
+                    blocks.esc(exc) if isinstance(exc, EngineError) else "That form is not valid any more.",
                     thread_ts=thread,
                 )
             return
@@ -146,5 +146,5 @@ class FeedbackActions:
 def _refuse(client: WebClient, channel: str | None, user: str, thread: str | None, exc: Exception) -> None:
     """Tell only the clicker why nothing happened (an engine refusal, or a button from a stale message)."""
     if channel:
-        text = str(exc) if isinstance(exc, EngineError) else "That button is not valid any more."
+        text = blocks.esc(exc) if isinstance(exc, EngineError) else "That button is not valid any more."
         web.tell(client, channel, user, text, thread_ts=thread)

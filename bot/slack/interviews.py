@@ -155,7 +155,7 @@ class Interviews:
         except EngineError as exc:
             failed = self.engine.in_thread(PLATFORM, channel, parent)
             extra = " Type `retry` in this thread to try again." if failed is not None else ""
-            web.update(client, channel, parent, *blocks.notice(f"{intro}\n:warning: {exc}{extra}"))
+            web.update(client, channel, parent, *blocks.notice(f"{intro}\n:warning: {blocks.esc(exc)}{extra}"))
             return
         except Exception:  # e.g. the database went away: the intro must not promise a question
             web.update(client, channel, parent, *blocks.notice(f"{intro}\n:warning: {START_FAILED}"))
@@ -262,7 +262,7 @@ class Interviews:
     def _notice(
         self, client: WebClient, channel: str, thread: str, placeholder: str | None, exc: Exception
     ) -> None:
-        message = blocks.notice(f":warning: {exc}")
+        message = blocks.notice(f":warning: {blocks.esc(exc)}")
         if placeholder is None or not web.update(client, channel, placeholder, *message):
             self._post(client, channel, thread, *message)
 
@@ -331,7 +331,7 @@ class Interviews:
             self.engine.survey(session_id, self.people.actor(user), value)
             reply = f"Thanks! You rated this practice {value}/5."
         except EngineError as exc:
-            reply = str(exc)
+            reply = blocks.esc(exc)
         except ValueError:
             reply = "That survey button is not valid any more."
         if channel:

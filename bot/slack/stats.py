@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from bot.engine import EngineError, InterviewEngine, UserRole
-from bot.slack import web
+from bot.slack import blocks, web
 from bot.slack.commands import Reply, parse_stats
 from bot.slack.people import People
 from tasks.stats import Stats, compute_stats, render_chart
@@ -58,7 +58,7 @@ class TeamStats:
                 self.people.actor(user, client, roles=True), UserRole.team_lead, "see interview statistics"
             )
         except EngineError as exc:
-            respond(text=str(exc), response_type="ephemeral", replace_original=True)
+            respond(text=blocks.esc(exc), response_type="ephemeral", replace_original=True)
             return
         by_role = compute_stats(self.engine.db, days, by="role")
         by_model = compute_stats(self.engine.db, days, by="model")
