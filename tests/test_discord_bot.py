@@ -849,3 +849,12 @@ def test_a_first_question_the_model_could_not_write_is_retried_in_the_thread(
             assert question.json["embeds"][0]["title"].startswith("Question 1 of")
         finally:
             runner.stop()
+
+
+def test_an_error_that_echoes_what_was_typed_shows_no_masked_link(
+    fake: FakeDiscord, bot: ObservedBot, people: dict[str, dict[str, Any]]
+) -> None:
+    mark = fake.mark()
+    fake.dispatch("INTERACTION_CREATE", fake.slash("interview", people["candidate"], role="[login](https://evil.example)"))
+    said = fake.wait_for(lambda c: c.method in ("POST", "PATCH") and "evil.example" in str(c.json), after=mark)
+    assert "](https://evil.example)" not in str(said.json)

@@ -15,7 +15,7 @@ from discord.app_commands import Choice, Range
 
 from bot.discord import render
 from bot.discord.actors import actor_of
-from bot.discord.conversation import post_question
+from bot.discord.conversation import NO_PINGS, post_question
 from bot.discord.replies import offload, private
 from bot.engine import EngineError, InterviewEngine, Progress, UserRole
 from chains.bank.loader import UnknownRole
@@ -140,7 +140,7 @@ async def start_interview(
     try:
         canonical = engine.bank.resolve_role(role)
     except UnknownRole as exc:
-        await private(interaction, str(exc))
+        await private(interaction, render.md(str(exc)))
         return
 
     await interaction.response.defer(thinking=True)  # the first question may come from the model
@@ -177,12 +177,13 @@ async def start_interview(
         )
     except EngineError as exc:
         failed = await offload(engine.in_thread, PLATFORM, None, str(thread.id))
+        said = render.md(str(exc))  # it may echo what the person typed
         if failed is None:  # refused before a session existed: the empty thread goes
-            await interaction.edit_original_response(content=str(exc), embed=None)
+            await interaction.edit_original_response(content=said, embed=None)
             await _remove(thread)
         else:  # stored, the first question failed (e.g. the model is down): 'retry' in the thread
-            await interaction.edit_original_response(content=f"{exc} Type `retry` in the thread to try again.")
-            await thread.send(f"{exc} Type `retry` here to try again.", allowed_mentions=discord.AllowedMentions.none())
+            await interaction.edit_original_response(content=f"{said} Type `retry` in the thread to try again.")
+            await thread.send(f"{said} Type `retry` here to try again.", allowed_mentions=NO_PINGS)
         return
     except Exception:  # e.g. the database went away: the intro must not promise a question
         await interaction.edit_original_response(content=START_FAILED, embed=None)
@@ -221,7 +222,7 @@ async def show_stats(
             engine.require, actor_of(interaction.user), UserRole.team_lead, "see interview statistics"
         )
     except EngineError as exc:
-        await private(interaction, str(exc))
+        await private(interaction, render.md(str(exc)))
         return
     stats = await offload(compute_stats, engine.db, days, by)
     chart = await offload(render_chart, stats)

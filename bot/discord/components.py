@@ -14,6 +14,7 @@ from typing import Any
 import discord
 from discord import ui
 
+from bot.discord import render
 from bot.discord.actors import actor_of
 from bot.discord.correction import CorrectionModal
 from bot.discord.replies import engine_of, offload, private
@@ -48,7 +49,7 @@ class RateButton(ui.DynamicItem[ui.Button[Any]], template=r"mb:rate:(?P<turn>[0-
         try:
             await offload(engine_of(interaction).rate, self.turn_id, actor_of(interaction.user), self.value)
         except EngineError as exc:
-            await private(interaction, str(exc))
+            await private(interaction, render.md(str(exc)))
             return
         await private(
             interaction,
@@ -85,7 +86,7 @@ class CorrectButton(ui.DynamicItem[ui.Button[Any]], template=r"mb:correct:(?P<tu
             await offload(engine.require, actor_of(interaction.user), UserRole.recruiter, "correct feedback")
             turn, _session = await offload(engine.feedback_of, self.turn_id)
         except EngineError as exc:
-            await private(interaction, str(exc))
+            await private(interaction, render.md(str(exc)))
             return
         assert turn.feedback is not None
         await interaction.response.send_modal(
@@ -121,7 +122,7 @@ class SurveyButton(
                 engine_of(interaction).survey, self.session_id, actor_of(interaction.user), self.value
             )
         except EngineError as exc:
-            await private(interaction, str(exc))
+            await private(interaction, render.md(str(exc)))
             return
         await private(interaction, f"Thank you! You rated this practice {self.value}/5.")
 

@@ -54,7 +54,7 @@ async def handle_message(engine: InterviewEngine, message: discord.Message) -> N
                 call = {"skip": engine.skip, "end": engine.end, "retry": engine.retry}[command]
                 progress = await offload(call, session.id, actor)
     except EngineError as exc:
-        await message.reply(str(exc), mention_author=False, allowed_mentions=NO_PINGS)
+        await message.reply(render.md(str(exc)), mention_author=False, allowed_mentions=NO_PINGS)
         return
     except Exception:
         log.exception("session %s: handling message %s failed", session.id, message.id)

@@ -81,7 +81,7 @@ class CorrectionModal(ui.Modal, title="Correct this feedback"):
         except EngineError as exc:  # the form does not validate, not a recruiter, the answer was deleted…
             await self.hand_back(
                 interaction,
-                f"{exc} Nothing was saved; your text is attached so you can paste it back "
+                f"{render.md(str(exc))} Nothing was saved; your text is attached so you can paste it back "
                 "after pressing Correct again.",
             )
             return
