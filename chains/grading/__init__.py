@@ -12,11 +12,11 @@ docs/grading.md describes the design and its measured agreement with recruiters.
 from __future__ import annotations
 
 from chains.grading import explain, model, nonanswers, signals
-from chains.grading.nonanswers import NON_ANSWER_CAP, NonAnswer, addressed_to_grader
+from chains.grading.nonanswers import NON_ANSWER_CAP, NonAnswer
 from chains.grading.signals import Signals, measure
 from chains.schemas import Feedback, Question
 
-__all__ = ["GRADER_VERSION", "NON_ANSWER_CAP", "NonAnswer", "Signals", "addressed_to_grader", "explain", "grade",
+__all__ = ["GRADER_VERSION", "NON_ANSWER_CAP", "NonAnswer", "Signals", "explain", "grade",
            "measure", "model", "nonanswers", "relevance_check", "signals"]
 
 GRADER_VERSION = "grader-v2"

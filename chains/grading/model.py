@@ -75,10 +75,6 @@ def _weights() -> dict[str, dict[str, float]]:
     return json.loads(WEIGHTS.read_text(encoding="utf-8"))["weights"]
 
 
-def version() -> str:
-    return str(json.loads(WEIGHTS.read_text(encoding="utf-8"))["version"])
-
-
 @lru_cache(maxsize=1)
 def _calibration() -> dict[str, dict[str, float]]:
     return json.loads(WEIGHTS.read_text(encoding="utf-8")).get("calibration", {})

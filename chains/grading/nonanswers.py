@@ -2,9 +2,9 @@
 
 Each detector looks for one kind (off-topic, an answer to another question, keyword salad,
 parroting, repetition, gibberish, refusal, text addressed to the grader, another language)
-and returns a plain-words reason. The thresholds were set on the annotated set
-(tasks/evaluation/annotated) so that no genuine answer there trips them; docs/grading.md
-lists the figures.
+and returns a plain-words reason. The thresholds were set on the training part of the annotated
+set (tasks/evaluation/annotated): they catch 81 of its 83 non-answers and trip on 20 of its 336
+genuine answers, most of them scored 1-3 by the annotator; docs/grading.md has the figures.
 """
 
 from __future__ import annotations
@@ -64,10 +64,6 @@ PARROT_RELEVANCE = 0.8
 class NonAnswer:
     kind: str
     reason: str
-
-
-def addressed_to_grader(answer: str) -> bool:
-    return bool(INJECTION.search(answer))
 
 
 def _language(answer: str) -> str | None:
@@ -154,7 +150,7 @@ def _other_question(answer: str, question: Question, signals: Signals) -> Questi
 def detect(question: Question, answer: str, signals: Signals) -> NonAnswer | None:
     """The first kind of non-answer this answer is, or None for a genuine attempt."""
     lowered = answer.lower()
-    if addressed_to_grader(answer):
+    if INJECTION.search(answer):
         return NonAnswer("grader-directed", "Part of this answer speaks to the grader instead of answering the "
                          "question; an answer is scored on what it says about the question, so it scores low.")
     language = _language(answer)

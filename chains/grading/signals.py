@@ -12,7 +12,7 @@ Surface counts (numbers, fillers, "I" against "we") stay, as the evidence behind
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -103,8 +103,8 @@ class Signals:
     lexical_coverage: float
     distinct_content_words: int
     shared_question_words: int
-    covered_points: list[str] = field(default_factory=list)
-    missed_points: list[str] = field(default_factory=list)
+    covered_points: list[str]
+    missed_points: list[str]
 
     @property
     def coverage(self) -> float:

@@ -19,7 +19,6 @@ STOPWORDS = frozenset(
     e.g eg etc one two make sure way ways""".split()
 )
 WORD = re.compile(r"[a-z0-9][a-z0-9+#]*(?:[-'][a-z0-9]+)*")
-LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 SENTENCE = re.compile(r"(?<=[.!?;\n])\s+")
 NUMBER = re.compile(r"\$\s?\d|\b\d+(?:[.,]\d+)?\s?(?:%|percent|ms|s|seconds|minutes|hours|days|weeks|months|"
                     r"years|x|k|m|gb|mb|tb|users|customers|people|engineers)?\b")
