@@ -106,13 +106,8 @@ def test_nothing_of_a_forgotten_person_is_left_in_any_table_or_export(database: 
 def test_forgetting_finds_exemplars_redacted_by_the_rules_before_libphonenumber(database: Database) -> None:
     """A prompt stored before the redaction rules changed holds the answer as the old rules redacted
     it (an order number taken for a phone number); forgetting still finds it and takes it out."""
-    from langchain_core.runnables import RunnableLambda
-
-    from chains.llm.backend import as_role_dicts
-    from chains.llm.feedback import build
-    from chains.providers.base import GradeRequest
     from chains.redact import redact
-    from chains.schemas import Question
+    from tests.prompt_support import QUESTION, stored_grading_prompt
 
     answer = (f"At my last company I owned the {PHRASE} service; refund order 1234567890 failed twice, "
               "so I added idempotency keys and the failures stopped within a week.")
@@ -125,17 +120,7 @@ def test_forgetting_finds_exemplars_redacted_by_the_rules_before_libphonenumber(
     theirs = engine.answer(started.session.id, BRUNO, BRUNO_ANSWER).graded
     assert mine is not None and mine.feedback is not None and theirs is not None
 
-    class Stub:
-        name, model, timeout_s, where = "stub", "stub-1", 5.0, "nowhere"
-
-        def structured(self, spec):  # type: ignore[no-untyped-def]
-            return RunnableLambda(lambda messages: "{}")
-
-    chain = build(Stub(), "behavioral", 4000)  # type: ignore[arg-type]
-    question = Question(id="q", role="backend", domain="apis", kind="behavioral", level="mid",
-                        text="Tell me about a failure.", key_points=["impact", "ownership"])
-    request = GradeRequest(question=question, answer=BRUNO_ANSWER, exemplars=((question.text, old, mine.feedback),))
-    stored = json.dumps(as_role_dicts(chain.messages(request)), ensure_ascii=False)
+    stored, _ = stored_grading_prompt(BRUNO_ANSWER, [(QUESTION.text, old, mine.feedback)])
     assert PHRASE in stored and "order [PHONE]" in stored
     with database.session() as session:
         session.get(Turn, theirs.id).prompt = stored

@@ -383,14 +383,9 @@ def test_forgetting_scrubs_the_persons_answers_from_other_candidates_stored_prom
 ) -> None:
     """Cara's corrected answer is a few-shot exemplar in Otto's grading prompt (built by the real
     feedback chain, stored as the engine stores it); forgetting Cara takes it out of Otto's prompt."""
-    from langchain_core.runnables import RunnableLambda
-
     from bot.engine.exemplars import ExemplarSource
     from bot.store.privacy import REMOVED_EXEMPLAR
-    from chains.llm.backend import as_role_dicts
-    from chains.llm.feedback import build
-    from chains.providers.base import GradeRequest
-    from chains.schemas import Question
+    from tests.prompt_support import stored_grading_prompt
 
     secret = "At Initech I rebuilt the billing cron with Cara's pager rota & cut incidents by 40%, <see> notes."
     (mine,) = _interview(engine, candidate, [secret])
@@ -399,18 +394,8 @@ def test_forgetting_scrubs_the_persons_answers_from_other_candidates_stored_prom
     exemplars = ExemplarSource(database, ttl_s=0)("backend", "behavioral")
     assert exemplars, "the corrected answer is an exemplar"
 
-    class Stub:
-        name, model, timeout_s, where = "stub", "stub-1", 5.0, "nowhere"
-
-        def structured(self, spec):  # type: ignore[no-untyped-def]
-            return RunnableLambda(lambda messages: "{}")
-
-    chain = build(Stub(), "behavioral", 4000)  # type: ignore[arg-type]
-    question = Question(id="q", role="backend", domain="apis", kind="behavioral", level="mid",
-                        text="Tell me about a failure.", key_points=["impact", "ownership"])
-    messages = chain.messages(GradeRequest(question=question, answer=GOOD, exemplars=exemplars))
-    stored = json.dumps(as_role_dicts(messages), ensure_ascii=False)
-    assert "billing cron" in stored and len(messages) >= 4  # system, exemplar pair, Otto's answer
+    stored, messages = stored_grading_prompt(GOOD, exemplars)
+    assert "billing cron" in stored and messages >= 4  # system, exemplar pair, Otto's answer
     with database.session() as session:
         session.get(Turn, theirs).prompt = stored
 
