@@ -591,6 +591,7 @@ class SlackSender:
         channel: str,
         message_ts: str,
         thread_ts: str | None = None,
+        kind: str = "button",
         **kw: Any,
     ) -> Sent:
         # Like Slack, the payload carries the message the button is on, as the channel shows it.
@@ -620,13 +621,20 @@ class SlackSender:
                         "action_id": action_id,
                         "block_id": "b",
                         "value": value,
-                        "type": "button",
+                        "type": kind,
                         "action_ts": f"{time.time():.6f}",
                     }
                 ],
             },
             **kw,
         )
+
+    def rate(
+        self, side: str, turn: str, user: str, channel: str, message_ts: str, thread_ts: str | None = None
+    ) -> Sent:
+        """A click on the 👍 (``side="up"``) or 👎 of a native ``feedback_buttons`` element, whose
+        buttons carry ``"<turn>:up"`` / ``"<turn>:down"`` as their values."""
+        return self.action("rate", f"{turn}:{side}", user, channel, message_ts, thread_ts, kind="feedback_buttons")
 
     def submit(self, view: dict[str, Any], values: dict[str, Any], user: str, **kw: Any) -> Sent:
         """Submit a modal as the user filled it: ``values`` maps block_id to a string (typed or selected)."""
