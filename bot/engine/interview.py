@@ -40,6 +40,7 @@ from bot.engine.errors import (
     SessionNotFound,
     TurnNotFound,
 )
+from bot.engine.prefetch import NextQuestions
 from bot.engine.report import build_report
 from bot.engine.signals import RECORD_CORRECTION, RECORD_RATING, SignalSink, correction_key, rating_key
 from bot.engine.text import CleanText, clean_answer
@@ -127,8 +128,10 @@ class InterviewEngine:
         bank: Bank | None = None,
         exemplars: Exemplars | None = None,
         variants: VariantChooser | None = None,
+        next_questions: NextQuestions | None = None,
     ) -> None:
         self.db = db
+        self.next_questions = next_questions  # writes the next main question while the current one is answered
         self.provider = provider
         self.settings = settings
         self.signals = signals
@@ -388,6 +391,8 @@ class InterviewEngine:
         if record.state in FINISHED:
             raise InvalidTransition(f"This interview has ended, so there is nothing to {action}. "
                                     "Start a new one whenever you like.")
+        if record.state == SessionState.grading and not record.turns:
+            raise ConcurrentUpdate("I'm still writing your first question; answer it once it appears.")
         if record.state == SessionState.grading:
             raise ConcurrentUpdate("I'm still working on your previous answer; give me a moment.")
         turn = next((t for t in reversed(record.turns) if t.state == TurnState.asked), None)
@@ -513,6 +518,8 @@ class InterviewEngine:
             return self._settled(session_id)
         view = replace(view, state=SessionState.awaiting_answer, version=view.version + 1,
                        turns=[*view.turns, asked])
+        if self.next_questions is not None:
+            self.next_questions.prepare_after(view, self._write_question)
         return Progress(session=view, next_question=asked)
 
     @staticmethod
@@ -536,6 +543,10 @@ class InterviewEngine:
         return Progress(session=view, next_question=view.current)
 
     def _next_question(self, view: SessionView) -> Question:
+        prepared = self.next_questions.take(view) if self.next_questions is not None else None
+        return prepared or self._write_question(view)
+
+    def _write_question(self, view: SessionView) -> Question:
         request = QuestionRequest(
             role=view.role, kind=view.kind, level=view.level,  # type: ignore[arg-type]
             asked_ids=tuple(t.question_id for t in view.turns if t.question_id),
