@@ -173,6 +173,11 @@ def practice(
     recruiter: Annotated[bool, typer.Option(help="Act as a recruiter: correct feedback.")] = False,
     resume: Annotated[bool, typer.Option(help="Continue your last unfinished session.")] = False,
     user: Annotated[str | None, typer.Option(help="Who is practising (default: your login).")] = None,
+    job: Annotated[Path | None, typer.Option(help="A job ad (text file): questions practise its requirements.")]
+    = None,
+    adaptive: Annotated[bool, typer.Option("--adaptive/--fixed-level",
+                                           help="Let the level follow your answers (default) or keep it fixed.")]
+    = True,
 ) -> None:
     """Run a mock interview in the terminal."""
     import getpass
@@ -194,6 +199,8 @@ def practice(
         raise _fail(str(exc)) from exc
     if answers is not None and not answers.is_file():
         raise _fail(f"Answers file {answers} does not exist.")
+    if job is not None and not job.is_file():
+        raise _fail(f"Job ad file {job} does not exist.")
 
     console = Console(stderr=True) if as_json else Console()
     name = user or getpass.getuser()
@@ -210,7 +217,9 @@ def practice(
                 progress = engine.resume(session.id)
             else:
                 try:
-                    started = engine.start(actor, role=canonical, kind=kind, level=level, questions=questions)
+                    started = engine.start(actor, role=canonical, kind=kind, level=level, questions=questions,
+                                           adaptive=adaptive, job_ad=job.read_bytes().decode(errors="replace")
+                                           if job else None)
                 except BadInput as exc:  # nothing was started, so there is nothing to resume
                     raise _fail(str(exc)) from exc
                 from bot.engine import Progress
