@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
@@ -17,6 +20,7 @@ from chains.schemas import Feedback
 from tasks import export, preferences
 from tasks.dispatch import InProcessSink
 from tests.conftest import make_settings
+from tests.test_console import mockingbird
 
 
 class ScriptedGrades(OfflineProvider):
@@ -72,7 +76,7 @@ def test_adaptive_difficulty_can_be_switched_off(scripted: InterviewEngine) -> N
 
 
 def test_try_again_keeps_both_attempts_and_exports_the_pair(scripted: InterviewEngine, sqlite_db: Database,
-                                                            tmp_path) -> None:  # type: ignore[no-untyped-def]
+                                                            ) -> None:
     started = scripted.start(CARA, role="backend", kind="behavioral", level="mid", questions=2)
     first = scripted.answer(started.session.id, CARA, "score 4: my first try")
     assert first.next_question is not None
@@ -160,3 +164,26 @@ def engine_for_ads(sqlite_db: Database) -> InterviewEngine:
     return InterviewEngine(sqlite_db, ScriptedGrades(), make_settings(), signals=InProcessSink(sqlite_db))
 
 
+
+
+def test_terminal_job_ad_try_again_and_difficulty_path(tmp_path: Path) -> None:
+    """``practice --job FILE`` with 'again' in the answers file, as a real process."""
+    ad, answers = tmp_path / "ad.txt", tmp_path / "answers.txt"
+    ad.write_text(KUBERNETES_AD + INJECTION)
+    answers.write_text("I would check the pods.\nagain\nI would run kubectl describe on the pod, read the events, "
+                       "check resource limits and the image tag, then roll back the deployment.\n"
+                       "I page the on-call lead and open an incident channel.\n")
+    result = mockingbird("practice", "--role", "sre", "--kind", "technical", "--questions", "2",
+                         "--job", str(ad), "--answers", str(answers), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)["report"]
+    first, second = report["turns"]
+    assert first["domain"] == "containers" and len(first["retry_scores"]) == 1
+    assert "Question 1, try again" in result.stderr
+    assert [r["requirement"] for r in report["requirements"]][:2] == [
+        "Run and upgrade our Kubernetes clusters and the containers we deploy on them",
+        "Take part in the on-call rotation and lead incident response when production breaks"]
+    assert report["level_path"] == ["mid", "senior"]  # the on-call topic has a senior question only
+    assert "Job requirements practised" in result.stderr and "→" in result.stderr
+    missing = mockingbird("practice", "--job", str(tmp_path / "nope.txt"))
+    assert missing.returncode == 2 and "Job ad file" in missing.stderr

@@ -194,6 +194,8 @@ class Interviews:
             self._run(client, where, None, lambda: self.engine.skip(interview.id, actor))
         elif command == "end":
             self._run(client, where, None, lambda: self.engine.end(interview.id, actor))
+        elif command == "again":
+            self._run(client, where, None, lambda: self.engine.again(interview.id, actor))
         else:
             self._run(
                 client, where, self._placeholder(client, where), lambda: self.engine.retry(interview.id, actor)
