@@ -239,6 +239,48 @@ def practice(
         typer.echo(json.dumps(runner.transcript.as_json(), indent=2, ensure_ascii=False))
 
 
+# ── progress ────────────────────────────────────────────────────────────────────────
+@app.command()
+def progress(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    user: Annotated[str | None, typer.Option(help="Whose progress (default: your login).")] = None,
+    team: Annotated[bool, typer.Option(help="Team leads: the weakest criteria across the team by role.")] = False,
+    team_lead: Annotated[bool, typer.Option(help="Act as a team lead.")] = False,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="With --team: write the table as CSV.")] = None,
+) -> None:
+    """Your scores per criterion and per role over time, weakest criteria, practice streak."""
+    import dataclasses
+    import getpass
+
+    from bot.app import build_engine
+    from bot.console.progress import progress_panel, team_table
+    from bot.engine import Actor, Forbidden
+    from bot.engine.progress import team_csv
+    from bot.store.models import UserRole
+
+    name = user or getpass.getuser()
+    actor = Actor("console", name, display_name=name, claimed_role=UserRole.team_lead if team_lead else None)
+    engine = build_engine(provider="offline")  # figures only: no model is called
+    if not team:
+        figures = engine.progress(actor)
+        if as_json:
+            typer.echo(json.dumps(figures.as_json(), indent=2, ensure_ascii=False))
+        else:
+            Console().print(progress_panel(figures))
+        return
+    try:
+        rows = engine.team_progress(actor)
+    except Forbidden as exc:
+        raise _fail(str(exc), code=1) from exc
+    if csv_out is not None:
+        csv_out.write_text(team_csv(rows), encoding="utf-8")
+        err.print(f"Wrote {len(rows)} rows to {escape(str(csv_out))}.")
+    elif as_json:
+        typer.echo(json.dumps([dataclasses.asdict(r) for r in rows], indent=2, ensure_ascii=False))
+    else:
+        Console().print(team_table(rows))
+
+
 # ── grade ───────────────────────────────────────────────────────────────────────────
 @app.command()
 def grade(

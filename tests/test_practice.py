@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from bot.cli import app
+from bot.config import get_settings
 from bot.engine import Actor, BadInput, InterviewEngine
 from bot.engine.difficulty import level_after
 from bot.store.db import Database
@@ -20,7 +23,6 @@ from chains.schemas import Feedback
 from tasks import export, preferences
 from tasks.dispatch import InProcessSink
 from tests.conftest import make_settings
-from tests.test_console import mockingbird
 
 
 class ScriptedGrades(OfflineProvider):
@@ -166,16 +168,19 @@ def engine_for_ads(sqlite_db: Database) -> InterviewEngine:
 
 
 
-def test_terminal_job_ad_try_again_and_difficulty_path(tmp_path: Path) -> None:
-    """``practice --job FILE`` with 'again' in the answers file, as a real process."""
+def test_terminal_job_ad_try_again_and_difficulty_path(sqlite_db: Database, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """``practice --job FILE`` with 'again' in the answers file."""
+    monkeypatch.setenv("DATABASE_URL", sqlite_db.url)
+    get_settings.cache_clear()
     ad, answers = tmp_path / "ad.txt", tmp_path / "answers.txt"
     ad.write_text(KUBERNETES_AD + INJECTION)
     answers.write_text("I would check the pods.\nagain\nI would run kubectl describe on the pod, read the events, "
                        "check resource limits and the image tag, then roll back the deployment.\n"
                        "I page the on-call lead and open an incident channel.\n")
-    result = mockingbird("practice", "--role", "sre", "--kind", "technical", "--questions", "2",
-                         "--job", str(ad), "--answers", str(answers), "--json")
-    assert result.returncode == 0, result.stderr
+    result = CliRunner().invoke(app, ["practice", "--role", "sre", "--kind", "technical", "--questions", "2",
+                                      "--job", str(ad), "--answers", str(answers), "--json"])
+    assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)["report"]
     first, second = report["turns"]
     assert first["domain"] == "containers" and len(first["retry_scores"]) == 1
@@ -185,5 +190,5 @@ def test_terminal_job_ad_try_again_and_difficulty_path(tmp_path: Path) -> None:
         "Take part in the on-call rotation and lead incident response when production breaks"]
     assert report["level_path"] == ["mid", "senior"]  # the on-call topic has a senior question only
     assert "Job requirements practised" in result.stderr and "→" in result.stderr
-    missing = mockingbird("practice", "--job", str(tmp_path / "nope.txt"))
-    assert missing.returncode == 2 and "Job ad file" in missing.stderr
+    missing = CliRunner().invoke(app, ["practice", "--job", str(tmp_path / "nope.txt")])
+    assert missing.exit_code == 2 and "Job ad file" in missing.output

@@ -21,6 +21,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -41,6 +42,7 @@ from bot.engine.errors import (
     SessionNotFound,
     TurnNotFound,
 )
+from bot.engine.progress import CandidateProgress, TeamWeakness, candidate_progress, team_weaknesses
 from bot.engine.report import build_report
 from bot.engine.signals import RECORD_CORRECTION, RECORD_RATING, SignalSink, correction_key, rating_key
 from bot.engine.text import CleanText, clean_answer
@@ -267,6 +269,17 @@ class InterviewEngine:
                     "average_score": round(sum(scores) / len(scores), 1) if scores else None,
                 })
             return history
+
+    def progress(self, actor: Actor, today: date | None = None) -> CandidateProgress:
+        """The actor's own progress over time (``bot.engine.progress``)."""
+        with self.db.session() as session:
+            return candidate_progress(session, actor.platform, actor.user_id, today or utcnow().date())
+
+    def team_progress(self, actor: Actor) -> list[TeamWeakness]:
+        """The weakest criteria across the actor's team (their platform) by role: team leads only."""
+        self.require(actor, UserRole.team_lead, "see the team's progress")
+        with self.db.session() as session:
+            return team_weaknesses(session, actor.platform)
 
     # ── answering ───────────────────────────────────────────────────────────────────
     def answer(self, session_id: int, actor: Actor, text: str | bytes, *, event_id: str | None = None,
