@@ -288,7 +288,8 @@ def test_the_manifest_matches_what_the_app_listens_for() -> None:
     urls += [settings["event_subscriptions"]["request_url"], settings["interactivity"]["request_url"]]
     assert all(url.startswith("https://") and url.endswith(EVENTS_PATH) for url in urls)
     assert settings["interactivity"]["is_enabled"] is True
-    assert {"app_home_opened", "message.channels", "message.groups"} <= set(
+    events = {"app_home_opened", "message.channels", "message.groups", "message.im", "assistant_thread_started"}
+    assert events <= set(
         settings["event_subscriptions"]["bot_events"]
     )
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
@@ -299,7 +300,10 @@ def test_the_manifest_matches_what_the_app_listens_for() -> None:
         "groups:history",
         "files:write",
         "usergroups:read",
+        "assistant:write",
+        "im:history",
     } <= scopes
+    assert manifest["features"]["assistant_view"]["assistant_description"]
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert 174 <= len(manifest["display_information"]["long_description"]) <= 4000
 
