@@ -33,6 +33,7 @@ class Recording(OfflineProvider):
     def __init__(self, gate: threading.Event | None = None, held: str = "later") -> None:
         super().__init__()
         self.questions: list[str] = []
+        self.levels: list[str] = []
         self.gate, self.held = gate, held
         self.holding = threading.Event()  # set once a question is held back
 
@@ -42,6 +43,7 @@ class Recording(OfflineProvider):
             assert self.gate.wait(WAIT), "the test never released the question"
         result = super().question(request)
         self.questions.append(result.value.text)
+        self.levels.append(request.level)
         return result
 
 
@@ -60,21 +62,39 @@ def test_the_next_question_is_stored_while_answering_and_any_replica_uses_it(
 ) -> None:
     first, second = Recording(), Recording()
     replica_a, replica_b = _engine(database, settings, first), _engine(database, settings, second)
-    started = replica_a.start(candidate, role="backend", kind="behavioral", questions=3)
+    started = replica_a.start(candidate, role="backend", kind="behavioral", questions=3, adaptive=False)
     replica_a.next_questions.wait(started.session.id, WAIT)  # type: ignore[union-attr]
     assert first.questions[0] == started.question.question and len(first.questions) == 2
-    assert _stored(database, started.session.id)["text"] == first.questions[1]  # type: ignore[index]
+    assert _stored(database, started.session.id)["question"]["text"] == first.questions[1]  # type: ignore[index]
 
     progress = replica_b.answer(started.session.id, candidate, GOOD)  # another replica takes the answer
     assert progress.next_question is not None and progress.next_question.question == first.questions[1]
     replica_b.next_questions.wait(started.session.id, WAIT)  # type: ignore[union-attr]
     assert len(second.questions) == 1  # only the third question, prepared in turn: none written twice
-    assert _stored(database, started.session.id)["text"] == second.questions[0]  # type: ignore[index]
+    assert _stored(database, started.session.id)["question"]["text"] == second.questions[0]  # type: ignore[index]
 
     last = replica_a.answer(started.session.id, candidate, GOOD)
     assert last.next_question is not None and last.next_question.question == second.questions[0]
     assert _stored(database, started.session.id) is None  # the last question: nothing more to prepare
     assert len({t.question for t in replica_a.get(started.session.id).turns}) == 3
+
+
+def test_a_question_prepared_at_a_level_the_answers_moved_is_not_used(
+    sqlite_db: Database, settings, candidate: Actor
+) -> None:
+    class Weak(Recording):
+        def grade(self, request: GradeRequest) -> Result[Feedback]:
+            result = super().grade(request)
+            return Result(result.value.model_copy(update={"score": 2}), result.call)
+
+    provider = Weak()
+    engine = _engine(sqlite_db, settings, provider)
+    started = engine.start(candidate, role="backend", kind="behavioral", level="mid", questions=3)
+    engine.answer(started.session.id, candidate, GOOD)
+    last = engine.answer(started.session.id, candidate, GOOD)  # two weak answers: one level down
+    assert last.next_question is not None and last.next_question.level == "junior"
+    # question 3 was prepared at mid while answer 2 was graded, then written again at junior
+    assert provider.levels == ["mid", "mid", "mid", "junior"]
 
 
 def test_the_next_question_is_written_while_the_answer_is_graded(

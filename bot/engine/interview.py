@@ -21,6 +21,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.config import Settings
+from bot.engine import attempts, difficulty, tailoring
 from bot.engine.actors import Actor, Authorizer
 from bot.engine.errors import (
     BadInput,
@@ -40,7 +42,8 @@ from bot.engine.errors import (
     SessionNotFound,
     TurnNotFound,
 )
-from bot.engine.prefetch import NextQuestions
+from bot.engine.prefetch import NextQuestions, Plan
+from bot.engine.progress import CandidateProgress, TeamWeakness, candidate_progress, team_weaknesses
 from bot.engine.report import build_report
 from bot.engine.signals import RECORD_CORRECTION, RECORD_RATING, SignalSink, correction_key, rating_key
 from bot.engine.text import CleanText, clean_answer
@@ -182,8 +185,14 @@ class InterviewEngine:
         questions: int | None = None,
         channel_id: str | None = None,
         thread_id: str | None = None,
+        adaptive: bool = True,
+        job_ad: str | None = None,
     ) -> Started:
-        """Create a session and ask its first question. Raises ``BadInput`` for a bad role, kind, level or count."""
+        """Create a session and ask its first question. Raises ``BadInput`` for a bad role, kind, level or count.
+
+        ``adaptive`` lets the level follow the answers (``bot.engine.difficulty``); ``job_ad``
+        tailors the questions to a pasted job description (``bot.engine.tailoring``).
+        """
         try:
             canonical = self.bank.resolve_role(role)
         except UnknownRole as exc:
@@ -200,12 +209,14 @@ class InterviewEngine:
         if not 1 <= count <= limit:
             why = f": the bank has {available} {kind} questions for {canonical}" if count > available else ""
             raise BadInput(f"Choose between 1 and {limit} questions (got {count}){why}.")
+        tailored = tailoring.session_fields(job_ad, canonical, kind, self.bank)
         with self.db.session() as session:
             user = self._user(session, actor)
             record = InterviewSession(
                 platform=actor.platform, channel_id=channel_id, thread_id=thread_id, candidate_id=user.id,
                 role=canonical, kind=kind, level=level, planned_questions=count, state=SessionState.grading,
                 provider=self.provider.name, model_version=self.variants() if self.variants else None,
+                adaptive=adaptive, **tailored,
             )
             record.candidate, record.turns = user, []  # known: the view below needs no reads
             session.add(record)
@@ -261,6 +272,17 @@ class InterviewEngine:
                     "average_score": round(sum(scores) / len(scores), 1) if scores else None,
                 })
             return history
+
+    def progress(self, actor: Actor, today: date | None = None) -> CandidateProgress:
+        """The actor's own progress over time (``bot.engine.progress``)."""
+        with self.db.session() as session:
+            return candidate_progress(session, actor.platform, actor.user_id, today or utcnow().date())
+
+    def team_progress(self, actor: Actor) -> list[TeamWeakness]:
+        """The weakest criteria across the actor's team (their platform) by role: team leads only."""
+        self.require(actor, UserRole.team_lead, "see the team's progress")
+        with self.db.session() as session:
+            return team_weaknesses(session, actor.platform)
 
     # ── answering ───────────────────────────────────────────────────────────────────
     def answer(self, session_id: int, actor: Actor, text: str | bytes, *, event_id: str | None = None,
@@ -327,6 +349,15 @@ class InterviewEngine:
             turn = self._claim_current(session, record, "skip")
             turn.state = TurnState.skipped
         return self._advance(session_id)
+
+    def again(self, session_id: int, actor: Actor) -> Progress:
+        """Try again: ask the question just graded once more (``bot.engine.attempts``)."""
+        with self.db.session() as session:
+            record = self._load(session, session_id)
+            self._check_candidate(record, actor)
+            turn_id = attempts.reopen(session, record)
+        view = self.get(session_id)
+        return Progress(session=view, next_question=next(t for t in view.turns if t.id == turn_id))
 
     def retry(self, session_id: int, actor: Actor) -> Progress:
         """Finish whatever an earlier failure or crash left undone, for the candidate."""
@@ -475,7 +506,7 @@ class InterviewEngine:
                 log.exception("on_graded callback failed for turn %s", turn_id)
         follow_up = None
         if (self.settings.follow_ups and graded is not None and graded.follow_up_of is None
-                and graded.feedback is not None):
+                and graded.attempt_of is None and graded.feedback is not None):
             try:
                 follow_up = self.provider.follow_up(FollowUpRequest(question, answer, graded.feedback))
             except Exception as exc:  # a follow-up is optional; never fail the answer for it
@@ -501,7 +532,8 @@ class InterviewEngine:
             with self.db.session() as session:
                 self._move(session, view, SessionState.completed)
             return self._settled(session_id)
-        question = follow_up or self._next_question(view)
+        requirement = None if follow_up else tailoring.next_requirement(view)
+        question = follow_up or self._next_question(view, requirement)
         asked: TurnView | None = None
         with self.db.session() as session:
             if self._move(session, view, SessionState.awaiting_answer):
@@ -510,16 +542,18 @@ class InterviewEngine:
                     question=question.text, question_id=question.id, domain=question.domain,
                     key_points=list(question.key_points), answer=None, answer_truncated=False, feedback=None,
                     provider=None, model_version=None, follow_up_of=follow_up_of if follow_up is not None else None,
+                    level=question.level, requirement=requirement,
                 )
                 row = {name: getattr(asked, name) for name in (
-                    "session_id", "index", "state", "question", "question_id", "domain", "key_points", "follow_up_of")}
+                    "session_id", "index", "state", "question", "question_id", "domain", "key_points", "follow_up_of",
+                    "level", "requirement")}
                 asked = replace(asked, id=session.scalar(insert(Turn).values(**row).returning(Turn.id)))
         if asked is None:  # another process advanced or ended the session first
             return self._settled(session_id)
         view = replace(view, state=SessionState.awaiting_answer, version=view.version + 1,
                        turns=[*view.turns, asked])
         if self.next_questions is not None:
-            self.next_questions.prepare_after(view, self._write_question)
+            self.next_questions.prepare_after(view, self._prepare_question)
         return Progress(session=view, next_question=asked)
 
     @staticmethod
@@ -542,13 +576,28 @@ class InterviewEngine:
             return Progress(session=view, report=self.report(session_id))
         return Progress(session=view, next_question=view.current)
 
-    def _next_question(self, view: SessionView) -> Question:
-        prepared = self.next_questions.take(view) if self.next_questions is not None else None
-        return prepared or self._write_question(view)
+    def _next_question(self, view: SessionView, requirement: str | None = None) -> Question:
+        """The question prepared while the last one was answered, if it was planned alike, else a new one."""
+        if self.next_questions is not None:
+            prepared = self.next_questions.take(view, self._plan(view, requirement))
+            if prepared is not None:
+                return prepared
+        return self._write_question(view, requirement)
 
-    def _write_question(self, view: SessionView) -> Question:
+    @staticmethod
+    def _plan(view: SessionView, requirement: str | None) -> Plan:
+        """What the next question depends on: an adaptive level can change with the answer just graded."""
+        return {"level": difficulty.next_level(view), "requirement": requirement}
+
+    def _prepare_question(self, view: SessionView) -> tuple[Question, Plan]:
+        """The next main question written before the current answer is in (``NextQuestions``)."""
+        requirement = tailoring.next_requirement(view)
+        return self._write_question(view, requirement), self._plan(view, requirement)
+
+    def _write_question(self, view: SessionView, requirement: str | None = None) -> Question:
         request = QuestionRequest(
-            role=view.role, kind=view.kind, level=view.level,  # type: ignore[arg-type]
+            role=view.role, kind=view.kind, level=difficulty.next_level(view),  # type: ignore[arg-type]
+            focus=requirement,
             asked_ids=tuple(t.question_id for t in view.turns if t.question_id),
             asked_texts=tuple(t.question for t in view.turns),
             asked_domains=tuple(t.domain for t in view.turns if t.domain),

@@ -10,7 +10,8 @@ Only a question written before any later question was asked is stored: a prefetc
 late (the candidate answered first and another replica already wrote the next question) is
 dropped. A prefetch still running in this process when the answer's feedback is done is waited
 for rather than duplicated. A failed prefetch changes nothing: the answer path writes the
-question itself, as before.
+question itself, as before. So does a prepared question whose plan no longer holds: in an
+adaptive session the level can move with the score of the answer just graded.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -30,7 +32,10 @@ from chains.schemas import Question
 
 log = logging.getLogger(__name__)
 
-WriteQuestion = Callable[[SessionView], Question]
+# What a question was written for (its level, the job-ad requirement it probes): a prepared
+# question is used only when the session, once the answer is graded, still plans the same.
+Plan = dict[str, Any]
+WriteQuestion = Callable[[SessionView], tuple[Question, Plan]]
 
 
 class NextQuestions:
@@ -53,10 +58,11 @@ class NextQuestions:
             self._running[view.id] = future
         future.add_done_callback(lambda done: self._forget(view.id, done))
 
-    def take(self, view: SessionView) -> Question | None:
-        """The question prepared for ``view`` (removed from the row), or None to write one now.
+    def take(self, view: SessionView, plan: Plan) -> Question | None:
+        """The prepared question for ``view`` (removed from the row), or None to write one now.
 
-        A question already asked in this session (a late duplicate) is never handed out.
+        None too when it was planned otherwise (an adaptive session whose level moved with the
+        answer just graded) or was already asked in this session (a late duplicate).
         """
         self.wait(view.id, self.wait_s)
         with self.db.session() as session:  # one transaction: read it, then clear it
@@ -68,7 +74,9 @@ class NextQuestions:
             session.execute(
                 update(InterviewSession).where(InterviewSession.id == view.id).values(next_question=None)
             )
-        question = Question.model_validate(stored)
+        if stored.get("plan") != plan:
+            return None
+        question = Question.model_validate(stored["question"])
         asked = {t.question_id for t in view.turns} | {t.question for t in view.turns}
         return None if question.id in asked or question.text in asked else question
 
@@ -82,7 +90,7 @@ class NextQuestions:
     def _prepare(self, view: SessionView, write: WriteQuestion) -> None:
         current = view.turns[-1]
         try:
-            question = write(view)
+            question, plan = write(view)
         except Exception as exc:  # the answer path writes it instead
             log.warning("could not prepare the next question of session %s: %s", view.id, exc)
             return
@@ -91,7 +99,7 @@ class NextQuestions:
             connection.execute(
                 update(InterviewSession)
                 .where(InterviewSession.id == view.id, ~later)
-                .values(next_question=question.model_dump(mode="json"))
+                .values(next_question={"question": question.model_dump(mode="json"), "plan": plan})
             )
 
     def _forget(self, session_id: int, done: Future[None]) -> None:
