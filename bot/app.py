@@ -9,6 +9,7 @@ from bot.engine import InterviewEngine
 from bot.engine.exemplars import ExemplarSource
 from bot.engine.signals import SignalSink
 from bot.errors import FixableError
+from bot.ops.metrics import PrometheusObserver
 from bot.store.db import Database
 from chains import providers
 
@@ -71,4 +72,4 @@ def build_engine(settings: Settings | None = None, *, provider: str | None = Non
     # A promoted Gemini exemplar set (prompt-tuning version) replaces the live query for Gemini.
     exemplars = RegistryExemplars(db, fallback=ExemplarSource(db)) if chosen == "gemini" else ExemplarSource(db)
     return InterviewEngine(db, providers.build(settings, provider), settings, signals=make_sink(settings, db),
-                           exemplars=exemplars, variants=variant_chooser(db, chosen))
+                           exemplars=exemplars, variants=variant_chooser(db, chosen), observer=PrometheusObserver())

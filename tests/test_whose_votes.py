@@ -217,8 +217,8 @@ def test_stats_and_rollups_count_the_votes_that_count_and_report_the_rest_apart(
     engine: InterviewEngine, database: Database, candidate: Actor, recruiter: Actor
 ) -> None:
     from bot.store.models import DailyRollup, utcnow
+    from bot.store.stats import compute_stats
     from tasks import rollups
-    from tasks.stats import compute_stats
 
     t0, t1 = _turns(engine, candidate, 2)
     engine.rate(t0, candidate, 1)
