@@ -103,7 +103,7 @@ def test_a_flood_of_clicks_from_one_person_counts_once(
 def test_a_bystanders_thumbs_up_never_makes_a_few_shot_exemplar(
     engine: InterviewEngine, database: Database, candidate: Actor
 ) -> None:
-    from bot.engine.exemplars import ExemplarSource
+    from bot.store.exemplars import ExemplarSource
 
     liked, disliked = _turns(engine, candidate, 2)
     for person in BYSTANDERS:

@@ -8,7 +8,7 @@ from collections import Counter
 
 from chains import grading
 from chains.bank import Bank, load_bank
-from chains.providers.base import CallRecord, GradeRequest, Provider, ProviderError, QuestionRequest, Result
+from chains.contract import CallRecord, GradeRequest, Provider, ProviderError, QuestionRequest, Result
 from chains.schemas import Feedback, Question
 
 

@@ -30,8 +30,8 @@ def stats(
     chart: Annotated[Path | None, typer.Option(help="Write a PNG chart here.")] = None,
 ) -> None:
     """Satisfaction, sessions, completion, corrections, scores and JSON validity (reads only)."""
-    from bot.app import open_existing_database
     from bot.config import get_settings
+    from bot.store.db import open_existing_database
     from bot.store.stats import GROUPINGS, compute_stats, render_chart
 
     if by not in GROUPINGS or days < 1:
@@ -56,8 +56,8 @@ def evaluate(
     = False,
 ) -> None:
     """Evaluate a provider on the held-out set: validity, accuracy, diversity/relevance, satisfaction."""
-    from bot.app import open_database
     from bot.config import get_settings
+    from bot.store.db import open_database
     from bot.store.stats import compute_stats
     from chains import providers
     from chains.bank import load_bank
