@@ -193,8 +193,9 @@ def candidate(
             update = expect(
                 lambda c, ts=ts: c.method == "chat.update" and c.params["ts"] == ts, f"feedback {k + 1}"
             )
-            buttons = [b for b in update.params["blocks"] if b["type"] == "actions"][-1]["elements"]
-            out["feedback"].append((int(buttons[0]["value"]), update.at - sent_at))
+            rating = [b for b in update.params["blocks"] if b["type"] == "context_actions"][-1]["elements"][0]
+            turn = rating["positive_button"]["value"].split(":")[0]
+            out["feedback"].append((int(turn), update.at - sent_at))
             expect(
                 lambda c: (
                     c.method == "chat.postMessage"
@@ -205,7 +206,7 @@ def candidate(
                 ),
                 f"after answer {k + 1}",
             )
-            sent = sender.action("rate_up", buttons[0]["value"], user, channel, update.params["ts"], thread)
+            sent = sender.rate("up", turn, user, channel, update.params["ts"], thread)
             out["ack_action"].append(sent.elapsed_s)
             expect(
                 lambda c, ts=ts: (

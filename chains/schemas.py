@@ -21,7 +21,13 @@ def _clean_items(items: list[str]) -> list[str]:
 
 
 class Question(BaseModel):
-    """One interview question with the key points a strong answer covers."""
+    """One interview question with the key points a strong answer covers.
+
+    ``pitfalls`` name the mistakes a weak answer to this question typically makes (a wrong
+    claim, a poor choice), written from domain knowledge for the bank's technical questions.
+    The offline grader measures how closely an answer follows one, because an answer can use
+    every right word and still be wrong, and embeddings alone cannot see that.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -32,6 +38,7 @@ class Question(BaseModel):
     level: Level
     text: str = Field(min_length=10, max_length=600)
     key_points: list[str] = Field(min_length=2, max_length=8)
+    pitfalls: list[str] = Field(default_factory=list, max_length=6)
 
     @field_validator("key_points")
     @classmethod

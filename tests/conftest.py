@@ -141,6 +141,19 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         conn.execute(f'DROP DATABASE IF EXISTS "{schema_db}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def smollm2_dir(request: pytest.FixtureRequest) -> Path:
+    """The packaged SmolLM2-135M-Instruct converted to an HF directory through the real code path
+    (``chains.local.resolve_base``), once per session; kept in pytest's cache directory (keyed by
+    the GGUF file's content), so a developer's reruns skip the ~50 s conversion. CI converts."""
+    from tests.training_support import require_stack
+
+    require_stack()
+    from chains.local import resolve_base
+
+    return resolve_base("smollm2", request.config.cache.mkdir("base-models"))
+
+
 @pytest.fixture
 def sqlite_db(tmp_path: Path) -> Iterator[Database]:
     db = Database(_fresh_sqlite(tmp_path))

@@ -19,7 +19,7 @@ from bot.store.models import Correction, InterviewSession, OutboxMessage, Rating
 from tasks.celery_sink import CelerySink
 from tests.celery_support import celery_worker, fresh_postgres, wait_for
 from tests.fakes.slack_api import FakeSlackAPI
-from tests.fakes.slack_harness import CHANNEL, action_values, running_bot, turn_of
+from tests.fakes.slack_harness import CHANNEL, rating_labels, running_bot, turn_of
 
 CAND, RECRUITER, LEAD = "UCAND", "URECRUIT", "ULEAD"
 
@@ -51,12 +51,12 @@ def test_slash_command_to_stats_through_a_real_worker(
 
                 def tally(up: int, down: int) -> bool:
                     updates = [c for c in fake.calls_to("chat.update", ok=True) if c.params["ts"] == ts]
-                    labels = action_values(updates[-1])
-                    return labels["rate_up"].endswith(f"· {up}") and labels["rate_down"].endswith(f"· {down}")
+                    labels = rating_labels(updates[-1])
+                    return labels["up"].endswith(f"· {up}") and labels["down"].endswith(f"· {down}")
 
-                bot.sender.action("rate_up", turn, CAND, CHANNEL, ts, thread)
+                bot.sender.rate("up", turn, CAND, CHANNEL, ts, thread)
                 fake.wait_for(lambda: tally(1, 0), 30, "👍 tally after the worker stored it")
-                bot.sender.action("rate_down", turn, CAND, CHANNEL, ts, thread)
+                bot.sender.rate("down", turn, CAND, CHANNEL, ts, thread)
                 fake.wait_for(lambda: tally(0, 1), 30, "👎 tally after the worker changed it")
 
                 bot.sender.action("correct_feedback", turn, RECRUITER, CHANNEL, ts, thread)

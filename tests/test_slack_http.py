@@ -25,7 +25,7 @@ from bot.store.models import (
     TurnState,
 )
 from tests.fakes.slack_api import FakeSlackAPI, SlackSender
-from tests.fakes.slack_harness import CHANNEL, GOOD_ANSWER, action_values, running_bot, turn_of
+from tests.fakes.slack_harness import CHANNEL, GOOD_ANSWER, action_ids, rating_labels, running_bot, turn_of
 
 CAND, OTHER, RECRUITER, LEAD = "UCAND", "UOTHER", "URECRUIT", "ULEAD"
 
@@ -102,7 +102,7 @@ def test_an_interview_runs_in_its_thread(fake: FakeSlackAPI, database: Database)
         assert first.status == again.status == 200 and max(first.elapsed_s, again.elapsed_s) < 3
         feedback = bot.fake.wait_for(lambda: bot.feedback_calls(thread), what="first feedback")[0]
         assert "score" in feedback.params["blocks"][0]["text"]["text"]
-        assert set(action_values(feedback)) == {"rate_up", "rate_down", "correct_feedback"}
+        assert action_ids(feedback) == ["rate", "correct_feedback"]
         bot.fake.wait_for(
             lambda: sum("Question 2 of 2" in c.params["text"] for c in bot.thread_posts(thread)),
             what="second question",
@@ -187,20 +187,23 @@ def test_ratings_change_in_place_and_the_message_shows_the_tally(
 
         def tally_shows(up: int | str, down: int) -> bool:
             updates = [c for c in fake.calls_to("chat.update") if c.params["ts"] == ts]
-            labels = action_values(updates[-1])
-            return labels["rate_up"].endswith(f"· {up}") and labels["rate_down"].endswith(f"· {down}")
+            labels = rating_labels(updates[-1])
+            return labels["up"].endswith(f"· {up}") and labels["down"].endswith(f"· {down}")
 
-        assert bot.sender.action("rate_up", turn, CAND, CHANNEL, ts, thread).status == 200
+        assert bot.sender.rate("up", turn, CAND, CHANNEL, ts, thread).status == 200
         fake.wait_for(lambda: tally_shows(1, 0), what="tally 1/0")
-        bot.sender.action("rate_down", turn, CAND, CHANNEL, ts, thread)
+        bot.sender.rate("down", turn, CAND, CHANNEL, ts, thread)
         fake.wait_for(lambda: tally_shows(0, 1), what="tally 0/1")
-        bot.sender.action("rate_down", turn, CAND, CHANNEL, ts, thread)
-        bot.sender.action("rate_up", turn, OTHER, CHANNEL, ts, thread)
+        bot.sender.rate("down", turn, CAND, CHANNEL, ts, thread)
+        bot.sender.rate("up", turn, OTHER, CHANNEL, ts, thread)
         # OTHER is neither the candidate nor a recruiter: their 👍 is shown apart, not counted.
         fake.wait_for(lambda: tally_shows("0 (+1 from others)", 1), what="tally 0 (+1)/1")
+        # A 👍 button of a message posted before the native feedback buttons takes the same path.
+        bot.sender.action("rate_up", turn, "URECRUIT", CHANNEL, ts, thread)
+        fake.wait_for(lambda: tally_shows("1 (+1 from others)", 1), what="tally 1 (+1)/1")
     with database.session() as session:
         values = sorted(session.scalars(select(Rating.value).where(Rating.turn_id == int(turn))))
-    assert values == [-1, 1]
+    assert values == [-1, 1, 1]
 
 
 def test_corrections_are_for_recruiters_only(fake: FakeSlackAPI, sqlite_db: Database) -> None:
@@ -259,10 +262,10 @@ def test_stats_are_for_team_leads_with_a_chart(fake: FakeSlackAPI, sqlite_db: Da
     with running_bot(fake, sqlite_db) as bot:
         thread = bot.start_interview(CAND)
         feedback = bot.answer(CAND, thread)
-        bot.sender.action("rate_up", turn_of(feedback), CAND, CHANNEL, feedback.params["ts"], thread)
+        bot.sender.rate("up", turn_of(feedback), CAND, CHANNEL, feedback.params["ts"], thread)
         fake.wait_for(
             lambda: any(
-                action_values(c)["rate_up"].endswith("· 1")
+                rating_labels(c)["up"].endswith("· 1")
                 for c in fake.calls_to("chat.update")
                 if c.params["ts"] == feedback.params["ts"]
             ),

@@ -23,8 +23,8 @@ from tests.fakes.slack_harness import (
     CHANNEL,
     GOOD_ANSWER,
     RunningBot,
-    action_values,
     message_ts,
+    rating_labels,
     running_bot,
     turn_of,
 )
@@ -67,12 +67,10 @@ def play(bots: list[RunningBot], fake: FakeSlackAPI) -> None:
                 next_bot().sender.reply("UCAND", CHANNEL, thread, text, event_id=event_id, retry=1)
             feedback = bot.answer("UCAND", thread, text, event_id=event_id)
             rater, ts = next_bot(), message_ts(feedback)
-            rater.sender.action(
-                "rate_up" if n % 2 == 0 else "rate_down", turn_of(feedback), "UCAND", CHANNEL, ts, thread
-            )
+            rater.sender.rate("up" if n % 2 == 0 else "down", turn_of(feedback), "UCAND", CHANNEL, ts, thread)
             fake.wait_for(
                 lambda ts=ts: any(
-                    c.params["ts"] == ts and "· 1" in str(action_values(c))
+                    c.params["ts"] == ts and "· 1" in str(rating_labels(c))
                     for c in fake.calls_to("chat.update", ok=True)
                 ),
                 what="tally update",

@@ -14,6 +14,7 @@ from bot.slack.modals import correction_form, parse_correction, parse_start, sta
 from bot.store.models import SessionState, TurnState
 from chains.bank import load_bank
 from chains.schemas import Feedback
+from tests.fakes import slack_limits
 
 
 @pytest.fixture(scope="module")
@@ -186,10 +187,15 @@ def test_feedback_blocks_carry_tally_buttons_and_respect_slack_limits() -> None:
     turn = _turn(huge)
     text, body = blocks.feedback_message(turn, _session([turn]), {"up": 3, "down": 1})
     assert all(len(b["text"]["text"]) <= 3000 for b in body if b["type"] == "section")
-    actions = body[-1]["elements"]
-    assert [a["action_id"] for a in actions] == ["rate_up", "rate_down", "correct_feedback"]
-    assert actions[0]["text"]["text"].endswith("· 3") and actions[1]["text"]["text"].endswith("· 1")
-    assert {a["value"] for a in actions} == {"11"}
+    assert slack_limits.message_error({"text": text, "blocks": body}) is None
+    rating, correct = body[-2], body[-1]
+    assert rating["type"] == "context_actions" and correct["type"] == "actions"
+    buttons = rating["elements"][0]
+    assert buttons["type"] == "feedback_buttons" and buttons["action_id"] == "rate"
+    assert buttons["positive_button"]["text"]["text"].endswith("· 3")
+    assert buttons["negative_button"]["text"]["text"].endswith("· 1")
+    assert (buttons["positive_button"]["value"], buttons["negative_button"]["value"]) == ("11:up", "11:down")
+    assert [(e["action_id"], e["value"]) for e in correct["elements"]] == [("correct_feedback", "11")]
     assert any("only its first part" in json.dumps(b) for b in body)
     assert "question 1 of 3" in text
 
@@ -199,12 +205,34 @@ def test_a_click_redraws_the_message_it_came_from_with_the_new_tally() -> None:
     _, shown = blocks.feedback_message(turn, _session([turn]), {"up": 0, "down": 0})
     redrawn = blocks.with_tally(shown, turn.id, {"up": 2, "down": 1})
     assert redrawn is not None
-    assert redrawn[:-1] == shown[:-1]  # everything but the buttons as Slack showed it
-    labels = [e["text"]["text"] for e in redrawn[-1]["elements"]]
-    assert labels == ["👍 Helpful · 2", "👎 Not helpful · 1", "✏️ Correct"]
-    assert shown[-1]["elements"][0]["text"]["text"] == "👍 Helpful · 0"  # the payload is not modified
+    assert redrawn[:-2] == shown[:-2] and redrawn[-1] == shown[-1]  # all but the 👍 / 👎 as Slack showed it
+    buttons = redrawn[-2]["elements"][0]
+    labels = [buttons[side]["text"]["text"] for side in ("positive_button", "negative_button")]
+    assert labels == ["👍 Helpful · 2", "👎 Not helpful · 1"]
+    assert shown[-2]["elements"][0]["positive_button"]["text"]["text"] == "👍 Helpful · 0"  # payload untouched
     assert blocks.with_tally(shown, turn.id + 1, {"up": 1}) is None  # another turn's buttons: render afresh
     assert blocks.with_tally([], turn.id, {"up": 1}) is None
+
+
+def test_rating_clicks_name_their_turn_and_side_native_or_legacy() -> None:
+    assert blocks.parse_rating({"action_id": "rate", "value": "11:up"}) == (11, 1)
+    assert blocks.parse_rating({"action_id": "rate", "value": "11:down"}) == (11, -1)
+    assert blocks.parse_rating({"action_id": "rate_down", "value": "7"}) == (7, -1)  # a message from before
+    for forged in ("11:sideways", "11", "x:up"):
+        with pytest.raises(ValueError):
+            blocks.parse_rating({"action_id": "rate", "value": forged})
+
+
+def test_fake_slack_refuses_malformed_feedback_buttons() -> None:
+    good = blocks.rating_block(5, {})
+    assert slack_limits.block_error(good) is None
+    no_value = json.loads(json.dumps(good))
+    del no_value["elements"][0]["negative_button"]["value"]
+    mrkdwn = json.loads(json.dumps(good))
+    mrkdwn["elements"][0]["positive_button"]["text"]["type"] = "mrkdwn"
+    a_button = {"type": "context_actions", "elements": [blocks.button("x", "x", "1")]}
+    for bad in (no_value, mrkdwn, a_button, {"type": "context_actions", "elements": []}):
+        assert slack_limits.block_error(bad) is not None, bad
 
 
 def test_follow_up_keeps_its_parents_number() -> None:
@@ -260,7 +288,8 @@ def test_the_manifest_matches_what_the_app_listens_for() -> None:
     urls += [settings["event_subscriptions"]["request_url"], settings["interactivity"]["request_url"]]
     assert all(url.startswith("https://") and url.endswith(EVENTS_PATH) for url in urls)
     assert settings["interactivity"]["is_enabled"] is True
-    assert {"app_home_opened", "message.channels", "message.groups"} <= set(
+    events = {"app_home_opened", "message.channels", "message.groups", "message.im", "assistant_thread_started"}
+    assert events <= set(
         settings["event_subscriptions"]["bot_events"]
     )
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
@@ -271,7 +300,10 @@ def test_the_manifest_matches_what_the_app_listens_for() -> None:
         "groups:history",
         "files:write",
         "usergroups:read",
+        "assistant:write",
+        "im:history",
     } <= scopes
+    assert manifest["features"]["assistant_view"]["assistant_description"]
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert 174 <= len(manifest["display_information"]["long_description"]) <= 4000
 

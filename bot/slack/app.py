@@ -17,12 +17,13 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import App, Args
+from slack_bolt import App, Args, Assistant
 from slack_sdk import WebClient
 
 from bot.config import Settings
 from bot.engine import InterviewEngine
 from bot.slack import blocks
+from bot.slack.assistant import AssistantPane, ignore_context_change
 from bot.slack.feedback import FeedbackActions
 from bot.slack.home import publish_home
 from bot.slack.interviews import Interviews
@@ -60,7 +61,9 @@ def _log_error(error: Exception, body: dict[str, Any]) -> None:
 
 
 def _wanted(function: Callable[..., Any]) -> tuple[str, ...]:
-    return tuple(inspect.signature(function).parameters)
+    """The Bolt arguments a half asks for: its parameters without defaults (the others are ours)."""
+    parameters = inspect.signature(function).parameters.values()
+    return tuple(p.name for p in parameters if p.default is inspect.Parameter.empty)
 
 
 def after_ack(
@@ -130,8 +133,9 @@ def register(app: App, engine: InterviewEngine, pool: Executor, *, tally_timeout
         (app.view(START_CALLBACK), interviews.ack_form, interviews.run_form),
         (app.event("message"), _ack, interviews.run_message),
         (app.action(blocks.SURVEY), _ack, interviews.run_survey),
-        (app.action(blocks.RATE_UP), _ack, feedback.run_rating),
-        (app.action(blocks.RATE_DOWN), _ack, feedback.run_rating),
+        (app.action(blocks.RATE), _ack, feedback.run_rating),
+        (app.action(blocks.LEGACY_RATE_UP), _ack, feedback.run_rating),
+        (app.action(blocks.LEGACY_RATE_DOWN), _ack, feedback.run_rating),
         (app.action(blocks.CORRECT), _ack, feedback.run_open_form),
         (app.view(CORRECT_CALLBACK), feedback.ack_form, feedback.run_form),
         (app.command(STATS_COMMAND), stats.ack_command, stats.run_command),
@@ -139,4 +143,11 @@ def register(app: App, engine: InterviewEngine, pool: Executor, *, tally_timeout
     ]
     for route, acknowledge, work in routes:
         route(after_ack(pool, acknowledge, work))
+    # The Agents & AI Apps pane: Bolt's middleware takes direct-message threads before app.event("message").
+    pane = AssistantPane(engine, people, interviews)
+    assistant = Assistant(logger=bolt_log)
+    assistant.thread_started(after_ack(pool, _ack, pane.greet))
+    assistant.thread_context_changed(after_ack(pool, _ack, ignore_context_change))
+    assistant.user_message(after_ack(pool, _ack, pane.run_message))
+    app.use(assistant)
     app.error(_log_error)

@@ -24,7 +24,10 @@ from chains.schemas import Feedback, SessionReport
 
 Block = dict[str, Any]
 
-RATE_UP, RATE_DOWN, CORRECT, SURVEY = "rate_up", "rate_down", "correct_feedback", "survey"
+RATE, CORRECT, SURVEY = "rate", "correct_feedback", "survey"
+# The 👍 / 👎 buttons of messages posted before ratings used Slack's native feedback buttons.
+LEGACY_RATE_UP, LEGACY_RATE_DOWN = "rate_up", "rate_down"
+UP, DOWN = "up", "down"
 SECTION_LIMIT = 3000
 
 HELP_TEXT = (
@@ -117,43 +120,67 @@ def feedback_message(
     blocks = [section(head), *_feedback_sections(feedback)]
     if turn.answer_truncated:
         blocks.append(context("Your answer was long, so only its first part was graded."))
-    value, labels = str(turn.id), tally_labels(tally or {})
-    blocks.append(
-        {
-            "type": "actions",
-            "block_id": f"rate-{turn.id}",
-            "elements": [
-                button(labels[RATE_UP], RATE_UP, value),
-                button(labels[RATE_DOWN], RATE_DOWN, value),
-                button("✏️ Correct", CORRECT, value),
-            ],
-        }
-    )
+    blocks.append(rating_block(turn.id, tally or {}))
+    blocks.append({"type": "actions", "block_id": f"correct-{turn.id}",
+                   "elements": [button("✏️ Correct", CORRECT, str(turn.id))]})
     return clip(f"Feedback on {label.lower()}: {feedback.score}/10. {esc(feedback.summary)}"), blocks
 
 
 def tally_labels(tally: dict[str, Any]) -> dict[str, str]:
     """Votes that count first, other people's apart: "👍 Helpful · 3 (+2 from others)"."""
-    return {RATE_UP: f"👍 Helpful · {shown_count(tally, 'up')}",
-            RATE_DOWN: f"👎 Not helpful · {shown_count(tally, 'down')}"}
+    return {UP: f"👍 Helpful · {shown_count(tally, UP)}", DOWN: f"👎 Not helpful · {shown_count(tally, DOWN)}"}
+
+
+def rating_block(turn_id: int, tally: dict[str, Any]) -> Block:
+    """Slack's native 👍 / 👎 (``feedback_buttons`` in a ``context_actions`` block) showing the tally.
+
+    Each button's value is ``"<turn id>:up"`` or ``"<turn id>:down"`` (``parse_rating``), so a click
+    names its turn and side without a database read.
+    """
+    labels = tally_labels(tally)
+    return {
+        "type": "context_actions",
+        "block_id": f"rate-{turn_id}",
+        "elements": [
+            {
+                "type": "feedback_buttons",
+                "action_id": RATE,
+                "positive_button": {"text": {"type": "plain_text", "text": clip(labels[UP], 75)},
+                                    "accessibility_label": "Mark this feedback as helpful",
+                                    "value": f"{turn_id}:{UP}"},
+                "negative_button": {"text": {"type": "plain_text", "text": clip(labels[DOWN], 75)},
+                                    "accessibility_label": "Mark this feedback as not helpful",
+                                    "value": f"{turn_id}:{DOWN}"},
+            }
+        ],
+    }
+
+
+def parse_rating(action: dict[str, Any]) -> tuple[int, int]:
+    """``(turn id, +1 or -1)`` of a rating click: a native feedback button or a legacy 👍 / 👎 button.
+
+    Raises ``ValueError`` for a value no message of ours carries.
+    """
+    action_id, value = action.get("action_id"), str(action.get("value", ""))
+    if action_id in (LEGACY_RATE_UP, LEGACY_RATE_DOWN):
+        return int(value), 1 if action_id == LEGACY_RATE_UP else -1
+    turn, _, side = value.partition(":")
+    if side not in (UP, DOWN):
+        raise ValueError(f"not a rating: {value!r}")
+    return int(turn), 1 if side == UP else -1
 
 
 def with_tally(shown: list[Block], turn_id: int, tally: dict[str, Any]) -> list[Block] | None:
     """The feedback message as Slack shows it, with new counts on its 👍 / 👎 buttons.
 
     A click's payload carries the message; redrawing from it needs no database read.
-    None when the message has no rating buttons for ``turn_id`` (then render it afresh).
+    None when the message has no native rating buttons for ``turn_id`` (then render it afresh).
     """
-    labels, changed = tally_labels(tally), False
+    block_id, changed = f"rate-{turn_id}", False
     blocks = [dict(block) for block in shown]
-    for block in blocks:
-        if block.get("type") == "actions" and block.get("block_id") == f"rate-{turn_id}":
-            block["elements"] = [
-                {**element, "text": {**element["text"], "text": labels[element.get("action_id", "")]}}
-                if element.get("action_id") in labels else element
-                for element in block.get("elements", [])
-            ]
-            changed = True
+    for index, block in enumerate(blocks):
+        if block.get("type") == "context_actions" and block.get("block_id") == block_id:
+            blocks[index], changed = rating_block(turn_id, tally), True
     return blocks if changed else None
 
 

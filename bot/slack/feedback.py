@@ -1,11 +1,12 @@
 """👍 / 👎 on a feedback message, and a recruiter's "Correct" form.
 
-A rating goes to the engine, which hands it to the signal sink (the Celery task
-``record_rating`` when ``REDIS_URL`` is set); once it is stored the message is redrawn with
-the tally read from the database (the rest of the message comes from the click's payload).
-A click on the other button changes the rating, a second click on the same one changes
-nothing. Corrections are for recruiters only: the
-role is checked when the form is opened and again, by the engine, when it is submitted.
+The 👍 / 👎 are Slack's native ``feedback_buttons`` (``blocks.rating_block``); clicks on the
+custom buttons of older messages take the same path. A rating goes to the engine, which hands
+it to the signal sink (the Celery task ``record_rating`` when ``REDIS_URL`` is set); once it is
+stored the message is redrawn with the tally read from the database (the rest of the message
+comes from the click's payload). A click on the other button changes the rating, a second
+click on the same one changes nothing. Corrections are for recruiters only: the role is
+checked when the form is opened and again, by the engine, when it is submitted.
 """
 
 from __future__ import annotations
@@ -46,10 +47,9 @@ class FeedbackActions:
     # ── ratings ─────────────────────────────────────────────────────────────────────
     def run_rating(self, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         user, channel, ts, thread = _ids(body)
-        value = 1 if action["action_id"] == blocks.RATE_UP else -1
         actor = self.people.actor(user, client, roles=True)
         try:
-            turn_id = int(action["value"])
+            turn_id, value = blocks.parse_rating(action)
             self.engine.rate(turn_id, actor, value)
         except (EngineError, ValueError) as exc:
             _refuse(client, channel, user, thread, exc)

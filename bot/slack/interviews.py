@@ -126,9 +126,20 @@ class Interviews:
 
     # ── starting ────────────────────────────────────────────────────────────────────
     def start(
-        self, client: WebClient, user: str, channel: str, request: InterviewRequest, notify: Notify
+        self,
+        client: WebClient,
+        user: str,
+        channel: str,
+        request: InterviewRequest,
+        notify: Notify,
+        *,
+        thread: str | None = None,
     ) -> None:
-        """Post the parent message, create the session on its thread, ask the first question."""
+        """Post the parent message, create the session on its thread, ask the first question.
+
+        With ``thread`` (an assistant thread) the interview runs in that existing thread instead,
+        and the intro is its first reply.
+        """
         actor = self.people.actor(user)
         spec = self.engine.bank.roles.get(request.role)
         title = spec.title if spec else request.role
@@ -138,10 +149,11 @@ class Interviews:
             f"{count} question{'s' if count != 1 else ''}. The questions and answers go in this thread."
         )
         try:
-            parent = web.post(client, channel, intro, [blocks.section(intro)])
+            posted = web.post(client, channel, intro, [blocks.section(intro)], thread_ts=thread)
         except SlackClientError as exc:
             notify(web.explain(exc))
             return
+        parent = thread or posted
         try:
             started = self.engine.start(
                 actor,
@@ -155,18 +167,27 @@ class Interviews:
         except EngineError as exc:
             failed = self.engine.in_thread(PLATFORM, channel, parent)
             extra = " Type `retry` in this thread to try again." if failed is not None else ""
-            web.update(client, channel, parent, *blocks.notice(f"{intro}\n:warning: {blocks.esc(exc)}{extra}"))
+            web.update(client, channel, posted, *blocks.notice(f"{intro}\n:warning: {blocks.esc(exc)}{extra}"))
             return
         except Exception:  # e.g. the database went away: the intro must not promise a question
-            web.update(client, channel, parent, *blocks.notice(f"{intro}\n:warning: {START_FAILED}"))
+            web.update(client, channel, posted, *blocks.notice(f"{intro}\n:warning: {START_FAILED}"))
             raise
         self._post(client, channel, parent, *blocks.question_message(started.question, started.session))
 
     # ── replies in a thread ─────────────────────────────────────────────────────────
     def run_message(
-        self, body: dict[str, Any], event: dict[str, Any], client: WebClient, context: BoltContext
+        self,
+        body: dict[str, Any],
+        event: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+        working: Callable[[], None] | None = None,
     ) -> None:
-        """A message event: an answer or a thread command when it is the candidate's reply."""
+        """A message event: an answer or a thread command when it is the candidate's reply.
+
+        ``working`` replaces the "Thinking…" placeholder while the model grades (the assistant
+        pane shows a status instead); the feedback is then posted as a new message.
+        """
         if event.get("subtype") not in ANSWER_SUBTYPES or event.get("bot_id"):
             return
         thread, channel, user = event.get("thread_ts"), event.get("channel"), event.get("user")
@@ -180,7 +201,7 @@ class Interviews:
         if command is None:
             # Slack names the thread's author: only the bot's own threads can be interviews.
             ours = bool(context.bot_user_id) and event.get("parent_user_id") == context.bot_user_id
-            self._answer(client, where, actor, text, event_id, bot_thread=ours)
+            self._answer(client, where, actor, text, event_id, bot_thread=ours, working=working)
             return
         interview = self.engine.in_thread(PLATFORM, channel, thread)
         if interview is None or interview.candidate_user_id != user:
@@ -195,12 +216,19 @@ class Interviews:
         elif command == "end":
             self._run(client, where, None, lambda: self.engine.end(interview.id, actor))
         else:
-            self._run(
-                client, where, self._placeholder(client, where), lambda: self.engine.retry(interview.id, actor)
-            )
+            placeholder = working() if working else self._placeholder(client, where)
+            self._run(client, where, placeholder, lambda: self.engine.retry(interview.id, actor))
 
     def _answer(
-        self, client: WebClient, where: Thread, actor: Actor, text: str, event_id: str, *, bot_thread: bool = True
+        self,
+        client: WebClient,
+        where: Thread,
+        actor: Actor,
+        text: str,
+        event_id: str,
+        *,
+        bot_thread: bool = True,
+        working: Callable[[], None] | None = None,
     ) -> None:
         """Grading, with a placeholder replaced by the feedback, then the next question or the report.
 
@@ -218,7 +246,9 @@ class Interviews:
         shown: list[bool] = []
 
         def on_claimed() -> None:
-            pending.append(self._posts.submit(self._placeholder, client, where))
+            # A status (``working``) is awaited like a placeholder, so it is set before the feedback clears it.
+            show = working or (lambda: self._placeholder(client, where))
+            pending.append(self._posts.submit(show))
 
         def placeholder() -> str | None:
             return pending[0].result() if pending else None

@@ -68,6 +68,7 @@ class FakeSlackAPI:
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], Message] = {}
         self.people_messages: set[tuple[str, str]] = set()  # (channel, ts) of people's messages (seen)
+        self.assistant_threads: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts): status, title
         self.uploads: dict[str, bytes] = {}
         self.group_members: dict[str, list[str]] = {}
         self.unreachable_channels: set[str] = set()  # chat.* to these answers not_in_channel
@@ -221,11 +222,18 @@ class FakeSlackAPI:
         return None if known else {"ok": False, "error": "thread_not_found"}
 
     def seen(self, event: dict[str, Any]) -> None:
-        """A person's message Slack delivered to the app: it exists, and may start a thread."""
+        """A person's message Slack delivered to the app: it exists, and may start a thread. An
+        ``assistant_thread_started`` opens an assistant thread (its root is Slack's own message)."""
         channel, ts = event.get("channel"), event.get("ts")
         if event.get("type") == "message" and channel and ts:
             with self._lock:
                 self.people_messages.add((str(channel), str(ts)))
+        thread = event.get("assistant_thread") or {}
+        if event.get("type") == "assistant_thread_started" and thread.get("channel_id"):
+            key = (str(thread["channel_id"]), str(thread["thread_ts"]))
+            with self._lock:
+                self.people_messages.add(key)
+                self.assistant_threads[key] = {"status": "", "title": None, "prompts": []}
 
     # Web API methods ------------------------------------------------------------------
     def _m_auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -252,6 +260,9 @@ class FakeSlackAPI:
         )
         with self._lock:
             self.messages[(channel, ts)] = message
+            thread = self.assistant_threads.get((channel, str(params.get("thread_ts"))))
+            if thread is not None:
+                thread["status"] = ""  # the app's reply clears "is thinking…"
         return {
             "ok": True,
             "channel": channel,
@@ -285,6 +296,45 @@ class FakeSlackAPI:
 
     def _m_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "message_ts": self._next_ts()}
+
+    def _assistant_thread(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        key = (str(params.get("channel_id") or ""), str(params.get("thread_ts") or ""))
+        return self.assistant_threads.get(key)
+
+    def _m_assistant_threads_setStatus(self, params: dict[str, Any]) -> dict[str, Any]:
+        thread = self._assistant_thread(params)
+        if thread is None:
+            return {"ok": False, "error": "invalid_thread_ts"}  # not an assistant thread Slack opened
+        if not isinstance(params.get("status"), str):
+            return {"ok": False, "error": "invalid_arguments"}
+        with self._lock:
+            thread["status"] = params["status"]
+        return {"ok": True}
+
+    def _m_assistant_threads_setTitle(self, params: dict[str, Any]) -> dict[str, Any]:
+        thread = self._assistant_thread(params)
+        if thread is None:
+            return {"ok": False, "error": "invalid_thread_ts"}
+        if not str(params.get("title") or "").strip():
+            return {"ok": False, "error": "invalid_arguments"}
+        with self._lock:
+            thread["title"] = params["title"]
+        return {"ok": True}
+
+    def _m_assistant_threads_setSuggestedPrompts(self, params: dict[str, Any]) -> dict[str, Any]:
+        thread = self._assistant_thread(params)
+        prompts = params.get("prompts")
+        if thread is None:
+            return {"ok": False, "error": "invalid_thread_ts"}
+        valid = isinstance(prompts, list) and 1 <= len(prompts) <= 4 and all(
+            isinstance(p, dict) and str(p.get("title") or "").strip() and str(p.get("message") or "").strip()
+            for p in prompts
+        )
+        if not valid:
+            return {"ok": False, "error": "invalid_arguments"}  # 1 to 4 prompts, each a title and a message
+        with self._lock:
+            thread["prompts"] = prompts
+        return {"ok": True}
 
     def _m_views_open(self, params: dict[str, Any]) -> dict[str, Any]:
         if not params.get("trigger_id"):
@@ -583,6 +633,25 @@ class SlackSender:
         }
         return self.event(event, event_id=event_id, retry=retry)
 
+    def assistant_thread_started(self, user: str, channel: str, thread_ts: str) -> Sent:
+        """The candidate opens Mockingbird in the Agents & AI Apps pane (a new assistant thread)."""
+        return self.event(
+            {
+                "type": "assistant_thread_started",
+                "assistant_thread": {
+                    "user_id": user,
+                    "context": {"channel_id": "C0001", "team_id": self.team, "enterprise_id": None},
+                    "channel_id": channel,
+                    "thread_ts": thread_ts,
+                },
+                "event_ts": f"{time.time():.6f}",
+            }
+        )
+
+    def assistant_message(self, user: str, channel: str, thread_ts: str, text: str, **kw: Any) -> Sent:
+        """A message in an assistant thread: a direct-message thread whose root is the app's."""
+        return self.reply(user, channel, thread_ts, text, channel_type="im", parent_user_id=BOT_USER, **kw)
+
     def action(
         self,
         action_id: str,
@@ -591,6 +660,7 @@ class SlackSender:
         channel: str,
         message_ts: str,
         thread_ts: str | None = None,
+        kind: str = "button",
         **kw: Any,
     ) -> Sent:
         # Like Slack, the payload carries the message the button is on, as the channel shows it.
@@ -620,13 +690,20 @@ class SlackSender:
                         "action_id": action_id,
                         "block_id": "b",
                         "value": value,
-                        "type": "button",
+                        "type": kind,
                         "action_ts": f"{time.time():.6f}",
                     }
                 ],
             },
             **kw,
         )
+
+    def rate(
+        self, side: str, turn: str, user: str, channel: str, message_ts: str, thread_ts: str | None = None
+    ) -> Sent:
+        """A click on the 👍 (``side="up"``) or 👎 of a native ``feedback_buttons`` element, whose
+        buttons carry ``"<turn>:up"`` / ``"<turn>:down"`` as their values."""
+        return self.action("rate", f"{turn}:{side}", user, channel, message_ts, thread_ts, kind="feedback_buttons")
 
     def submit(self, view: dict[str, Any], values: dict[str, Any], user: str, **kw: Any) -> Sent:
         """Submit a modal as the user filled it: ``values`` maps block_id to a string (typed or selected)."""

@@ -118,15 +118,30 @@ def running_bot(fake: FakeSlackAPI, db: Database, **overrides: Any) -> Iterator[
         app.listener_runner.listener_executor.shutdown(wait=True)  # type: ignore[attr-defined]
 
 
-def action_values(call: Call) -> dict[str, str]:
-    """``{action_id: button label}`` of the last actions block of a posted or updated message."""
-    actions = [b for b in call.params.get("blocks", []) if b.get("type") == "actions"][-1]
-    return {e["action_id"]: e["text"]["text"] for e in actions["elements"]}
+def _feedback_buttons(call: Call) -> dict[str, Any]:
+    ratings = [b for b in call.params.get("blocks", []) if b.get("type") == "context_actions"][-1]
+    return next(e for e in ratings["elements"] if e["type"] == "feedback_buttons")
+
+
+def rating_labels(call: Call) -> dict[str, str]:
+    """``{"up": label, "down": label}`` of the native 👍 / 👎 of a posted or updated feedback."""
+    buttons = _feedback_buttons(call)
+    return {"up": buttons["positive_button"]["text"]["text"], "down": buttons["negative_button"]["text"]["text"]}
+
+
+def action_ids(call: Call) -> list[str]:
+    """The action ids of every interactive element of a message, in order."""
+    return [
+        e["action_id"]
+        for b in call.params.get("blocks", [])
+        if b.get("type") in ("actions", "context_actions")
+        for e in b["elements"]
+    ]
 
 
 def turn_of(call: Call) -> str:
-    actions = [b for b in call.params.get("blocks", []) if b.get("type") == "actions"][-1]
-    return str(actions["elements"][0]["value"])
+    """The turn id a feedback message's 👍 carries (``"<turn>:up"``)."""
+    return str(_feedback_buttons(call)["positive_button"]["value"]).split(":")[0]
 
 
 def message_ts(call: Call) -> str:

@@ -3,9 +3,10 @@
 A fake that accepts anything lets clipping and error handling go untested: Slack answers
 ``invalid_blocks`` for a 51st block or a section over 3,000 characters, ``msg_too_long`` for text
 over 40,000, ``invalid_arguments`` for a modal title over 24 characters, ``invalid_blocks`` for
-a select option whose text is over 75 characters (or value over 150), ``invalid_trigger_id``
-for a trigger it never issued and ``thread_not_found`` for a ``thread_ts`` that is no message of
-that channel (``FakeSlackAPI``). Limits from https://api.slack.com/reference/block-kit/blocks,
+a select option whose text is over 75 characters (or value over 150), ``invalid_blocks`` for a
+``context_actions`` block holding anything but ``feedback_buttons`` / ``icon_button`` or a feedback
+button without plain text and a value, ``invalid_trigger_id`` for a trigger it never issued and
+``thread_not_found`` for a ``thread_ts`` that is no message of that channel (``FakeSlackAPI``). Limits from https://api.slack.com/reference/block-kit/blocks,
 /block-elements and /surfaces.
 """
 
@@ -49,9 +50,36 @@ def _element_error(element: dict[str, Any]) -> str | None:
     return None
 
 
+CONTEXT_ACTION_ELEMENTS = {"feedback_buttons", "icon_button"}
+
+
+def _feedback_buttons_error(element: dict[str, Any]) -> str | None:
+    """A ``feedback_buttons`` element needs both buttons, each with plain text (<= 75) and a value (<= 2000)."""
+    for side in ("positive_button", "negative_button"):
+        button = element.get(side)
+        if not isinstance(button, dict):
+            return f"feedback_buttons without {side}"
+        text = button.get("text")
+        if not isinstance(text, dict) or text.get("type") != "plain_text" or not text.get("text"):
+            return f"{side} text must be plain_text"
+        if len(_text(text)) > 75 or not button.get("value") or len(str(button["value"])) > 2000:
+            return f"{side} text over 75 characters, or a value missing or over 2000"
+    return None
+
+
 def block_error(block: dict[str, Any]) -> str | None:
     """Why Slack would refuse this block, or None."""
     kind = block.get("type")
+    if kind == "context_actions":
+        elements = block.get("elements") or []
+        if not 1 <= len(elements) <= 5:
+            return "context_actions needs 1 to 5 elements"
+        if any(e.get("type") not in CONTEXT_ACTION_ELEMENTS for e in elements):
+            return "context_actions holds only feedback_buttons and icon_button"
+        if any(len(str(e.get("action_id", ""))) > 255 for e in elements):
+            return "action_id over 255 characters"
+        buttons = [e for e in elements if e["type"] == "feedback_buttons"]
+        return next((reason for reason in map(_feedback_buttons_error, buttons) if reason), None)
     if len(str(block.get("block_id", ""))) > 255:
         return "block_id over 255 characters"
     if kind == "section":
