@@ -27,7 +27,7 @@ def literal(value: object) -> str:
 
 
 def question_panel(turn: TurnView, session: SessionView) -> Panel:
-    subtitle = literal(turn.domain) if turn.domain else None
+    subtitle = literal(" · ".join(part for part in (turn.domain, turn.level) if part)) or None
     return Panel(Text(turn.question), title=literal(session.question_label(turn)), subtitle=subtitle,
                  border_style="cyan")
 
@@ -68,8 +68,16 @@ def report_panel(report: SessionReport) -> Panel:
     table.add_column("score", justify="right")
     for turn in report.turns:
         table.add_row(str(turn.index), literal(turn.domain), "skipped" if turn.skipped else
-                      (f"{turn.score}/10" if turn.score is not None else "-"))
+                      " → ".join(f"{s}/10" for s in [turn.score, *turn.retry_scores]) if turn.score is not None
+                      else "-")
     parts: list[object] = [Text(report.summary), table]
+    if report.level_path:
+        parts.append(Text(f"Difficulty: {' → '.join(report.level_path)}"))
+    if report.requirements:
+        parts.append(_bullets("Job requirements practised", [
+            f"{r.requirement}: " + (f"{r.average_score}/10 over {r.questions} question(s)"
+                                    if r.average_score is not None else "not answered")
+            for r in report.requirements], "cyan"))
     if report.strengths:
         parts.append(_bullets("Recurring strengths", report.strengths, "green"))
     if report.weaknesses:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.engine import attempts
 from bot.engine.actors import Actor
 from bot.engine.errors import BadInput, ConcurrentUpdate, InvalidTransition
 from bot.engine.lifecycle import GradingWork, Lifecycle, OnGraded
@@ -65,6 +66,15 @@ class Intake(Lifecycle):
             except Exception:  # a courtesy (a placeholder): the stored answer is graded regardless
                 log.exception("on_claimed callback failed for session %s", record.id)
         return self._grade_and_advance(record.id, taken[0].turn_id, on_graded, *taken)
+
+    def again(self, session_id: int, actor: Actor) -> Progress:
+        """Try again: ask the question just graded once more (``bot.engine.attempts``)."""
+        with self.db.session() as session:
+            record = self._load(session, session_id)
+            self._check_candidate(record, actor)
+            turn_id = attempts.reopen(session, record)
+        view = self.get(session_id)
+        return Progress(session=view, next_question=next(t for t in view.turns if t.id == turn_id))
 
     def _cleaned(self, text: str | bytes) -> CleanText:
         cleaned = clean_answer(text, self.settings.max_answer_chars)

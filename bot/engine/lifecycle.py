@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
+from bot.engine import difficulty, tailoring
 from bot.engine.actors import Actor
 from bot.engine.core import EngineCore, compare_and_set
 from bot.engine.errors import BadInput, ProviderUnavailable
@@ -70,8 +71,14 @@ class Lifecycle(EngineCore):
         questions: int | None = None,
         channel_id: str | None = None,
         thread_id: str | None = None,
+        adaptive: bool = True,
+        job_ad: str | None = None,
     ) -> Started:
-        """Create a session and ask its first question. Raises ``BadInput`` for a bad role, kind, level or count."""
+        """Create a session and ask its first question. Raises ``BadInput`` for a bad role, kind, level or count.
+
+        ``adaptive`` lets the level follow the answers (``bot.engine.difficulty``); ``job_ad``
+        tailors the questions to a pasted job description (``bot.engine.tailoring``).
+        """
         try:
             canonical = self.bank.resolve_role(role)
         except UnknownRole as exc:
@@ -88,12 +95,14 @@ class Lifecycle(EngineCore):
         if not 1 <= count <= limit:
             why = f": the bank has {available} {kind} questions for {canonical}" if count > available else ""
             raise BadInput(f"Choose between 1 and {limit} questions (got {count}){why}.")
+        tailored = tailoring.session_fields(job_ad, canonical, kind, self.bank)
         with self.db.session() as session:
             user = self._user(session, actor)
             record = InterviewSession(
                 platform=actor.platform, channel_id=channel_id, thread_id=thread_id, candidate_id=user.id,
                 role=canonical, kind=kind, level=level, planned_questions=count, state=SessionState.grading,
                 provider=self.provider.name, model_version=self.variants() if self.variants else None,
+                adaptive=adaptive, **tailored,
             )
             record.candidate, record.turns = user, []  # known: the view below needs no reads
             session.add(record)
@@ -201,7 +210,7 @@ class Lifecycle(EngineCore):
                 log.exception("on_graded callback failed for turn %s", turn_id)
         follow_up = None
         if (self.settings.follow_ups and graded is not None and graded.follow_up_of is None
-                and graded.feedback is not None):
+                and graded.attempt_of is None and graded.feedback is not None):
             try:
                 follow_up = self.provider.follow_up(FollowUpRequest(question, answer, graded.feedback))
             except Exception as exc:  # a follow-up is optional; never fail the answer for it
@@ -227,7 +236,8 @@ class Lifecycle(EngineCore):
             with self.db.session() as session:
                 self._move(session, view, SessionState.completed)
             return self._settled(session_id)
-        question = follow_up or self._next_question(view)
+        requirement = None if follow_up else tailoring.next_requirement(view)
+        question = follow_up or self._next_question(view, requirement)
         asked: TurnView | None = None
         with self.db.session() as session:
             if self._move(session, view, SessionState.awaiting_answer):
@@ -236,9 +246,11 @@ class Lifecycle(EngineCore):
                     question=question.text, question_id=question.id, domain=question.domain,
                     key_points=list(question.key_points), answer=None, answer_truncated=False, feedback=None,
                     provider=None, model_version=None, follow_up_of=follow_up_of if follow_up is not None else None,
+                    level=question.level, requirement=requirement,
                 )
                 row = {name: getattr(asked, name) for name in (
-                    "session_id", "index", "state", "question", "question_id", "domain", "key_points", "follow_up_of")}
+                    "session_id", "index", "state", "question", "question_id", "domain", "key_points", "follow_up_of",
+                    "level", "requirement")}
                 asked = replace(asked, id=session.scalar(insert(Turn).values(**row).returning(Turn.id)))
         if asked is None:  # another process advanced or ended the session first
             return self._settled(session_id)
@@ -257,9 +269,10 @@ class Lifecycle(EngineCore):
             return Progress(session=view, report=self.report(session_id))
         return Progress(session=view, next_question=view.current)
 
-    def _next_question(self, view: SessionView) -> Question:
+    def _next_question(self, view: SessionView, requirement: str | None = None) -> Question:
         request = QuestionRequest(
-            role=view.role, kind=view.kind, level=view.level,  # type: ignore[arg-type]
+            role=view.role, kind=view.kind, level=difficulty.next_level(view),  # type: ignore[arg-type]
+            focus=requirement,
             asked_ids=tuple(t.question_id for t in view.turns if t.question_id),
             asked_texts=tuple(t.question for t in view.turns),
             asked_domains=tuple(t.domain for t in view.turns if t.domain),

@@ -5,6 +5,7 @@ Nothing here writes.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -13,8 +14,9 @@ from sqlalchemy.orm import Session, selectinload
 from bot.engine.actors import Actor
 from bot.engine.core import EngineCore, in_thread, thread_params
 from bot.engine.errors import TurnNotFound
+from bot.engine.progress import CandidateProgress, TeamWeakness, candidate_progress, team_weaknesses
 from bot.engine.views import FINISHED, SessionView, ThreadInterview, TurnView
-from bot.store.models import InterviewSession, SessionState, Turn, User, UserRole
+from bot.store.models import InterviewSession, SessionState, Turn, User, UserRole, utcnow
 from bot.store.stats import Stats, compute_stats
 from bot.store.tally import tally
 
@@ -61,6 +63,17 @@ class Queries(EngineCore):
                     "average_score": round(sum(scores) / len(scores), 1) if scores else None,
                 })
             return history
+
+    def progress(self, actor: Actor, today: date | None = None) -> CandidateProgress:
+        """The actor's own progress over time (``bot.engine.progress``)."""
+        with self.db.session() as session:
+            return candidate_progress(session, actor.platform, actor.user_id, today or utcnow().date())
+
+    def team_progress(self, actor: Actor) -> list[TeamWeakness]:
+        """The weakest criteria across the actor's team (their platform) by role: team leads only."""
+        self.require(actor, UserRole.team_lead, "see the team's progress")
+        with self.db.session() as session:
+            return team_weaknesses(session, actor.platform)
 
     def _graded_turn(self, session: Session, turn_id: int) -> Turn:
         turn = session.get(Turn, turn_id)

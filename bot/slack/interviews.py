@@ -215,6 +215,8 @@ class Interviews:
             self._run(client, where, None, lambda: self.engine.skip(interview.id, actor))
         elif command == "end":
             self._run(client, where, None, lambda: self.engine.end(interview.id, actor))
+        elif command == "again":
+            self._run(client, where, None, lambda: self.engine.again(interview.id, actor))
         else:
             placeholder = working() if working else self._placeholder(client, where)
             self._run(client, where, placeholder, lambda: self.engine.retry(interview.id, actor))

@@ -14,7 +14,7 @@ from chains.bank import Bank
 from chains.contract import QuestionRequest
 from chains.llm.backend import Backend
 from chains.llm.chain import StructuredChain
-from chains.llm.safety import as_list
+from chains.llm.safety import as_data, as_list
 from chains.llm.wire import QuestionOut
 from chains.schemas import Kind, Question
 
@@ -58,6 +58,7 @@ def build(backend: Backend, kind: Kind, bank: Bank) -> QuestionChain:
             "level": request.level,
             "domain": next_domain(bank, request),
             "asked": as_list("asked", request.asked_texts),
+            "focus": as_data("job_requirement", request.focus) if request.focus else "",
         }
 
     return StructuredChain(
