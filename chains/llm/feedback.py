@@ -5,11 +5,11 @@ from __future__ import annotations
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from chains import fewshot, prompts
+from chains.contract import GradeRequest
 from chains.llm.backend import Backend
 from chains.llm.chain import StructuredChain
 from chains.llm.safety import as_data, as_list
 from chains.llm.wire import FeedbackOut
-from chains.providers.base import GradeRequest
 from chains.schemas import Feedback, Kind, Question
 
 FeedbackChain = StructuredChain[GradeRequest, FeedbackOut, Feedback]
