@@ -347,14 +347,14 @@ class InterviewEngine:
             turn.state = TurnState.skipped
         return self._advance(session_id)
 
-    def again(self, session_id: int, actor: Actor) -> Progress:
-        """Try again: ask the question just graded once more (``bot.engine.attempts``)."""
+    def again(self, session_id: int, actor: Actor, turn_id: int | None = None) -> Progress:
+        """Try again: ask the question just graded (``turn_id``, when a button names it) once more."""
         with self.db.session() as session:
             record = self._load(session, session_id)
             self._check_candidate(record, actor)
-            turn_id = attempts.reopen(session, record)
+            asked = attempts.reopen(session, record, turn_id)
         view = self.get(session_id)
-        return Progress(session=view, next_question=next(t for t in view.turns if t.id == turn_id))
+        return Progress(session=view, next_question=next(t for t in view.turns if t.id == asked))
 
     def retry(self, session_id: int, actor: Actor) -> Progress:
         """Finish whatever an earlier failure or crash left undone, for the candidate."""
