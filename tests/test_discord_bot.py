@@ -226,7 +226,8 @@ def test_interview_opens_a_thread_grades_answers_and_reports(
     assert str(feedback.json["message_reference"]["message_id"]) == message_id
     buttons = [b["custom_id"] for row in feedback.json["components"] for b in row["components"]]
     turn_id = discord_engine.get(record.id).turns[0].id
-    assert buttons == [f"mb:rate:{turn_id}:up", f"mb:rate:{turn_id}:down", f"mb:correct:{turn_id}"]
+    assert buttons == [f"mb:rate:{turn_id}:up", f"mb:rate:{turn_id}:down", f"mb:again:{record.id}:{turn_id}",
+                       f"mb:correct:{turn_id}"]
     assert second.json["embeds"][0]["title"] == "Question 2 of 2"
     assert fake.requests("POST", rf"/channels/{thread['id']}/typing", after=mark)
 
