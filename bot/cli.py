@@ -357,7 +357,7 @@ def forget(
     user: Annotated[str, typer.Option(help="The platform's user id.")],
 ) -> None:
     """Delete a person's data everywhere (sessions, answers, ratings, corrections)."""
-    from bot.app import open_database
+    from bot.store.db import open_database
     from bot.store.privacy import PLATFORM_ALIASES, PLATFORMS, forget_person, platform_named
 
     stored = platform_named(platform)

@@ -34,9 +34,9 @@ from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.config import Settings, get_settings
-from bot.engine.views import FINISHED
 from bot.store.db import Database
 from bot.store.models import (
+    FINISHED,
     Correction,
     DeadLetter,
     InterviewSession,

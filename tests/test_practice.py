@@ -16,8 +16,8 @@ from bot.engine.difficulty import level_after
 from bot.store.db import Database
 from bot.store.models import PreferencePair, Turn
 from chains.bank import load_bank
+from chains.contract import CallRecord
 from chains.providers import GradeRequest, Result
-from chains.providers.base import CallRecord
 from chains.providers.offline import OfflineProvider
 from chains.schemas import Feedback
 from tasks import export, preferences

@@ -18,10 +18,10 @@ from bot.discord import render
 from bot.discord.actors import actor_of
 from bot.discord.conversation import NO_PINGS, post_question
 from bot.discord.replies import offload, private
-from bot.engine import EngineError, InterviewEngine, Progress, UserRole
+from bot.engine import EngineError, InterviewEngine, Progress
+from bot.store.stats import GROUPINGS
 from chains.bank.loader import UnknownRole
 from chains.schemas import KINDS, LEVELS
-from tasks.stats import GROUPINGS
 
 log = logging.getLogger(__name__)
 
@@ -230,17 +230,14 @@ async def show_stats(
     engine: InterviewEngine, interaction: discord.Interaction[Any], *, days: int, by: str
 ) -> None:
     """Team leads only; the answer is private to whoever asked."""
-    from tasks.stats import compute_stats, render_chart
+    from bot.store.stats import render_chart
 
     await interaction.response.defer(ephemeral=True, thinking=True)
     try:
-        await offload(
-            engine.require, actor_of(interaction.user), UserRole.team_lead, "see interview statistics"
-        )
+        stats = await offload(engine.stats, actor_of(interaction.user), days, by)
     except EngineError as exc:
         await private(interaction, render.md(str(exc)))
         return
-    stats = await offload(compute_stats, engine.db, days, by)
     chart = await offload(render_chart, stats)
     await interaction.followup.send(
         embed=render.stats_embed(stats.as_text(), CHART_NAME),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.store.models import InterviewSession, SessionState, Turn, TurnState
+from bot.store.models import FINISHED, InterviewSession, SessionState, Turn, TurnState
 from chains.schemas import Feedback, Question, SessionReport
 
-FINISHED = (SessionState.completed, SessionState.ended)
+__all__ = ["FINISHED", "Progress", "SessionView", "Started", "ThreadInterview", "TurnView"]
 
 
 @dataclass(frozen=True)

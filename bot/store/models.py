@@ -65,6 +65,10 @@ class SessionState(enum.StrEnum):
     ended = "ended"  # ended early by the candidate
 
 
+#: The states a session never leaves.
+FINISHED = (SessionState.completed, SessionState.ended)
+
+
 class TurnState(enum.StrEnum):
     asked = "asked"
     answered = "answered"

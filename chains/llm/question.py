@@ -11,11 +11,11 @@ import random
 from collections import Counter
 
 from chains.bank import Bank
+from chains.contract import QuestionRequest
 from chains.llm.backend import Backend
 from chains.llm.chain import StructuredChain
 from chains.llm.safety import as_data, as_list
 from chains.llm.wire import QuestionOut
-from chains.providers.base import QuestionRequest
 from chains.schemas import Kind, Question
 
 QuestionChain = StructuredChain[QuestionRequest, QuestionOut, Question]

@@ -8,8 +8,8 @@ from collections import Counter
 
 from chains import grading
 from chains.bank import Bank, load_bank
+from chains.contract import CallRecord, GradeRequest, Provider, ProviderError, QuestionRequest, Result
 from chains.embeddings import cosine_matrix, embed
-from chains.providers.base import CallRecord, GradeRequest, Provider, ProviderError, QuestionRequest, Result
 from chains.schemas import Feedback, Question
 
 
