@@ -123,6 +123,13 @@ def test_try_again_needs_feedback_first(scripted: InterviewEngine) -> None:
     started = scripted.start(CARA, role="backend", kind="behavioral", level="mid", questions=2)
     with pytest.raises(BadInput, match="no feedback to try again"):
         scripted.again(started.session.id, CARA)
+    graded = scripted.answer(started.session.id, CARA, "score 5: ok").graded
+    assert graded is not None
+    with pytest.raises(BadInput, match="just had feedback on"):  # a button under an older feedback
+        scripted.again(started.session.id, CARA, graded.id + 100)
+    scripted.again(started.session.id, CARA, graded.id)
+    with pytest.raises(BadInput, match="already trying"):  # a second click changes nothing
+        scripted.again(started.session.id, CARA, graded.id)
     scripted.skip(started.session.id, CARA)
     with pytest.raises(BadInput):
         scripted.again(started.session.id, CARA)
@@ -189,6 +196,6 @@ def test_terminal_job_ad_try_again_and_difficulty_path(sqlite_db: Database, tmp_
         "Run and upgrade our Kubernetes clusters and the containers we deploy on them",
         "Take part in the on-call rotation and lead incident response when production breaks"]
     assert report["level_path"] == ["mid", "senior"]  # the on-call topic has a senior question only
-    assert "Job requirements practised" in result.stderr and "→" in result.stderr
+    assert "Job requirement: Run and upgrade" in result.stderr and "→" in result.stderr
     missing = CliRunner().invoke(app, ["practice", "--job", str(tmp_path / "nope.txt")])
     assert missing.exit_code == 2 and "Job ad file" in missing.output

@@ -133,6 +133,7 @@ def register(app: App, engine: InterviewEngine, pool: Executor, *, tally_timeout
         (app.view(START_CALLBACK), interviews.ack_form, interviews.run_form),
         (app.event("message"), _ack, interviews.run_message),
         (app.action(blocks.SURVEY), _ack, interviews.run_survey),
+        (app.action(blocks.TRY_AGAIN), _ack, interviews.run_again),
         (app.action(blocks.RATE), _ack, feedback.run_rating),
         (app.action(blocks.LEGACY_RATE_UP), _ack, feedback.run_rating),
         (app.action(blocks.LEGACY_RATE_DOWN), _ack, feedback.run_rating),
