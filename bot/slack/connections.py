@@ -94,6 +94,14 @@ class KeepAliveHandler(urllib.request.HTTPHandler, urllib.request.HTTPSHandler):
             connection.close()
             raise
 
+    def close(self) -> None:
+        """Close every idle connection (those in use close when their call ends)."""
+        with self._lock:
+            idle = [c for pool in self._idle.values() for c in pool]
+            self._idle.clear()
+        for connection in idle:
+            connection.close()
+
     def _release(self, key: tuple[str, str], connection: http.client.HTTPConnection,
                  response: http.client.HTTPResponse) -> None:
         if response.will_close:
