@@ -168,6 +168,26 @@ def test_job_ad_tailors_the_questions_and_ignores_instructions(engine_for_ads: I
         engine_for_ads.start(CARA, role="devops-sre", kind="technical", job_ad=INJECTION)
 
 
+
+def test_the_job_ad_goes_with_the_transcript(engine_for_ads: InterviewEngine, sqlite_db: Database) -> None:
+    """The retention purge clears a stored ad with the answers; forget deletes it with the person."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.store.models import InterviewSession
+    from tasks.retention import purge_expired
+
+    def ads() -> list[str | None]:
+        with sqlite_db.session() as session:
+            return list(session.scalars(select(InterviewSession.job_ad).order_by(InterviewSession.id)))
+
+    engine_for_ads.start(CARA, role="devops-sre", kind="technical", questions=1, job_ad=KUBERNETES_AD)
+    assert ads() == [KUBERNETES_AD.strip()]
+    purge_expired(sqlite_db, 30, now=datetime.now(UTC) + timedelta(days=31))
+    assert ads() == [None]
+    engine_for_ads.start(CARA, role="devops-sre", kind="technical", questions=1, job_ad=KUBERNETES_AD)
+    assert engine_for_ads.forget("console", "cara") and ads() == []
+
+
 @pytest.fixture
 def engine_for_ads(sqlite_db: Database) -> InterviewEngine:
     return InterviewEngine(sqlite_db, ScriptedGrades(), make_settings(), signals=InProcessSink(sqlite_db))
