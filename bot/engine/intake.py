@@ -106,6 +106,8 @@ class Intake(Lifecycle):
         if record.state in FINISHED:
             raise InvalidTransition(f"This interview has ended, so there is nothing to {action}. "
                                     "Start a new one whenever you like.")
+        if record.state == SessionState.grading and not record.turns:
+            raise ConcurrentUpdate("I'm still writing your first question; answer it once it appears.")
         if record.state == SessionState.grading:
             raise ConcurrentUpdate("I'm still working on your previous answer; give me a moment.")
         turn = next((t for t in reversed(record.turns) if t.state == TurnState.asked), None)
