@@ -50,7 +50,7 @@ class NextQuestions:
 
     def prepare_after(self, view: SessionView, write: WriteQuestion) -> None:
         """Start writing the question that follows ``view``'s current one, when one will follow."""
-        mains = sum(1 for t in view.turns if t.follow_up_of is None)
+        mains = sum(1 for t in view.turns if t.follow_up_of is None and t.attempt_of is None)  # not a try again
         if view.finished or view.current is None or mains >= view.planned_questions:
             return
         with self._lock:
