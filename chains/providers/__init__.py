@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chains.providers.base import (
+from chains.contract import (
     AllProvidersFailed,
     CallRecord,
     FollowUpRequest,

@@ -31,7 +31,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _database():  # type: ignore[no-untyped-def]
-    from bot.app import open_database
+    from bot.store.db import open_database
 
     return open_database(get_settings())
 
