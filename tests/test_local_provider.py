@@ -13,7 +13,7 @@ import pytest
 
 from chains import providers
 from chains.bank import load_bank
-from chains.providers.base import GradeRequest
+from chains.contract import GradeRequest
 from tests.conftest import make_settings
 
 SCORE = {"type": "object", "properties": {"score": {"type": "integer"}}, "required": ["score"],

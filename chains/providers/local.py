@@ -19,9 +19,9 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableLambda
 
+from chains.contract import ProviderError
 from chains.llm import LLMProvider, OutputSpec
 from chains.llm.backend import as_role_dicts
-from chains.providers.base import ProviderError
 
 BASE_NAME = "local-base"  # the model recorded with calls the base answered
 
