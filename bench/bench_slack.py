@@ -59,7 +59,7 @@ def serve(args: argparse.Namespace) -> None:
     from bot.slack.app import build_app
     from bot.slack.server import HttpServer
     from chains import providers
-    from chains.providers.base import Provider
+    from chains.contract import Provider
     from chains.providers.offline import OfflineProvider
 
     class SlowLLM(Provider):

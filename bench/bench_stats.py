@@ -68,7 +68,7 @@ def main() -> None:
     import psycopg
 
     from bot.store.db import Database
-    from tasks.stats import compute_stats
+    from bot.store.stats import compute_stats
 
     name = f"mb_bench_stats_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN, autocommit=True) as admin:

@@ -173,6 +173,11 @@ def practice(
     recruiter: Annotated[bool, typer.Option(help="Act as a recruiter: correct feedback.")] = False,
     resume: Annotated[bool, typer.Option(help="Continue your last unfinished session.")] = False,
     user: Annotated[str | None, typer.Option(help="Who is practising (default: your login).")] = None,
+    job: Annotated[Path | None, typer.Option(help="A job ad (text file): questions practise its requirements.")]
+    = None,
+    adaptive: Annotated[bool, typer.Option("--adaptive/--fixed-level",
+                                           help="Let the level follow your answers (default) or keep it fixed.")]
+    = True,
 ) -> None:
     """Run a mock interview in the terminal."""
     import getpass
@@ -194,6 +199,8 @@ def practice(
         raise _fail(str(exc)) from exc
     if answers is not None and not answers.is_file():
         raise _fail(f"Answers file {answers} does not exist.")
+    if job is not None and not job.is_file():
+        raise _fail(f"Job ad file {job} does not exist.")
 
     console = Console(stderr=True) if as_json else Console()
     name = user or getpass.getuser()
@@ -210,7 +217,9 @@ def practice(
                 progress = engine.resume(session.id)
             else:
                 try:
-                    started = engine.start(actor, role=canonical, kind=kind, level=level, questions=questions)
+                    started = engine.start(actor, role=canonical, kind=kind, level=level, questions=questions,
+                                           adaptive=adaptive, job_ad=job.read_bytes().decode(errors="replace")
+                                           if job else None)
                 except BadInput as exc:  # nothing was started, so there is nothing to resume
                     raise _fail(str(exc)) from exc
                 from bot.engine import Progress
@@ -228,6 +237,48 @@ def practice(
         raise _fail(str(exc)) from exc
     if as_json:
         typer.echo(json.dumps(runner.transcript.as_json(), indent=2, ensure_ascii=False))
+
+
+# ── progress ────────────────────────────────────────────────────────────────────────
+@app.command()
+def progress(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    user: Annotated[str | None, typer.Option(help="Whose progress (default: your login).")] = None,
+    team: Annotated[bool, typer.Option(help="Team leads: the weakest criteria across the team by role.")] = False,
+    team_lead: Annotated[bool, typer.Option(help="Act as a team lead.")] = False,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="With --team: write the table as CSV.")] = None,
+) -> None:
+    """Your scores per criterion and per role over time, weakest criteria, practice streak."""
+    import dataclasses
+    import getpass
+
+    from bot.app import build_engine
+    from bot.console.progress import progress_panel, team_table
+    from bot.engine import Actor, Forbidden
+    from bot.engine.progress import team_csv
+    from bot.store.models import UserRole
+
+    name = user or getpass.getuser()
+    actor = Actor("console", name, display_name=name, claimed_role=UserRole.team_lead if team_lead else None)
+    engine = build_engine(provider="offline")  # figures only: no model is called
+    if not team:
+        figures = engine.progress(actor)
+        if as_json:
+            typer.echo(json.dumps(figures.as_json(), indent=2, ensure_ascii=False))
+        else:
+            Console().print(progress_panel(figures))
+        return
+    try:
+        rows = engine.team_progress(actor)
+    except Forbidden as exc:
+        raise _fail(str(exc), code=1) from exc
+    if csv_out is not None:
+        csv_out.write_text(team_csv(rows), encoding="utf-8")
+        err.print(f"Wrote {len(rows)} rows to {escape(str(csv_out))}.")
+    elif as_json:
+        typer.echo(json.dumps([dataclasses.asdict(r) for r in rows], indent=2, ensure_ascii=False))
+    else:
+        Console().print(team_table(rows))
 
 
 # ── grade ───────────────────────────────────────────────────────────────────────────
@@ -306,7 +357,7 @@ def forget(
     user: Annotated[str, typer.Option(help="The platform's user id.")],
 ) -> None:
     """Delete a person's data everywhere (sessions, answers, ratings, corrections)."""
-    from bot.app import open_database
+    from bot.store.db import open_database
     from bot.store.privacy import PLATFORM_ALIASES, PLATFORMS, forget_person, platform_named
 
     stored = platform_named(platform)

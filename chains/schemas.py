@@ -89,6 +89,17 @@ class TurnSummary(BaseModel):
     score: int | None
     summary: str | None
     skipped: bool = False
+    level: Level | None = None  # the level it was asked at (adaptive difficulty)
+    retry_scores: list[int] = Field(default_factory=list)  # try again: later attempts' scores, in order
+    requirement: str | None = None  # the job-ad requirement it practised
+
+
+class RequirementSummary(BaseModel):
+    """How a job-ad requirement went: the questions that practised it and their average first-attempt score."""
+
+    requirement: str
+    questions: int
+    average_score: float | None
 
 
 class SessionReport(BaseModel):
@@ -106,3 +117,5 @@ class SessionReport(BaseModel):
     weaknesses: list[str]
     next_steps: list[str]
     summary: str
+    level_path: list[Level] = Field(default_factory=list)  # adaptive difficulty: each main question's level
+    requirements: list[RequirementSummary] = Field(default_factory=list)  # tailored to a job ad

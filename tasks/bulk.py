@@ -7,8 +7,7 @@ of a transaction per rating: one lookup of turns, people and deletion requests, 
 
 The write-ahead outbox rows of the batch (``tasks.outbox``) are deleted in the same transaction,
 stored and dead-lettered signals alike (``outbox.settle``), as ``ingest`` does for one signal. Used by
-``mockingbird.record_ratings`` (the relay's backlog) and by the batching worker behind
-``mockingbird.record_rating`` (``tasks.batching``: many clicks, one transaction).
+``mockingbird.record_ratings`` (the relay's backlog); a click is one ``mockingbird.record_rating``.
 """
 
 from __future__ import annotations

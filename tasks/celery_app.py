@@ -104,8 +104,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_backend_transport_options": redis_options,
         "task_publish_retry_policy": PUBLISH_RETRY,
         "worker_consumer": "tasks.consumer:DeadLetterConsumer",
-        # Per-click ratings are stored in batches, one transaction each (tasks.batching).
-        "task_annotations": {"mockingbird.record_rating": {"Strategy": "tasks.batching:BatchStrategy"}},
         "worker_hijack_root_logger": False,
         "beat_schedule": beat_schedule(),
         "beat_schedule_filename": str(settings.data_dir / "celerybeat-schedule"),

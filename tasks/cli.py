@@ -33,7 +33,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _database():  # type: ignore[no-untyped-def]
-    from bot.app import open_database
+    from bot.store.db import open_database
 
     return open_database(get_settings())
 
@@ -130,9 +130,12 @@ def _build(db, preferences):  # type: ignore[no-untyped-def]
         return preferences.build(db, progress=lambda n: bar.advance(task, n))
 
 
+FORMAT_HELP = "trl-dpo, trl-kto, openai-dpo, sft, or answers-dpo (try-again answer pairs)."
+
+
 @dataset_app.command("export")
 def dataset_export(
-    fmt: Annotated[str, typer.Option("--format", help="trl-dpo, trl-kto, openai-dpo or sft.")],
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)],
     out: Annotated[Path, typer.Option("--out", help="The JSONL file to write.")],
     since: Annotated[
         str | None, typer.Option(help="Only data created on or after this date (2026-01-31).")
@@ -167,7 +170,7 @@ def dataset_export(
 @dataset_app.command("validate")
 def dataset_validate(
     path: Annotated[Path, typer.Argument(help="An exported JSONL file.")],
-    fmt: Annotated[str, typer.Option("--format", help="trl-dpo, trl-kto, openai-dpo or sft.")],
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)],
 ) -> None:
     """Check every row of an export file against its format."""
     from tasks import export

@@ -5,6 +5,9 @@
   from ratings, plus both sides of every pair (chosen desirable, rejected not).
 * ``openai-dpo`` OpenAI preference fine-tuning: ``input.messages``, ``preferred_output``,
   ``non_preferred_output``.
+* ``answers-dpo`` try-again pairs in the ``trl-dpo`` shape: an interview question as the prompt, the
+  candidate's better-scored answer chosen and the other rejected (for a model that writes model answers;
+  the other formats never carry them, since they train the feedback writer).
 * ``sft``        instruction fine-tuning (TRL SFTTrainer, prompt-completion): one row per recruiter
   correction, the grading prompt as ``prompt`` and the recruiter's feedback JSON as ``completion``.
 
@@ -33,7 +36,7 @@ from bot.store.models import Correction, InterviewSession, PreferencePair, User
 from chains.redact import redact
 from tasks.outputs import open_private
 
-FORMATS: tuple[str, ...] = ("trl-dpo", "trl-kto", "openai-dpo", "sft")
+FORMATS: tuple[str, ...] = ("trl-dpo", "trl-kto", "openai-dpo", "sft", "answers-dpo")
 STREAM_ROWS = 1000
 
 
@@ -114,6 +117,7 @@ ROW_MODELS: dict[str, type[BaseModel]] = {
     "trl-kto": TrlKtoRow,
     "openai-dpo": OpenAIDpoRow,
     "sft": SftRow,
+    "answers-dpo": TrlDpoRow,
 }
 
 
@@ -141,6 +145,8 @@ def _query(fmt: str, since: datetime | None) -> Any:
     )
     if fmt != "trl-kto":
         query = query.where(PreferencePair.kind == "pair")
+    # Try-again pairs are answers, not feedback: only ``answers-dpo`` carries them.
+    query = query.where((PreferencePair.source == "retry") == (fmt == "answers-dpo"))
     if fmt == "sft":  # only a recruiter's correction is a reply worth imitating
         query = query.where(PreferencePair.correction_id.is_not(None))
     if since is not None:
@@ -178,7 +184,7 @@ def rows(
                 on_source_row()
             names = tuple(people)
             messages = _prompt(prompt, names)
-            if fmt == "trl-dpo":
+            if fmt in ("trl-dpo", "answers-dpo"):
                 yield {
                     "prompt": messages,
                     "chosen": _assistant(chosen, names),

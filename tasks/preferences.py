@@ -12,6 +12,9 @@ and ``dedup_key`` keeps every signal once:
 * ``pair`` from a correction, ``correction:<turn>:<hash>``: chosen = the recruiter's feedback,
   rejected = the model's. Two recruiters writing the same correction give one pair.
 * ``pair`` from ratings, ``ratings:<turn+>:<turn->``: a 👍 output and a 👎 output for the same prompt.
+* ``pair`` from try again, ``retry:<first>:<later>``: two answers of one candidate to one question, the
+  better-scored one chosen (equal scores give no pair). These are *answers*, not feedback: they are
+  exported only as ``answers-dpo`` and never train the feedback writer.
 
 Each row keeps its provenance: session, turn(s), model version, rater role, source.
 """
@@ -30,7 +33,7 @@ from sqlalchemy.orm import Session
 from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, PreferencePair, Rating, Turn, User, utcnow
 from bot.store.tally import counted_vote
-from tasks.prompting import completion_text, feedback_messages, prompt_hash
+from tasks.prompting import answer_messages, completion_text, feedback_messages, prompt_hash
 
 MAX_PAIRS_PER_PROMPT = 16
 CONTENT = ("prompt", "chosen", "rejected", "completion", "label")
@@ -224,6 +227,7 @@ def build_chunk(session: Session, ids: list[int]) -> BuildResult:
             "model_version": turn.model_version,
             "rater_role": "recruiter",
         }
+    wanted.update(_retry_pairs(session, ids))
     existing = {
         row.dedup_key: row
         for row in session.scalars(
@@ -242,6 +246,48 @@ def build_chunk(session: Session, ids: list[int]) -> BuildResult:
         result,
     )
     return result
+
+
+def _retry_pairs(session: Session, ids: list[int]) -> dict[str, dict[str, Any]]:
+    """First attempt vs each later attempt at the same question, for attempts that involve ``ids``."""
+    later = session.execute(
+        select(Turn.id, Turn.attempt_of).where(
+            Turn.attempt_of.is_not(None), or_(Turn.id.in_(ids), Turn.attempt_of.in_(ids)),
+            Turn.feedback.is_not(None), Turn.answer.is_not(None), Turn.answer != "")
+    ).all()
+    if not later:
+        return {}
+    wanted_ids = {turn_id for row in later for turn_id in row}
+    turns = {row.id: row for row in session.execute(
+        select(Turn.id, Turn.session_id, Turn.question, Turn.answer, Turn.feedback, Turn.model_version,
+               InterviewSession.role, InterviewSession.kind, InterviewSession.level)
+        .join(InterviewSession, Turn.session_id == InterviewSession.id)
+        .where(Turn.id.in_(wanted_ids), Turn.feedback.is_not(None), Turn.answer.is_not(None), Turn.answer != "")
+    )}
+    wanted: dict[str, dict[str, Any]] = {}
+    for later_id, first_id in later:
+        first, second = turns.get(first_id), turns.get(later_id)
+        if first is None or second is None or first.feedback["score"] == second.feedback["score"]:
+            continue
+        chosen, rejected = (second, first) if second.feedback["score"] > first.feedback["score"] else (first, second)
+        prompt = answer_messages(role=first.role, kind=first.kind, level=first.level, question=first.question)
+        wanted[f"retry:{first_id}:{later_id}"] = {
+            "kind": "pair",
+            "source": "retry",
+            "session_id": first.session_id,
+            "turn_id": chosen.id,
+            "other_turn_id": rejected.id,
+            "correction_id": None,
+            "prompt": prompt,
+            "prompt_hash": prompt_hash(prompt),
+            "chosen": chosen.answer,
+            "rejected": rejected.answer,
+            "completion": None,
+            "label": None,
+            "model_version": chosen.model_version,  # the grader that scored them
+            "rater_role": "grader",
+        }
+    return wanted
 
 
 def _rating_pairs(session: Session, hashes: set[str], ids: set[int]) -> dict[str, dict[str, Any]]:

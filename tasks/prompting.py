@@ -55,6 +55,16 @@ def feedback_messages(
     return messages
 
 
+ANSWER_SYSTEM = ("You are a job candidate in a mock interview. Answer the interviewer's question the way a strong "
+                 "candidate would: specific, structured and honest.")
+
+
+def answer_messages(*, role: str, kind: str, level: str, question: str) -> list[Message]:
+    """``[system, user]`` for answering an interview question (the prompt of a try-again pair)."""
+    return [{"role": "system", "content": ANSWER_SYSTEM},
+            {"role": "user", "content": f"Role: {role}. Level: {level}. Kind: {kind}.\n\n{question}"}]
+
+
 def completion_text(feedback: dict[str, Any]) -> str:
     """A stored ``Feedback`` as the JSON reply the model is trained to write."""
     from chains.llm.wire import FeedbackOut

@@ -34,9 +34,9 @@ from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.config import Settings, get_settings
-from bot.engine.views import FINISHED
 from bot.store.db import Database
 from bot.store.models import (
+    FINISHED,
     Correction,
     DeadLetter,
     InterviewSession,
@@ -152,6 +152,9 @@ def _sweep(session: Session, cutoff: datetime, report: PurgeReport) -> None:
     """Set-based clean-ups that need no per-row logic."""
     expired = select(InterviewSession.id).where(InterviewSession.updated_at < cutoff)
     expired_turns = select(Turn.id).where(Turn.session_id.in_(expired))
+    session.execute(  # a pasted job ad is kept as long as the answers it was practised with
+        update(InterviewSession).where(InterviewSession.id.in_(expired), InterviewSession.job_ad.is_not(None))
+        .values(job_ad=None, updated_at=InterviewSession.updated_at).execution_options(synchronize_session=False))
     report.surveys += session.execute(
         update(SurveyResponse)
         .where(SurveyResponse.comment.is_not(None), SurveyResponse.session_id.in_(expired))

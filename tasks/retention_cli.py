@@ -21,8 +21,8 @@ def purge(
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
     """Remove answers, prompts, model outputs and other text of sessions idle longer than the retention."""
-    from bot.app import open_database
     from bot.config import get_settings
+    from bot.store.db import open_database
     from tasks.retention import purge_expired
 
     settings = get_settings()

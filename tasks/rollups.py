@@ -1,7 +1,7 @@
 """Daily stats roll-ups: one row per (day, role, kind, model version) in ``daily_rollups``.
 
 A small table for dashboards (Grafana, Metabase) to chart months of activity without scanning
-every rating; the team-lead statistics (``tasks.stats``) count the live tables, in the database,
+every rating; the team-lead statistics (``bot.store.stats``) count the live tables, in the database,
 so they are exact to the minute. The job recomputes whole days
 (today and yesterday by default), replacing their rows, so running it twice changes nothing
 and late-arriving ratings are counted on the next run.

@@ -12,10 +12,10 @@ from typing import Any
 
 from langchain_core.runnables import RunnableLambda
 
+from chains.contract import GradeRequest
 from chains.fewshot import Exemplar
 from chains.llm.backend import as_role_dicts
 from chains.llm.feedback import build
-from chains.providers.base import GradeRequest
 from chains.schemas import Question
 
 QUESTION = Question(id="q", role="backend", domain="apis", kind="behavioral", level="mid",

@@ -17,7 +17,7 @@ from bot.cli import app
 from bot.console.render import roles_listing
 from chains.bank import Bank, RoleSpec, load_bank
 from chains.bank.loader import AmbiguousRole, UnknownRole
-from chains.providers.base import QuestionRequest
+from chains.contract import QuestionRequest
 from chains.providers.offline import pick_question
 from chains.schemas import KINDS, LEVELS, Question
 

@@ -14,8 +14,8 @@ from bot.app import build_engine
 from bot.cli import app
 from bot.config import get_settings
 from bot.engine import Actor, InterviewEngine
-from bot.engine.exemplars import ExemplarSource
 from bot.store.db import Database
+from bot.store.exemplars import ExemplarSource
 from bot.store.models import Turn
 from chains.providers.offline import OfflineProvider
 from chains.schemas import Feedback

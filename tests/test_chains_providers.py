@@ -80,7 +80,7 @@ def test_valid_json_is_valid_first_try(name: str, fake: FakeLLMServer, question:
     assert result.value.model_dump() == {**canned("feedback"), "criteria": {"structure": 8, "specificity": 6},
                                          "outline": question.key_points}
     call = result.call
-    assert (call.provider, call.prompt_version) == (name, "feedback-technical-v1")
+    assert (call.provider, call.prompt_version) == (name, "feedback-technical-v2")
     assert call.model in {"gpt-4o-mini", "gemini-2.0-flash", "mockingbird-dpo-1"}
     assert (call.valid_first_try, call.repaired, call.fell_back) == (True, False, False)
     assert call.latency_ms > 0 and json.loads(call.raw_output)["score"] == 7

@@ -345,7 +345,7 @@ def test_roles_follow_the_configuration_and_a_console_claim_does_not_stick(datab
     [
         ("skip", "skip"), (" Pass ", "skip"), ("/next", "skip"), ("SKIP!", "skip"),
         ("end", "end"), ("/stop.", "end"), ("Quit", "end"), ("finish!", "end"),
-        ("retry", "retry"), ("Try  again.", "retry"), ("/retry", "retry"),
+        ("retry", "retry"), ("Try  again.", "again"), ("/retry", "retry"), ("again!", "again"),
         ("help", "help"), ("?", "help"), ("/help", "help"),
         ("skip this one", None), ("I would stop the rollout", None), ("", None), ("/", None), ("next?", None),
     ],

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.engine import Actor, InterviewEngine
-from bot.engine.exemplars import ExemplarSource
 from bot.store.db import Database
+from bot.store.exemplars import ExemplarSource
 from chains.providers.offline import OfflineProvider
 from tasks.dispatch import InProcessSink
 

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.config import Settings
 from bot.engine import Actor, InterviewEngine
 from bot.ops import OpsServer, start_ops_server
-from bot.ops.metrics import json_outcome, observe_llm_call, track_request
+from bot.ops.metrics import PrometheusObserver, json_outcome, observe_llm_call, track_request
 from bot.store.db import Database
 from chains.providers import CallRecord, ProviderError
 from chains.providers.fallback import FallbackProvider
@@ -62,6 +62,13 @@ def start(serve: list[OpsServer], settings: Settings) -> OpsServer:
 
 
 # ── what the engine records ─────────────────────────────────────────────────────────
+@pytest.fixture
+def engine(database: Database, settings: Settings) -> InterviewEngine:
+    """The engine as ``bot.app`` builds it: reporting to Prometheus through its observer."""
+    return InterviewEngine(database, OfflineProvider(), settings, signals=InProcessSink(database),
+                           observer=PrometheusObserver())
+
+
 def test_an_interview_records_llm_latency_json_validity_and_ratings(
     engine: InterviewEngine, candidate: Actor
 ) -> None:
@@ -95,7 +102,8 @@ def _no_key() -> OfflineProvider:
 
 def test_a_fallback_is_counted_as_fell_back(database: Database, settings: Settings, candidate: Actor) -> None:
     provider = FallbackProvider([("openai", _no_key), ("offline", OfflineProvider)])
-    engine = InterviewEngine(database, provider, settings, signals=InProcessSink(database))
+    engine = InterviewEngine(database, provider, settings, signals=InProcessSink(database),
+                             observer=PrometheusObserver())
     labels = {"provider": "offline", "operation": "grade", "outcome": "fell_back"}
     before = sample("mockingbird_llm_json_total", **labels)
     started = engine.start(candidate, role="backend", questions=1)

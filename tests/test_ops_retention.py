@@ -26,9 +26,9 @@ from bot.store.models import (
     TurnState,
     utcnow,
 )
+from bot.store.stats import compute_stats
 from chains.schemas import Feedback
 from tasks.retention import PURGED_FOLLOW_UP, PURGED_SUMMARY, purge_expired, purge_from_settings
-from tasks.stats import compute_stats
 
 ANSWER = "At Acme I, Jane Doe, cut p99 latency by 40% by adding a cache; call me on 555-0100."
 OLD = timedelta(days=40)

@@ -383,7 +383,7 @@ def test_forgetting_scrubs_the_persons_answers_from_other_candidates_stored_prom
 ) -> None:
     """Cara's corrected answer is a few-shot exemplar in Otto's grading prompt (built by the real
     feedback chain, stored as the engine stores it); forgetting Cara takes it out of Otto's prompt."""
-    from bot.engine.exemplars import ExemplarSource
+    from bot.store.exemplars import ExemplarSource
     from bot.store.privacy import REMOVED_EXEMPLAR
     from tests.prompt_support import stored_grading_prompt
 

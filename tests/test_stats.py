@@ -9,7 +9,7 @@ import pytest
 from bot.engine import Actor, InterviewEngine
 from bot.store.db import Database
 from bot.store.models import InterviewSession, Rating, SessionState, Turn, TurnState, User, utcnow
-from tasks.stats import compute_stats, render_chart, wilson_interval
+from bot.store.stats import compute_stats, render_chart, wilson_interval
 
 ANSWER = "When I was at my last job I led a migration; I planned it, I wrote the runbook, latency fell 40%."
 

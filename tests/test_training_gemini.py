@@ -10,8 +10,8 @@ import pytest
 
 from bot.app import build_engine
 from bot.engine import Actor, InterviewEngine
-from bot.engine.exemplars import ExemplarSource
 from bot.store.db import Database
+from bot.store.exemplars import ExemplarSource
 from tasks import registry
 from tasks.training import entry
 from tasks.training.gemini_backend import RegistryExemplars

@@ -103,7 +103,7 @@ def test_a_flood_of_clicks_from_one_person_counts_once(
 def test_a_bystanders_thumbs_up_never_makes_a_few_shot_exemplar(
     engine: InterviewEngine, database: Database, candidate: Actor
 ) -> None:
-    from bot.engine.exemplars import ExemplarSource
+    from bot.store.exemplars import ExemplarSource
 
     liked, disliked = _turns(engine, candidate, 2)
     for person in BYSTANDERS:
@@ -217,8 +217,8 @@ def test_stats_and_rollups_count_the_votes_that_count_and_report_the_rest_apart(
     engine: InterviewEngine, database: Database, candidate: Actor, recruiter: Actor
 ) -> None:
     from bot.store.models import DailyRollup, utcnow
+    from bot.store.stats import compute_stats
     from tasks import rollups
-    from tasks.stats import compute_stats
 
     t0, t1 = _turns(engine, candidate, 2)
     engine.rate(t0, candidate, 1)

@@ -34,7 +34,8 @@ from bot.engine.corrections import LISTS, BadCorrection, corrected_feedback
 from bot.engine.text import thread_command
 from chains.schemas import SessionReport
 
-COMMANDS_HELP = "'skip' skips a question, 'end' finishes early, 'retry' retries what failed, 'help' shows this."
+COMMANDS_HELP = ("'skip' skips a question, 'again' answers the last graded question once more, 'end' finishes "
+                 "early, 'retry' retries what failed, 'help' shows this.")
 EMPTY_HINT = ("Your answer is empty. Type your answer and finish it with an empty line; "
               "or type 'skip', 'end' or 'help'. Ctrl-D ends the interview.")
 
@@ -161,6 +162,12 @@ class Practice:
                 continue
             if command == "end":
                 return self.engine.end(session.id, self.actor)
+            if command == "again":
+                try:
+                    return self.engine.again(session.id, self.actor)
+                except BadInput as exc:
+                    self.console.print(f"[yellow]{literal(exc)}[/]")
+                    continue
             if command == "skip":
                 self.transcript.turns.append({"question": turn.question, "answer": None, "skipped": True,
                                               "feedback": None})

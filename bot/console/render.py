@@ -16,6 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from bot.engine.report import practice_lines, scores_shown
 from bot.engine.views import SessionView, TurnView
 from chains.bank import Bank
 from chains.schemas import Feedback, SessionReport
@@ -27,7 +28,7 @@ def literal(value: object) -> str:
 
 
 def question_panel(turn: TurnView, session: SessionView) -> Panel:
-    subtitle = literal(turn.domain) if turn.domain else None
+    subtitle = literal(" · ".join(part for part in (turn.domain, turn.level) if part)) or None
     return Panel(Text(turn.question), title=literal(session.question_label(turn)), subtitle=subtitle,
                  border_style="cyan")
 
@@ -67,9 +68,10 @@ def report_panel(report: SessionReport) -> Panel:
     table.add_column("topic")
     table.add_column("score", justify="right")
     for turn in report.turns:
-        table.add_row(str(turn.index), literal(turn.domain), "skipped" if turn.skipped else
-                      (f"{turn.score}/10" if turn.score is not None else "-"))
+        table.add_row(str(turn.index), literal(turn.domain), scores_shown(turn))
     parts: list[object] = [Text(report.summary), table]
+    if report.level_path or report.requirements:
+        parts.append(_bullets("Practice", practice_lines(report), "cyan"))
     if report.strengths:
         parts.append(_bullets("Recurring strengths", report.strengths, "green"))
     if report.weaknesses:

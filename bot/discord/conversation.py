@@ -34,12 +34,14 @@ async def handle_message(engine: InterviewEngine, message: discord.Message) -> N
     if message.author.bot or message.guild is None or not in_thread:
         return
     session = await offload(engine.in_thread, PLATFORM, None, str(message.channel.id))
-    if session is None or session.finished or session.candidate_user_id != str(message.author.id):
+    command = thread_command(message.content)
+    if session is None or session.candidate_user_id != str(message.author.id):
+        return
+    if session.finished and command != "again":  # a finished interview reopens only to try again
         return
     if not await offload(claim_message, engine, message.id):
         log.info("message %s in thread %s was already handled", message.id, message.channel.id)
         return
-    command = thread_command(message.content)
     if command == "help":
         await message.reply(THREAD_HELP, mention_author=False, allowed_mentions=NO_PINGS)
         return
@@ -51,7 +53,7 @@ async def handle_message(engine: InterviewEngine, message: discord.Message) -> N
                     engine.answer, session.id, actor, message.content, event_id=str(message.id)
                 )
             else:
-                call = {"skip": engine.skip, "end": engine.end, "retry": engine.retry}[command]
+                call = {"skip": engine.skip, "end": engine.end, "retry": engine.retry, "again": engine.again}[command]
                 progress = await offload(call, session.id, actor)
     except EngineError as exc:
         await message.reply(render.md(str(exc)), mention_author=False, allowed_mentions=NO_PINGS)
@@ -118,7 +120,7 @@ async def post_progress(
         await thread.send(
             note,
             embed=render.graded_embed(graded, session),
-            view=feedback_view(graded.id),
+            view=feedback_view(graded.id, session.id),
             reference=reply_to,
             mention_author=False,
             allowed_mentions=NO_PINGS,

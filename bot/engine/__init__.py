@@ -9,10 +9,11 @@ from bot.engine.errors import (
     Forbidden,
     InvalidTransition,
     NotYourSession,
+    ProviderUnavailable,
     SessionNotFound,
     TurnNotFound,
 )
-from bot.engine.interview import InterviewEngine, ProviderUnavailable
+from bot.engine.interview import InterviewEngine
 from bot.engine.views import Progress, SessionView, Started, ThreadInterview, TurnView
 from bot.store.models import UserRole
 

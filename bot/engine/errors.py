@@ -33,3 +33,7 @@ class Forbidden(EngineError):
 
 class BadInput(EngineError):
     """Malformed request parameters or an unusable answer."""
+
+
+class ProviderUnavailable(EngineError):
+    """No provider could do the work; whatever the candidate sent is kept."""

@@ -7,16 +7,18 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Literal
 
-ThreadCommand = Literal["skip", "end", "retry", "help"]
+ThreadCommand = Literal["skip", "end", "retry", "again", "help"]
 _COMMANDS: dict[str, ThreadCommand] = {
     **dict.fromkeys(("skip", "pass", "next"), "skip"),
     **dict.fromkeys(("end", "stop", "quit", "finish"), "end"),
-    **dict.fromkeys(("retry", "try again"), "retry"),
+    **dict.fromkeys(("retry",), "retry"),
+    **dict.fromkeys(("again", "try again"), "again"),
     **dict.fromkeys(("help", "?"), "help"),
 }
 THREAD_HELP = (
     "Reply in this thread with your answer. `skip` moves to the next question, `end` finishes "
-    "early with your report, `retry` finishes anything that failed."
+    "early with your report, `again` answers the question you just had feedback on once more, "
+    "`retry` finishes anything that failed."
 )
 
 # C0/C1 control characters except tab and newline; also bidi overrides, which can disguise text.

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.store.models import InterviewSession, SessionState, Turn, TurnState
+from bot.store.models import FINISHED, InterviewSession, SessionState, Turn, TurnState
 from chains.schemas import Feedback, Question, SessionReport
 
-FINISHED = (SessionState.completed, SessionState.ended)
+__all__ = ["FINISHED", "Progress", "SessionView", "Started", "ThreadInterview", "TurnView"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,9 @@ class TurnView:
     provider: str | None
     model_version: str | None
     follow_up_of: int | None
+    level: str | None = None  # the level it was asked at (adaptive difficulty moves it)
+    attempt_of: int | None = None  # try again: the first attempt's turn id
+    requirement: str | None = None  # the job-ad requirement it practises
 
     @classmethod
     def of(cls, turn: Turn) -> TurnView:
@@ -36,11 +39,12 @@ class TurnView:
             answer=turn.answer, answer_truncated=turn.answer_truncated,
             feedback=Feedback.model_validate(turn.feedback) if turn.feedback else None,
             provider=turn.provider, model_version=turn.model_version, follow_up_of=turn.follow_up_of,
+            level=turn.level, attempt_of=turn.attempt_of, requirement=turn.requirement,
         )
 
     def as_question(self, role: str, kind: str, level: str) -> Question:
         return Question(id=self.question_id or f"turn-{self.id}", role=role, domain=self.domain or "general",
-                        kind=kind, level=level, text=self.question,  # type: ignore[arg-type]
+                        kind=kind, level=self.level or level, text=self.question,  # type: ignore[arg-type]
                         key_points=self.key_points if len(self.key_points) >= 2 else ["relevant", "specific"])
 
 
@@ -60,6 +64,8 @@ class SessionView:
     model_version: str | None = None
     version: int = 0
     turns: list[TurnView] = field(default_factory=list)
+    adaptive: bool = False
+    requirements: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, session: InterviewSession) -> SessionView:
@@ -69,7 +75,8 @@ class SessionView:
             role=session.role, kind=session.kind, level=session.level,
             planned_questions=session.planned_questions, state=session.state, created_at=session.created_at,
             model_version=session.model_version, version=session.version,
-            turns=[TurnView.of(t) for t in session.turns],
+            turns=[TurnView.of(t) for t in session.turns], adaptive=bool(session.adaptive),
+            requirements=[str(r) for r in session.requirements or []],
         )
 
     @property
@@ -84,15 +91,22 @@ class SessionView:
         return None
 
     def question_label(self, turn: TurnView) -> str:
-        """"Question 2 of 5", or "Follow-up to question 2": follow-ups share their parent's number."""
-        number = sum(1 for t in self.turns if t.follow_up_of is None and t.index <= turn.index)
+        """"Question 2 of 5", "Follow-up to question 2" or "Question 2, try again": follow-ups and
+        second attempts share their question's number."""
+        number = sum(1 for t in self.turns if t.follow_up_of is None and t.attempt_of is None
+                     and t.index <= turn.index)
+        if turn.attempt_of is not None:
+            first = next((t for t in self.turns if t.id == turn.attempt_of), None)
+            label = self.question_label(first) if first is not None else f"Question {number}"
+            return f"{label.split(' of ')[0]}, try again"
         if turn.follow_up_of is not None:
             return f"Follow-up to question {number}"
         return f"Question {number} of {self.planned_questions}"
 
     @property
     def main_questions_done(self) -> int:
-        return sum(1 for t in self.turns if t.follow_up_of is None and t.state in (TurnState.graded, TurnState.skipped))
+        return sum(1 for t in self.turns if t.follow_up_of is None and t.attempt_of is None
+                   and t.state in (TurnState.graded, TurnState.skipped))
 
 
 @dataclass(frozen=True)

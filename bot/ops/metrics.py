@@ -1,7 +1,8 @@
 """Prometheus metrics the bot and worker processes record, and tiny functions to record them.
 
-The engine calls ``observe_llm_call`` and ``count_rating``; adapters wrap each platform request
-in ``track_request``. Recording never raises: a metrics problem must not cost a candidate
+The engine reports model calls and ratings through the observer the composition root hands it
+(``PrometheusObserver``, a ``bot.engine.observer.EngineObserver``); adapters wrap each platform
+request in ``track_request``. Recording never raises: a metrics problem must not cost a candidate
 their feedback. In a Celery prefork worker set ``PROMETHEUS_MULTIPROC_DIR`` (before the
 process starts) so the children's samples reach the parent's ``/metrics``.
 
@@ -100,3 +101,13 @@ def track_request(platform: str, action: str) -> Iterator[None]:
         yield
     finally:
         observe_request(platform, action, time.perf_counter() - started)
+
+
+class PrometheusObserver:
+    """The engine's observer in the bot and worker processes: records into the metrics above."""
+
+    def llm_call(self, call: CallLike, operation: str) -> None:
+        observe_llm_call(call, operation)
+
+    def rating(self, platform: str, value: int) -> None:
+        count_rating(platform, value)

@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
 
             # The app above only checked the settings and the token; each worker builds its own.
             bolt.listener_runner.listener_executor.shutdown()
-            engine.db.dispose()
+            engine.close()
             err.print(f"Listening on http://{host}:{port}/slack/events with {processes} processes "
                       "(health: /healthz)", soft_wrap=True)
             serve_processes(

@@ -1,6 +1,6 @@
 """``/interview-stats [days]`` for team leads: satisfaction by role and by model version, with charts.
 
-The figures come from ``tasks.stats`` (the same numbers as ``mockingbird stats``); the charts
+The figures come from ``bot.store.stats`` (the same numbers as ``mockingbird stats``); the charts
 are uploaded to the channel with ``files_upload_v2``. Anyone who is not a team lead gets an
 ephemeral refusal and nothing is computed.
 """
@@ -14,11 +14,11 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
-from bot.engine import EngineError, InterviewEngine, UserRole
+from bot.engine import EngineError, InterviewEngine
 from bot.slack import blocks, web
 from bot.slack.commands import Reply, parse_stats
 from bot.slack.people import People
-from tasks.stats import Stats, compute_stats, render_chart
+from bot.store.stats import Stats, render_chart
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +53,13 @@ class TeamStats:
         if isinstance(days, Reply):
             return
         user, channel = command["user_id"], command["channel_id"]
+        actor = self.people.actor(user, client, roles=True)
         try:
-            self.engine.require(
-                self.people.actor(user, client, roles=True), UserRole.team_lead, "see interview statistics"
-            )
+            by_role = self.engine.stats(actor, days, by="role")
         except EngineError as exc:
             respond(text=blocks.esc(exc), response_type="ephemeral", replace_original=True)
             return
-        by_role = compute_stats(self.engine.db, days, by="role")
-        by_model = compute_stats(self.engine.db, days, by="model")
+        by_model = self.engine.stats(actor, days, by="model")
         text = stats_text(by_role, by_model)
         charts = [
             {

@@ -21,6 +21,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.config import Settings
 from bot.errors import FixableError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -195,3 +196,38 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class NoDatabaseYet(FixableError):
+    """A reading command found no database, or one that needs migrating first."""
+
+    exit_code = 1
+
+
+def open_database(settings: Settings, *, migrate: bool = True) -> Database:
+    """The database for a command that writes: with ``migrate`` the default SQLite file's
+    directory is created and migrations are applied. A ``DATABASE_URL`` that cannot work raises
+    ``DatabaseUnavailable`` (one line with the fix)."""
+    if migrate and not settings.database_url:
+        settings.ensure_data_dir()
+    db = Database(settings.resolved_database_url)
+    if migrate:
+        db.upgrade()
+    return db
+
+
+def open_existing_database(settings: Settings) -> Database:
+    """The database for a command that only reads (``stats``): never created, never migrated.
+
+    A missing default SQLite file, or a database behind this code's migrations, raises
+    ``NoDatabaseYet`` saying what to run: creating or migrating it is for commands that write.
+    """
+    if not settings.database_url and not settings.default_database_path.is_file():
+        raise NoDatabaseYet(f"There is no database yet at {settings.default_database_path}",
+                            "it is created by the first `mockingbird practice` (or `mockingbird db upgrade`)")
+    db = Database(settings.resolved_database_url)
+    problem = db.revision().problem()
+    if problem is not None:
+        db.dispose()
+        raise NoDatabaseYet(problem.problem, problem.fix)
+    return db

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -62,6 +63,10 @@ class SessionState(enum.StrEnum):
     grading = "grading"
     completed = "completed"
     ended = "ended"  # ended early by the candidate
+
+
+#: The states a session never leaves.
+FINISHED = (SessionState.completed, SessionState.ended)
 
 
 class TurnState(enum.StrEnum):
@@ -109,9 +114,17 @@ class InterviewSession(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
     provider: Mapped[str | None] = mapped_column(String(40))
     model_version: Mapped[str | None] = mapped_column(String(120))
+    # Adaptive difficulty (bot.engine.difficulty): the level follows the answers. Sessions stored
+    # before it existed were fixed-level, hence the column's server default.
+    adaptive: Mapped[bool] = mapped_column(Boolean, default=True, server_default=false())
+    # A pasted job ad (data, never instructions) and the requirements read from it (bot.engine.tailoring).
+    job_ad: Mapped[str | None] = mapped_column(Text)
+    requirements: Mapped[list[Any] | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column()
+    # The next main question, written while the current one is answered (bot.engine.prefetch).
+    next_question: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     candidate: Mapped[User] = relationship()
     turns: Mapped[list[Turn]] = relationship(
@@ -137,6 +150,9 @@ class Turn(Base):
     domain: Mapped[str | None] = mapped_column(String(60))
     key_points: Mapped[list[Any]] = mapped_column(default=list)
     follow_up_of: Mapped[int | None] = mapped_column(Integer)
+    level: Mapped[str | None] = mapped_column(String(20))  # the level the question was asked at
+    attempt_of: Mapped[int | None] = mapped_column(Integer)  # try again: the first attempt's turn id
+    requirement: Mapped[str | None] = mapped_column(String(300))  # the job-ad requirement it practises
     answer: Mapped[str | None] = mapped_column(Text)
     answer_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
     answer_event_id: Mapped[str | None] = mapped_column(String(128))

@@ -47,7 +47,7 @@ from bot.store.models import (
 
 TOMBSTONE_PREFIX = "forgotten:"
 # Called after every deletion, so caches of stored text in this process (the few-shot exemplar
-# cache, ``bot.engine.exemplars``) drop what they hold at once instead of at their next refresh.
+# cache, ``bot.store.exemplars``) drop what they hold at once instead of at their next refresh.
 ON_FORGET: list[Callable[[], None]] = []
 REMOVED_EXEMPLAR = "[removed: an example from a person who asked to be forgotten]"
 # A bare answer text shorter than this is too common to look for outside its <answer> block.
@@ -120,7 +120,7 @@ def _count(session: Session, model: type, *where: ColumnElement[bool]) -> int:
 
 def _plain_forms(answers: Iterable[str], names: tuple[str | None, ...]) -> set[str]:
     """An answer as copies of it can hold it: as typed, redacted for an exemplar
-    (``bot.engine.exemplars``), and redacted again for a Gemini exemplar set; by today's rules
+    (``bot.store.exemplars``), and redacted again for a Gemini exemplar set; by today's rules
     and by the rules copies made before 2026-12-03 were redacted with (``legacy``)."""
     from chains.redact import redact, redact_patterns
 

@@ -25,11 +25,11 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, ValidationError
 
 from chains import prompts
+from chains.contract import CallRecord, ProviderError, Result
 from chains.llm import parse as parsing
 from chains.llm.backend import Backend, OutputSpec, as_role_dicts
 from chains.llm.errors import describe
 from chains.llm.schema import strict_json_schema
-from chains.providers.base import CallRecord, ProviderError, Result
 
 log = logging.getLogger(__name__)
 

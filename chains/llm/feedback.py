@@ -5,11 +5,11 @@ from __future__ import annotations
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from chains import fewshot, prompts
+from chains.contract import GradeRequest
 from chains.llm.backend import Backend
 from chains.llm.chain import StructuredChain
 from chains.llm.safety import as_data, as_list
 from chains.llm.wire import FeedbackOut
-from chains.providers.base import GradeRequest
 from chains.schemas import Feedback, Kind, Question
 
 FeedbackChain = StructuredChain[GradeRequest, FeedbackOut, Feedback]
@@ -23,6 +23,7 @@ def values(question: Question, answer: str) -> dict[str, str]:
         "domain": question.domain,
         "question": as_data("question", question.text),
         "key_points": as_list("key_points", question.key_points),
+        "pitfalls": as_list("pitfalls", question.pitfalls),
         "answer": as_data("answer", answer),
     }
 
@@ -34,7 +35,8 @@ def build(backend: Backend, kind: Kind, budget_tokens: int) -> FeedbackChain:
     def pair(exemplar: fewshot.Exemplar, current: Question) -> list[BaseMessage]:
         """An exemplar as the conversation it stands for: the same user message, then the ideal reply."""
         text, answer, feedback = exemplar
-        shown = current.model_copy(update={"text": text, "key_points": ["(not listed for this example)"]})
+        shown = current.model_copy(update={"text": text, "key_points": ["(not listed for this example)"],
+                                              "pitfalls": []})
         return [
             HumanMessage(content=prompt.render_user(**values(shown, answer))),
             AIMessage(content=FeedbackOut.of(feedback).model_dump_json()),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from chains.contract import FollowUpRequest, QuestionRequest
 from chains.llm.backend import Backend
 from chains.llm.chain import StructuredChain
 from chains.llm.question import to_question
 from chains.llm.safety import as_data
 from chains.llm.wire import FeedbackOut, QuestionOut
-from chains.providers.base import FollowUpRequest, QuestionRequest
 from chains.schemas import Kind, Question
 
 FollowUpChain = StructuredChain[FollowUpRequest, QuestionOut, Question]

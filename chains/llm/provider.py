@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from chains import grading
 from chains.bank import Bank, load_bank
+from chains.contract import FollowUpRequest, GradeRequest, Provider, QuestionRequest, Result
 from chains.llm import feedback, follow_up, question, report
 from chains.llm.backend import Backend
-from chains.providers.base import FollowUpRequest, GradeRequest, Provider, QuestionRequest, Result
 from chains.schemas import KINDS, Feedback, Question, SessionReport
 
 

@@ -11,11 +11,11 @@ import random
 from collections import Counter
 
 from chains.bank import Bank
+from chains.contract import QuestionRequest
 from chains.llm.backend import Backend
 from chains.llm.chain import StructuredChain
-from chains.llm.safety import as_list
+from chains.llm.safety import as_data, as_list
 from chains.llm.wire import QuestionOut
-from chains.providers.base import QuestionRequest
 from chains.schemas import Kind, Question
 
 QuestionChain = StructuredChain[QuestionRequest, QuestionOut, Question]
@@ -58,6 +58,7 @@ def build(backend: Backend, kind: Kind, bank: Bank) -> QuestionChain:
             "level": request.level,
             "domain": next_domain(bank, request),
             "asked": as_list("asked", request.asked_texts),
+            "focus": as_data("job_requirement", request.focus) if request.focus else "",
         }
 
     return StructuredChain(

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from chains.providers.base import (
+from chains.contract import (
     AllProvidersFailed,
     FollowUpRequest,
     GradeRequest,

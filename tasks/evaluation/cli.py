@@ -30,9 +30,9 @@ def stats(
     chart: Annotated[Path | None, typer.Option(help="Write a PNG chart here.")] = None,
 ) -> None:
     """Satisfaction, sessions, completion, corrections, scores and JSON validity (reads only)."""
-    from bot.app import open_existing_database
     from bot.config import get_settings
-    from tasks.stats import GROUPINGS, compute_stats, render_chart
+    from bot.store.db import open_existing_database
+    from bot.store.stats import GROUPINGS, compute_stats, render_chart
 
     if by not in GROUPINGS or days < 1:
         err.print(f"[red]--by must be one of {', '.join(GROUPINGS)} and --days at least 1.[/]")
@@ -56,12 +56,12 @@ def evaluate(
     = False,
 ) -> None:
     """Evaluate a provider on the held-out set: validity, accuracy, diversity/relevance, satisfaction."""
-    from bot.app import open_database
     from bot.config import get_settings
+    from bot.store.db import open_database
+    from bot.store.stats import compute_stats
     from chains import providers
     from chains.bank import load_bank
     from tasks.evaluation.harness import load_eval_set, run_eval
-    from tasks.stats import compute_stats
 
     settings = get_settings()
     chosen = provider or settings.llm_provider

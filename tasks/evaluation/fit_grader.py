@@ -2,7 +2,9 @@
 
 ``python -m tasks.evaluation.fit_grader`` rewrites chains/grading/weights.json: non-negative
 least squares with a ridge penalty chosen by cross-validation grouped by question, one model per
-question kind, on genuine answers only (non-answers are capped by rule, not learnt). A pair of
+question kind, on the answers the model actually scores: adversarial non-answers, and genuine answers
+the non-answer rules already cap at 3, are left out, because the rule and not the weights decides
+their score, and fitting on them would bend the weights for everyone else. A pair of
 opposite constant features lets the intercept take either sign. Non-negative weights on features
 oriented "more is better" keep the score monotone: degrading an answer cannot raise it. A linear
 stretch, fitted by minimising the training MAE of the rounded score, undoes the ridge's pull toward
@@ -17,7 +19,7 @@ import sys
 import numpy as np
 from scipy.optimize import nnls
 
-from chains.grading import measure, model
+from chains.grading import measure, model, nonanswers
 from chains.schemas import KINDS
 from tasks.evaluation import annotated
 
@@ -30,8 +32,11 @@ SHIFTS = np.arange(-1.0, 1.01, 0.1)
 def _training_rows(kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rows, targets, folds = [], [], []
     for item, question in annotated.load("train"):
-        if question.kind == kind and item.adversarial is None:
-            rows.append((measure(question, item.answer), question.level))
+        if question.kind != kind or item.adversarial is not None:
+            continue
+        signals = measure(question, item.answer)
+        if nonanswers.detect(question, item.answer, signals) is None:
+            rows.append((signals, question.level))
             targets.append(item.score)
             folds.append(sum(question.id.encode()) % FOLDS)  # grouped by question, like the held-out split
     return model.design_matrix(rows, kind), np.array(targets, float), np.array(folds)  # type: ignore[arg-type]

@@ -18,12 +18,12 @@ import yaml
 from pydantic import BaseModel
 
 from bot.store.db import Database
+from bot.store.stats import compute_stats
 from chains.bank import Bank, load_bank
 from chains.providers import GradeRequest, Provider, ProviderError, QuestionRequest
 from chains.schemas import KINDS, Question
 from tasks.evaluation import metrics
 from tasks.evaluation.agreement import Agreement, measure_agreement
-from tasks.stats import compute_stats
 
 DATA_DIR = Path(__file__).with_name("data")
 # A key point "relates" to its question above this cosine: the 90th percentile of random

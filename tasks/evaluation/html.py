@@ -6,8 +6,8 @@ import base64
 import html
 import io
 
+from bot.store.stats import Stats, render_chart
 from tasks.evaluation.harness import EvalReport
-from tasks.stats import Stats, render_chart
 
 
 def _png(data: bytes) -> str:

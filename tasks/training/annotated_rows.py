@@ -26,7 +26,7 @@ from chains import grading
 from chains.llm.backend import OutputSpec, as_role_dicts
 from chains.llm.feedback import build
 from chains.llm.wire import Criterion, FeedbackOut
-from chains.providers.base import GradeRequest
+from chains.contract import GradeRequest
 from chains.schemas import Question
 from tasks.evaluation.annotated import AnnotatedAnswer, Split, load
 from tasks.training.data import TrainingData

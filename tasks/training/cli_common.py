@@ -22,7 +22,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def database():  # type: ignore[no-untyped-def]
-    from bot.app import open_database
+    from bot.store.db import open_database
 
     return open_database(get_settings())
 

@@ -2,7 +2,7 @@
 
 Gemini is not fine-tuned here; what improves is the set of worked examples its prompt carries.
 A refresh snapshots, per role and kind, the best recruiter-corrected and 👍-rated feedback
-(the same ranking as ``bot.engine.exemplars.ExemplarSource``), redacted, into a registry
+(the same ranking as ``bot.store.exemplars.ExemplarSource``), redacted, into a registry
 candidate. The set lives in the database (``data_snapshot["exemplar_set"]``) so every bot replica
 reads the same one, and a JSON copy is written for review. Once promoted, ``RegistryExemplars``
 serves it; until then, and after a rollback to nothing, the live query is used.
@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.engine.exemplars import Exemplar, ExemplarSource
 from bot.store.db import Database
+from bot.store.exemplars import Exemplar, ExemplarSource
 from bot.store.models import InterviewSession, ModelVersion
 from chains.redact import redact_patterns
 from chains.schemas import Feedback

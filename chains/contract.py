@@ -27,6 +27,7 @@ class QuestionRequest:
     asked_domains: tuple[str, ...] = ()
     seed: int | None = None
     model: str | None = None  # registry traffic split: a model name or TGI adapter id for this session
+    focus: str | None = None  # a job-ad requirement the question should practise (data, never instructions)
 
 
 @dataclass(frozen=True)
