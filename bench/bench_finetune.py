@@ -178,29 +178,38 @@ def run_one(variant: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def constrained(variant: str, args: argparse.Namespace) -> dict[str, Any]:
-    """JSON validity with the local provider's schema-constrained decoding, on the same held-out prompts."""
+    """JSON validity with the local provider's schema-constrained decoding (``LocalModel.generate``,
+    the same call and schema the ``local`` provider makes), on the first held-out prompts measured."""
     import torch
-    from transformers import AutoTokenizer
 
-    from chains.local import base_cache_dir, resolve_base
-    from chains.local.generate import generate_json  # the local provider's constrained decoding
     from chains.llm.schema import strict_json_schema
     from chains.llm.wire import FeedbackOut
+    from chains.local import base_cache_dir, resolve_base
+    from chains.local.generate import LocalModel
     from tasks.training import annotated_rows
     from tasks.training.feedback_json import parse_feedback
 
     torch.set_num_threads(args.threads)
     base_dir = resolve_base(args.base, base_cache_dir(args.cache))
-    model = load_variant(base_dir, Path(args.out), variant)
-    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    spec, out = VARIANTS[variant], Path(args.out)
+    full = spec is not None and spec[1] == "none"
+    local = LocalModel(out / variant if full else base_dir)
+    if spec is not None and not full:
+        local.add_adapter(variant, out / variant)
     sft = annotated_rows.sft_rows("heldout")
-    chosen = heldout_sample(sft, args.constrained)
     schema = strict_json_schema(FeedbackOut)
-    valid = sum(
-        parse_feedback(generate_json(model, tokenizer, sft[i]["prompt"], schema, args.max_new_tokens)) is not None
+    chosen = heldout_sample(sft, args.generate)[: args.constrained]
+    replies = [
+        local.generate(sft[i]["prompt"], schema=schema, adapter=None if full or spec is None else variant,
+                       max_new_tokens=args.max_new_tokens)
         for i in chosen
-    )
-    return {"constrained": len(chosen), "valid_constrained": round(valid / len(chosen), 4)}
+    ]  # fmt: skip
+    valid = sum(parse_feedback(reply.text) is not None for reply in replies)
+    return {
+        "constrained": len(chosen),
+        "valid_constrained": round(valid / len(chosen), 4),
+        "constrained_tokens_per_s": round(sum(r.new_tokens for r in replies) / sum(r.seconds for r in replies), 2),
+    }
 
 
 def _child(variant: str, args: argparse.Namespace, phase: str) -> dict[str, Any]:

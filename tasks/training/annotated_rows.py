@@ -23,10 +23,10 @@ from typing import Any
 from langchain_core.runnables import RunnableLambda
 
 from chains import grading
+from chains.contract import GradeRequest
 from chains.llm.backend import OutputSpec, as_role_dicts
 from chains.llm.feedback import build
 from chains.llm.wire import Criterion, FeedbackOut
-from chains.contract import GradeRequest
 from chains.schemas import Question
 from tasks.evaluation.annotated import AnnotatedAnswer, Split, load
 from tasks.training.data import TrainingData
