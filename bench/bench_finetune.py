@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import resource
 import subprocess
 import sys
@@ -51,13 +50,6 @@ VARIANTS: dict[str, tuple[str, str, float] | None] = {
     "dpo-lora": ("dpo", "lora", 5e-4),
     "kto-lora": ("kto", "lora", 5e-4),
 }
-
-
-def heldout_sample(rows: list[dict[str, Any]], count: int, seed: int = 0) -> list[int]:
-    """Indices of ``count`` held-out rows spread over roles (the set is stored role by role)."""
-    order = list(range(len(rows)))
-    random.Random(seed).shuffle(order)
-    return sorted(order[:count])
 
 
 def load_variant(base_dir: Path, out: Path, variant: str) -> Any:
@@ -114,13 +106,14 @@ def measure(model: Any, tokenizer: Any, args: argparse.Namespace) -> dict[str, A
 
     from tasks.evaluation.metrics import spearman
     from tasks.training import annotated_rows, evaluate
+    from tasks.training.annotated_rows import heldout_sample
     from tasks.training.feedback_json import parse_feedback
 
     sft = annotated_rows.sft_rows("heldout")
     truth = [json.loads(row["completion"][0]["content"])["score"] for row in sft]
     model.eval()
     valid, predicted, actual, tokens, seconds, samples = 0, [], [], 0, 0.0, []
-    for index in heldout_sample(sft, args.generate):
+    for index in sorted(heldout_sample(sft, args.generate)):
         prompt = tokenizer.apply_chat_template(
             sft[index]["prompt"], add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
@@ -142,7 +135,8 @@ def measure(model: Any, tokenizer: Any, args: argparse.Namespace) -> dict[str, A
             predicted.append(feedback.score)
             actual.append(truth[index])
     dpo = annotated_rows.dpo_rows("heldout")
-    pairs = [(dpo[i]["prompt"], dpo[i]["chosen"], dpo[i]["rejected"]) for i in heldout_sample(dpo, args.pairs, 1)]
+    chosen = sorted(heldout_sample(dpo, args.pairs, seed=1))
+    pairs = [(dpo[i]["prompt"], dpo[i]["chosen"], dpo[i]["rejected"]) for i in chosen]
     errors = [abs(p - a) for p, a in zip(predicted, actual, strict=True)]
     return {
         "generated": args.generate,
@@ -198,7 +192,7 @@ def constrained(variant: str, args: argparse.Namespace) -> dict[str, Any]:
         local.add_adapter(variant, out / variant)
     sft = annotated_rows.sft_rows("heldout")
     schema = strict_json_schema(FeedbackOut)
-    chosen = heldout_sample(sft, args.generate)[: args.constrained]
+    chosen = sorted(annotated_rows.heldout_sample(sft, args.generate)[: args.constrained])
     replies = [
         local.generate(sft[i]["prompt"], schema=schema, adapter=None if full or spec is None else variant,
                        max_new_tokens=args.max_new_tokens)

@@ -17,6 +17,7 @@ trained on; the held-out split is what the benchmark and the gate measure.
 from __future__ import annotations
 
 import json
+import random
 from functools import cache
 from typing import Any
 
@@ -130,22 +131,39 @@ def asks_heldout_question(row: dict[str, Any], texts: set[str]) -> bool:
     return any(json.dumps(text, ensure_ascii=False)[1:-1] in content for text in texts)
 
 
+# Held-out annotated answers a retrained SFT version is measured on (the gate's JSON validity and
+# score MAE), in the benchmark's order: the first N are the N that bench/bench_finetune.py generates for.
+GATE_HELDOUT = 40
+
+
+def heldout_sample(rows: list[Any], count: int, seed: int = 0) -> list[int]:
+    """``count`` row indices in a fixed shuffled order, spread over roles (the set is stored role by role)."""
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    return order[:count]
+
+
 def with_annotated(data: TrainingData) -> TrainingData:
     """SFT rows from the export plus the annotated training split; nothing about a held-out question trains.
 
     Exported rows (recruiter corrections, 👍 replies) that ask one of the annotated set's held-out
     questions move to the held-out side, so the benchmark and the gate always meet unseen questions.
+    ``GATE_HELDOUT`` annotated held-out answers join the held-out side: the version's JSON validity and
+    score MAE (what the gate compares with the incumbent) are measured on them first.
     """
     texts = heldout_question_texts()
     exported_train = [row for row in data.train if not asks_heldout_question(row, texts)]
-    moved = len(data.train) - len(exported_train)
+    moved = [row for row in data.train if asks_heldout_question(row, texts)]
     annotated = sft_rows("train")
+    reference = sft_rows("heldout")
+    measured = [reference[i] for i in heldout_sample(reference, GATE_HELDOUT)]
     snapshot = {
         **data.snapshot,
         "annotated_train": len(annotated),
-        "moved_to_heldout": moved,
+        "annotated_heldout": len(measured),
+        "moved_to_heldout": len(moved),
         "train": len(exported_train) + len(annotated),
-        "heldout": len(data.heldout) + moved,
+        "heldout": len(data.heldout) + len(moved) + len(measured),
     }
-    heldout = data.heldout + [row for row in data.train if asks_heldout_question(row, texts)]
+    heldout = measured + data.heldout + moved
     return TrainingData(method=data.method, train=exported_train + annotated, heldout=heldout, snapshot=snapshot)

@@ -162,13 +162,15 @@ def retrain(
             if data is None:
                 data = entry.export_data(db, method, entry.datasets_dir(settings) / f"{name}-{method}.jsonl")
                 err.print(f"Exported the stored preference data to {data}.")
-            loaded = training_data.load(data, method, heldout)  # type: ignore[arg-type]
-            if backend == "trl" and method == "sft" and annotated:
+            add_annotated = backend == "trl" and method == "sft" and annotated
+            loaded = training_data.load(data, method, heldout, allow_empty=add_annotated)  # type: ignore[arg-type]
+            if add_annotated:
                 from tasks.training.annotated_rows import with_annotated
 
                 loaded = with_annotated(loaded)
             err.print(
-                f"{loaded.snapshot['rows']} rows: {loaded.snapshot['train']} to train, "
+                f"{loaded.snapshot['rows']} exported rows"
+                f"{' + the annotated set' if add_annotated else ''}: {loaded.snapshot['train']} to train, "
                 f"{loaded.snapshot['heldout']} held out."
             )
             view = _train(

@@ -211,11 +211,12 @@ def retrain_from_settings(
         )
     if data is None:
         data = export_data(db, method, datasets_dir(settings) / f"{name}-{method}.jsonl", since)
-    loaded: TrainingData = training_data.load(data, method, heldout_fraction)
+    sft_on_trl = backend == "trl" and method == "sft"
+    loaded: TrainingData = training_data.load(data, method, heldout_fraction, allow_empty=sft_on_trl)
     if backend == "trl":
         from tasks.training.trl_backend import TrlJob
 
-        if method == "sft":
+        if sft_on_trl:
             from tasks.training.annotated_rows import with_annotated
 
             loaded = with_annotated(loaded)
