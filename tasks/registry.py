@@ -50,7 +50,7 @@ from tasks import sequential
 CANDIDATE, LIVE, RETIRED = "candidate", "live", "retired"
 BACKENDS = ("trl", "openai", "gemini")
 # Which registry backend serves the sessions of each LLM provider.
-PROVIDER_BACKEND = {"tgi": "trl", "openai": "openai", "gemini": "gemini"}
+PROVIDER_BACKEND = {"tgi": "trl", "local": "trl", "openai": "openai", "gemini": "gemini"}
 # The decision rule's parameters, from the environment (see docs/retraining.md): review,
 # compare, promote and ``mockingbird models simulate`` all read them here.
 POLICY_ENV = {
