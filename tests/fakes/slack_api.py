@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 import threading
 import time
 import urllib.error
@@ -35,6 +36,13 @@ from tests.fakes import slack_limits
 
 BOT_USER, BOT_ID, TEAM = "UBOT", "BBOT", "T0001"
 JSON_FIELDS = {"blocks", "view", "files", "attachments", "metadata"}
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client dropping its kept-alive connection (a bot process ending) is no error worth a traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @dataclass
@@ -80,7 +88,7 @@ class FakeSlackAPI:
         self._failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = defaultdict(list)
         self._ts = itertools.count(1)
         self._lock = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-slack", daemon=True
