@@ -47,10 +47,10 @@ app.add_typer(bank_app, name="bank")
 
 COMMAND_MODULES: tuple[str, ...] = (
     "tasks.evaluation.cli",
-    "tasks.cli",
+    "tasks.pipeline.cli",
     "bot.slack.cli",
     "bot.discord.cli",
-    "tasks.retention_cli",
+    "tasks.data.retention_cli",
     "tasks.training.cli",
     "bot.doctor",
 )

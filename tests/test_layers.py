@@ -57,8 +57,8 @@ def test_the_check_fails_on_each_arrow_the_issue_named(tmp_path: Path) -> None:
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
     wrong = {
         "bot/engine/lifecycle.py": "import bot.ops.metrics",
-        "bot/slack/stats.py": "import tasks.jobs",
-        "tasks/retention.py": "import bot.engine.views",
+        "bot/slack/stats.py": "import tasks.pipeline.jobs",
+        "tasks/data/retention.py": "import bot.engine.views",
         "chains/schemas.py": "import bot.store.models",
     }
     for path, line in wrong.items():

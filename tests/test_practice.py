@@ -20,8 +20,8 @@ from chains.contract import CallRecord
 from chains.providers import GradeRequest, Result
 from chains.providers.offline import OfflineProvider
 from chains.schemas import Feedback
-from tasks import export, preferences
-from tasks.dispatch import InProcessSink
+from tasks.data import export, preferences
+from tasks.pipeline.dispatch import InProcessSink
 from tests.conftest import make_settings
 
 

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bot.config import get_settings
 from bot.errors import FixableError
-from tasks.outputs import prepare_output
+from tasks.data.outputs import prepare_output
 
 err = Console(stderr=True)
 dataset_app = typer.Typer(help="Preference data: build, export, validate.", no_args_is_help=True)
@@ -45,7 +45,7 @@ def _celery_app():  # type: ignore[no-untyped-def]
             "REDIS_URL is not set: background tasks run in-process, so there is no worker or beat "
             "to start. Set REDIS_URL=redis://HOST:6379/0 to use Celery."
         )
-    from tasks.celery_app import make_app
+    from tasks.pipeline.app import make_app
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return make_app(settings)
@@ -108,7 +108,7 @@ def beat(ctx: typer.Context) -> None:
 @dataset_app.command("build")
 def dataset_build() -> None:
     """Rebuild every preference pair and KTO label from the stored ratings and corrections."""
-    from tasks import preferences
+    from tasks.data import preferences
 
     db = _database()
     result = _build(db, preferences)
@@ -143,7 +143,7 @@ def dataset_export(
     build: Annotated[bool, typer.Option(help="Rebuild the preference data first.")] = True,
 ) -> None:
     """Write the preference data in a trainer's format: streamed, redacted, with a progress bar."""
-    from tasks import export, preferences
+    from tasks.data import export, preferences
 
     if fmt not in export.FORMATS:
         raise _fail(f"--format must be one of {', '.join(export.FORMATS)}.")
@@ -173,7 +173,7 @@ def dataset_validate(
     fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)],
 ) -> None:
     """Check every row of an export file against its format."""
-    from tasks import export
+    from tasks.data import export
 
     if not path.is_file():
         raise _fail(f"{path} does not exist.")
@@ -190,8 +190,8 @@ def outbox_relay(
     interval: Annotated[float, typer.Option(help="Seconds between runs with --loop.")] = 5.0,
 ) -> None:
     """Deliver signals kept in the outbox (broker down, or published but never confirmed)."""
-    from tasks import outbox
-    from tasks.celery_sink import is_broker_error, publisher
+    from tasks.pipeline import outbox
+    from tasks.pipeline.sink import is_broker_error, publisher
 
     app = _celery_app()
     db = _database()
@@ -212,7 +212,7 @@ def outbox_relay(
 @outbox_app.command("status")
 def outbox_status() -> None:
     """How many signals wait in the outbox."""
-    from tasks import outbox
+    from tasks.pipeline import outbox
 
     with _database().session() as session:
         err.print(f"{outbox.pending(session)} pending.")

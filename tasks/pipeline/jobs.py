@@ -24,9 +24,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from bot.config import get_settings
 from bot.store.db import Database
 from bot.store.models import utcnow
-from tasks import bulk, deadletter, export, ingest, preferences, retrain_trigger, rollups, state
-from tasks.ingest import PoisonPayload
-from tasks.runtime import database, redis_client
+from tasks.data import export, preferences, rollups, state
+from tasks.pipeline import bulk, deadletter, ingest, retrain_trigger
+from tasks.pipeline.ingest import PoisonPayload
+from tasks.pipeline.runtime import database, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def _mark_dirty(*turn_ids: Any) -> None:
 
 def _confirm(task: Task, payloads: list[Any]) -> None:
     """Stored or dead-lettered: the sink's write-ahead outbox rows are done."""
-    from tasks import outbox
+    from tasks.pipeline import outbox
 
     signal = task.name.removeprefix("mockingbird.")
     outbox.confirm(database(), [outbox.key_of(signal, p) for p in payloads if isinstance(p, dict)])
@@ -104,7 +105,7 @@ def _signal(task: Task, handler: Any, payload: Any) -> dict[str, Any]:
         _confirm(task, [payload])
         return {"dead_letter": dead}
     if isinstance(payload, dict) and not payload.get("idempotency_key"):
-        _confirm(task, [payload])  # keyed signals were settled in their own transaction (tasks.ingest)
+        _confirm(task, [payload])  # keyed signals were settled in their own transaction (tasks.pipeline.ingest)
     _mark_dirty(result.get("turn_id"))
     return result
 
@@ -192,7 +193,7 @@ def rollup_stats(self: Task, days: int = 2) -> dict[str, Any]:
 @shared_task(bind=True, base=PipelineTask, name="mockingbird.purge_retention")
 def purge_retention(self: Task) -> dict[str, Any]:
     """Scrub transcripts older than ``RETENTION_DAYS`` (nothing when it is 0)."""
-    from tasks.retention import purge_from_settings
+    from tasks.data.retention import purge_from_settings
 
     report = purge_from_settings(get_settings())
     return {"purged": False} if report is None else {"purged": True, **report.as_json()}
@@ -208,7 +209,7 @@ def review_models(self: Task) -> dict[str, Any]:
 
 @shared_task(bind=True, base=PipelineTask, name="mockingbird.relay_outbox")
 def relay_outbox(self: Task) -> dict[str, Any]:
-    from tasks.celery_sink import is_broker_error, publisher
+    from tasks.pipeline.sink import is_broker_error, publisher
 
     settings = get_settings()
     publish = publisher(self.app, settings.celery_queue)
@@ -216,7 +217,7 @@ def relay_outbox(self: Task) -> dict[str, Any]:
 
 
 def outbox_relay(db: Database, publish: Any, is_broker_error: Any, visibility_timeout_s: int = 3600) -> dict[str, Any]:
-    from tasks import outbox
+    from tasks.pipeline import outbox
 
     grace = outbox.grace_for(visibility_timeout_s)
     return outbox.relay(db, publish, is_broker_error=is_broker_error, grace=grace).as_dict()

@@ -6,7 +6,7 @@ one row per (turn, recruiter), replaced on resubmit. Running either twice stores
 A payload may carry ``at``, when the person acted (the Celery sink stamps it). The stored row
 keeps the time of the latest click it has seen (also when the value repeats), and an older
 message arriving late (from the outbox, or a retry) never overwrites or withdraws a newer one
-(``apply_ratings``, shared with ``tasks.bulk``).
+(``apply_ratings``, shared with ``tasks.pipeline.bulk``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from bot.store.models import Correction, PipelineState, Rating, Turn, User, User
 from bot.store.privacy import forgotten_at, stone_moment, tombstone_key
 from bot.store.tally import tally
 from chains.schemas import Feedback
-from tasks import outbox
+from tasks.pipeline import outbox
 
 
 class PoisonPayload(ValueError):

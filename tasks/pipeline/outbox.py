@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from bot.store.db import Database
 from bot.store.models import OutboxMessage, utcnow
-from tasks import deadletter
+from tasks.pipeline import deadletter
 
 log = logging.getLogger(__name__)
 

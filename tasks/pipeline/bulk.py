@@ -5,7 +5,7 @@ wins, also over a repeated value or a withdraw: ``ingest.apply_ratings``, shared
 forgotten people stay forgotten), but a handful of statements for the whole batch instead
 of a transaction per rating: one lookup of turns, people and deletion requests, one upsert.
 
-The write-ahead outbox rows of the batch (``tasks.outbox``) are deleted in the same transaction,
+The write-ahead outbox rows of the batch (``tasks.pipeline.outbox``) are deleted in the same transaction,
 stored and dead-lettered signals alike (``outbox.settle``), as ``ingest`` does for one signal. Used by
 ``mockingbird.record_ratings`` (the relay's backlog); a click is one ``mockingbird.record_rating``.
 """
@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from bot.store.db import Database
 from bot.store.models import PipelineState, Turn, User, UserRole, as_utc, utcnow
 from bot.store.privacy import stone_moment, tombstone_key
-from tasks import deadletter, outbox
-from tasks.ingest import Person, PoisonPayload, RatingPayload, _parse, apply_ratings, upsert_user
+from tasks.pipeline import deadletter, outbox
+from tasks.pipeline.ingest import Person, PoisonPayload, RatingPayload, _parse, apply_ratings, upsert_user
 
 TASK = "mockingbird.record_ratings"
 

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, PreferencePair, Rating, Turn, User, utcnow
 from bot.store.tally import counted_vote
-from tasks.prompting import answer_messages, completion_text, feedback_messages, prompt_hash
+from tasks.data.prompting import answer_messages, completion_text, feedback_messages, prompt_hash
 
 MAX_PAIRS_PER_PROMPT = 16
 CONTENT = ("prompt", "chosen", "rejected", "completion", "label")

@@ -23,7 +23,7 @@ def purge(
     """Remove answers, prompts, model outputs and other text of sessions idle longer than the retention."""
     from bot.config import get_settings
     from bot.store.db import open_database
-    from tasks.retention import purge_expired
+    from tasks.data.retention import purge_expired
 
     settings = get_settings()
     chosen = days if days is not None else settings.retention_days
