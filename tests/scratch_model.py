@@ -1,4 +1,5 @@
-"""Test and benchmark support (not shipped in the package): build a LLaMA-architecture model from a config, with a tokenizer trained on the project's own text.
+"""Test and benchmark support, not shipped in the package: a LLaMA-architecture model built from
+a config, with a tokenizer trained on the project's own text.
 
 Nothing is downloaded: the tokenizer learns its vocabulary from the question bank and the
 answer fixtures, and the weights are randomly initialised. Tests use a tiny one as ``--base``;
