@@ -33,7 +33,7 @@ def purge(
         return
     report = purge_expired(open_database(settings), chosen, dry_run=dry_run)
     if as_json:
-        typer.echo(json.dumps(report.as_json(), indent=2))
+        typer.echo(json.dumps(report.model_dump(mode="json"), indent=2))
         return
     verb = "Would purge" if dry_run else "Purged"
     err.print(f"{verb} {report.sessions} session(s) idle since before {report.cutoff:%Y-%m-%d %H:%M} UTC: "

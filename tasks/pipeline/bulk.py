@@ -12,9 +12,9 @@ stored and dead-lettered signals alike (``outbox.settle``), as ``ingest`` does f
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -28,21 +28,14 @@ from tasks.pipeline.ingest import Person, PoisonPayload, RatingPayload, _parse, 
 TASK = "mockingbird.record_ratings"
 
 
-@dataclass
-class BulkResult:
+class BulkResult(BaseModel):
+    """What a batch changed; ``model_dump()`` is the task's result (the turns stay in the process)."""
+
     stored: int = 0
     withdrawn: int = 0
     skipped: int = 0
     dead: int = 0
-    turn_ids: set[int] = field(default_factory=set)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "stored": self.stored,
-            "withdrawn": self.withdrawn,
-            "skipped": self.skipped,
-            "dead": self.dead,
-        }
+    turn_ids: set[int] = Field(default_factory=set, exclude=True)
 
 
 def record_ratings(

@@ -126,7 +126,7 @@ def record_ratings(self: Task, payloads: Any) -> dict[str, Any]:
         }
     result = bulk.record_ratings(db, payloads)  # settles the outbox rows in its own transaction
     _mark_dirty(*result.turn_ids)
-    return result.as_dict()
+    return result.model_dump()
 
 
 @shared_task(bind=True, base=PipelineTask, name="mockingbird.record_correction", ignore_result=True)
@@ -140,9 +140,9 @@ def build_preferences(self: Task, turn_ids: list[int] | None = None, full: bool 
     """Rebuild pairs for the given turns, or for the turns marked since the last run, or all (``full``)."""
     db = database()
     if full:
-        return preferences.build(db).as_dict()
+        return preferences.build(db).model_dump()
     if turn_ids is not None:
-        return preferences.build(db, turn_ids).as_dict()
+        return preferences.build(db, turn_ids).model_dump()
     client = redis_client()
     total = preferences.BuildResult()
     while client is not None:
@@ -154,7 +154,7 @@ def build_preferences(self: Task, turn_ids: list[int] | None = None, full: bool 
         except Exception:
             client.sadd(_dirty_key(), *ids)  # try these again next time
             raise
-    return total.as_dict()
+    return total.model_dump()
 
 
 @shared_task(bind=True, base=PipelineTask, name="mockingbird.export_dataset")
@@ -168,7 +168,7 @@ def nightly(db: Database, out_dir: Path) -> dict[str, Any]:
     built = preferences.build(db)
     folder = out_dir / utcnow().date().isoformat()
     files = {fmt: export.export(db, fmt, folder / f"{fmt}.jsonl").as_dict() for fmt in export.FORMATS}
-    record = {"at": utcnow().isoformat(), "build": built.as_dict(), "files": files}
+    record = {"at": utcnow().isoformat(), "build": built.model_dump(), "files": files}
     with db.session() as session:
         state.put(session, "dataset:last", record)
     return record
@@ -196,7 +196,7 @@ def purge_retention(self: Task) -> dict[str, Any]:
     from tasks.data.retention import purge_from_settings
 
     report = purge_from_settings(get_settings())
-    return {"purged": False} if report is None else {"purged": True, **report.as_json()}
+    return {"purged": False} if report is None else {"purged": True, **report.model_dump(mode="json")}
 
 
 @shared_task(bind=True, base=PipelineTask, name="mockingbird.review_models")
@@ -220,4 +220,4 @@ def outbox_relay(db: Database, publish: Any, is_broker_error: Any, visibility_ti
     from tasks.pipeline import outbox
 
     grace = outbox.grace_for(visibility_timeout_s)
-    return outbox.relay(db, publish, is_broker_error=is_broker_error, grace=grace).as_dict()
+    return outbox.relay(db, publish, is_broker_error=is_broker_error, grace=grace).model_dump()
