@@ -6,6 +6,7 @@ import logging
 
 from bot.config import Settings, get_settings
 from bot.engine import InterviewEngine
+from bot.engine.prefetch import NextQuestions
 from bot.engine.signals import SignalSink
 from bot.ops.metrics import PrometheusObserver
 from bot.store.db import Database, open_database
@@ -36,4 +37,5 @@ def build_engine(settings: Settings | None = None, *, provider: str | None = Non
     # A promoted Gemini exemplar set (prompt-tuning version) replaces the live query for Gemini.
     exemplars = RegistryExemplars(db, fallback=ExemplarSource(db)) if chosen == "gemini" else ExemplarSource(db)
     return InterviewEngine(db, providers.build(settings, provider), settings, signals=make_sink(settings, db),
-                           exemplars=exemplars, variants=variant_chooser(db, chosen), observer=PrometheusObserver())
+                           exemplars=exemplars, variants=variant_chooser(db, chosen), observer=PrometheusObserver(),
+                           next_questions=NextQuestions(db))

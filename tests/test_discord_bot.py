@@ -9,6 +9,7 @@ the engine stored.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -225,7 +226,8 @@ def test_interview_opens_a_thread_grades_answers_and_reports(
     assert str(feedback.json["message_reference"]["message_id"]) == message_id
     buttons = [b["custom_id"] for row in feedback.json["components"] for b in row["components"]]
     turn_id = discord_engine.get(record.id).turns[0].id
-    assert buttons == [f"mb:rate:{turn_id}:up", f"mb:rate:{turn_id}:down", f"mb:correct:{turn_id}"]
+    assert buttons == [f"mb:rate:{turn_id}:up", f"mb:rate:{turn_id}:down", f"mb:again:{record.id}:{turn_id}",
+                       f"mb:correct:{turn_id}"]
     assert second.json["embeds"][0]["title"] == "Question 2 of 2"
     assert fake.requests("POST", rf"/channels/{thread['id']}/typing", after=mark)
 
@@ -496,7 +498,7 @@ def test_start_up_asks_for_message_content_and_registers_the_commands(
 
     (sync,) = fake.requests("PUT", rf"/applications/{fake.application_id}/guilds/{fake.guild_id}/commands")
     commands = {command["name"]: command for command in sync.json}
-    assert set(commands) == {"interview", "interview-stats", "interview-forget-me"}
+    assert set(commands) == {"interview", "interview-stats", "interview-forget-me", "interview-progress"}
     options = {option["name"]: option for option in commands["interview"]["options"]}
     assert options["role"]["required"] and options["role"]["autocomplete"]
     assert [c["value"] for c in options["kind"]["choices"]] == ["behavioral", "technical"]
@@ -858,3 +860,46 @@ def test_an_error_that_echoes_what_was_typed_shows_no_masked_link(
     fake.dispatch("INTERACTION_CREATE", fake.slash("interview", people["candidate"], role="[login](https://evil.example)"))
     said = fake.wait_for(lambda c: c.method in ("POST", "PATCH") and "evil.example" in str(c.json), after=mark)
     assert "](https://evil.example)" not in str(said.json)
+
+
+def test_job_ad_try_again_and_progress(
+    fake: FakeDiscord, bot: ObservedBot, discord_engine: InterviewEngine, people: dict[str, dict[str, Any]]
+) -> None:
+    """#21 through the fake Discord: /interview with a job ad and a fixed level, the Try again button,
+    the report's before -> after and requirements, /interview-progress with its chart, the team CSV."""
+    ad = ("- Run and upgrade our Kubernetes clusters and the containers we deploy on them. "
+          "- Take part in the on-call rotation and lead incident response when production breaks")
+    thread, _ = start_interview(fake, people["candidate"], role="devops-sre", kind="technical", count=1,
+                                adaptive=False, job_ad=ad)
+    assert session_in(discord_engine, thread["id"]).requirements[0].startswith("Run and upgrade our Kubernetes")
+    mark, _ = answer(fake, bot, thread, people["candidate"], "I would check the pods.")
+    feedback = sent_messages(fake, thread, mark)[0].response
+    session = session_in(discord_engine, thread["id"])
+    turn_id = session.turns[0].id
+    ids = [c["custom_id"] for row in feedback["components"] for c in row["components"]]
+    assert f"mb:again:{session.id}:{turn_id}" in ids
+    mark, callback = press(fake, feedback, f"mb:again:{session.id}:{turn_id}", people["candidate"])
+    assert callback.json == {"type": 5, "data": {"flags": 64}}
+    question = fake.wait_for(lambda c: c.matches("POST", rf"/channels/{thread['id']}/messages")
+                             and bool(c.json.get("embeds")), after=mark)
+    assert "try again" in json.dumps(question.json["embeds"][0])
+    mark, _ = answer(fake, bot, thread, people["candidate"], STRONG)
+    report = fake.wait_for(lambda c: c.matches("POST", rf"/channels/{thread['id']}/messages")
+                           and "Session report" in json.dumps(c.json.get("embeds")), after=mark)
+    fields = {f["name"]: f["value"] for f in report.json["embeds"][0]["fields"]}
+    assert "/10 → " in fields["Scores"] and "Job requirement: Run and upgrade" in fields["Practice"]
+
+    mark = fake.mark()
+    fake.dispatch("INTERACTION_CREATE", fake.slash("interview-progress", people["candidate"]))
+    shown = fake.wait_for_call("POST", FOLLOWUP, after=mark, timeout=30)
+    assert shown.json["flags"] & 64 and shown.json["embeds"][0]["title"] == "Your progress"
+    assert shown.files["mockingbird-progress.png"].startswith(b"\x89PNG\r\n\x1a\n")
+    mark = fake.mark()
+    fake.dispatch("INTERACTION_CREATE", fake.slash("interview-progress", people["candidate"], team=True))
+    refusal = fake.wait_for_call("POST", FOLLOWUP, after=mark)
+    assert "only team leads" in refusal.json["content"] and not refusal.files
+    mark = fake.mark()
+    fake.dispatch("INTERACTION_CREATE", fake.slash("interview-progress", people["lead"], team=True))
+    team = fake.wait_for_call("POST", FOLLOWUP, after=mark)
+    csv_rows = team.files["mockingbird-team.csv"].decode().splitlines()
+    assert csv_rows[0] == "role,criterion,average,answers,candidates" and csv_rows[1].startswith("devops-sre,")

@@ -195,7 +195,8 @@ def test_feedback_blocks_carry_tally_buttons_and_respect_slack_limits() -> None:
     assert buttons["positive_button"]["text"]["text"].endswith("· 3")
     assert buttons["negative_button"]["text"]["text"].endswith("· 1")
     assert (buttons["positive_button"]["value"], buttons["negative_button"]["value"]) == ("11:up", "11:down")
-    assert [(e["action_id"], e["value"]) for e in correct["elements"]] == [("correct_feedback", "11")]
+    assert [(e["action_id"], e["value"]) for e in correct["elements"]] == [
+        ("try_again", "1:11"), ("correct_feedback", "11")]
     assert any("only its first part" in json.dumps(b) for b in body)
     assert "question 1 of 3" in text
 

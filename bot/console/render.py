@@ -16,6 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from bot.engine.report import practice_lines, scores_shown
 from bot.engine.sections import feedback_sections, report_sections
 from bot.engine.views import SessionView, TurnView
 from chains.bank import Bank
@@ -65,17 +66,10 @@ def report_panel(report: SessionReport) -> Panel:
     table.add_column("topic")
     table.add_column("score", justify="right")
     for turn in report.turns:
-        table.add_row(str(turn.index), literal(turn.domain), "skipped" if turn.skipped else
-                      " → ".join(f"{s}/10" for s in [turn.score, *turn.retry_scores]) if turn.score is not None
-                      else "-")
+        table.add_row(str(turn.index), literal(turn.domain), scores_shown(turn))
     parts: list[object] = [Text(report.summary), table]
-    if report.level_path:
-        parts.append(Text(f"Difficulty: {' → '.join(report.level_path)}"))
-    if report.requirements:
-        parts.append(_bullets("Job requirements practised", [
-            f"{r.requirement}: " + (f"{r.average_score}/10 over {r.questions} question(s)"
-                                    if r.average_score is not None else "not answered")
-            for r in report.requirements], "cyan"))
+    if report.level_path or report.requirements:
+        parts.append(_bullets("Practice", practice_lines(report), "cyan"))
     parts.extend(_bullets(title, items, _STYLE[key]) for key, title, items in report_sections(report))
     title = literal(f"Session report: {report.role}, {report.kind}, {report.level}")
     return Panel(Group(*parts), title=title, border_style="green")  # type: ignore[arg-type]

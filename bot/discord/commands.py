@@ -1,5 +1,6 @@
 """Slash commands: ``/interview`` opens a thread and runs the interview there; ``/interview-stats``
-shows team leads satisfaction over time with a chart.
+shows team leads satisfaction over time with a chart; ``/interview-progress`` shows a candidate's
+progress with a chart (and team leads, with ``team``, the team's weakest criteria as CSV).
 
 (No ``from __future__ import annotations`` here: discord.py reads the parameter annotations at
 definition time, and ``count``'s upper bound comes from settings.)
@@ -29,6 +30,7 @@ PLATFORM = "discord"
 NO_THREAD = "I couldn't open a thread here, so the interview was not started."
 START_FAILED = "Sorry, something went wrong on my side. Please run /interview again in a minute."
 CHART_NAME = "mockingbird-stats.png"
+PROGRESS_CHART_NAME, TEAM_CSV_NAME = "mockingbird-progress.png", "mockingbird-team.csv"
 
 
 class InterviewTree(app_commands.CommandTree[Any]):
@@ -72,6 +74,8 @@ def build_tree(client: discord.Client, engine: InterviewEngine) -> InterviewTree
         kind="Behavioral or technical questions",
         level="Seniority of the questions",
         count="How many questions",
+        adaptive="Let the level follow your answers (default: yes)",
+        job_ad="Paste a job ad: the questions practise its requirements",
     )
     @app_commands.autocomplete(role=role_autocomplete)
     @app_commands.choices(
@@ -84,8 +88,16 @@ def build_tree(client: discord.Client, engine: InterviewEngine) -> InterviewTree
         kind: str = "behavioral",
         level: str = "mid",
         count: Range[int, 1, max_questions] | None = None,
+        adaptive: bool = True,
+        job_ad: Range[str, 1, 4000] | None = None,
     ) -> None:
-        await start_interview(engine, interaction, role=role, kind=kind, level=level, count=count)
+        await start_interview(engine, interaction, role=role, kind=kind, level=level, count=count,
+                              adaptive=adaptive, job_ad=job_ad)
+
+    @tree.command(name="interview-progress", description="Your scores over time, weakest criteria and streak.")
+    @app_commands.describe(team="Team leads: the weakest criteria across the team by role, as CSV")
+    async def interview_progress(interaction: discord.Interaction[Any], team: bool = False) -> None:
+        await show_progress(engine, interaction, team=team)
 
     @tree.command(
         name="interview-stats", description="Satisfaction with the feedback over time (team leads)."
@@ -121,6 +133,8 @@ async def start_interview(
     kind: str,
     level: str,
     count: int | None,
+    adaptive: bool = True,
+    job_ad: str | None = None,
 ) -> None:
     """Check what can be checked at once, defer, start the session, open a thread, ask question 1."""
     channel = interaction.channel
@@ -174,6 +188,8 @@ async def start_interview(
             questions=count,
             channel_id=str(channel.id),
             thread_id=str(thread.id),
+            adaptive=adaptive,
+            job_ad=job_ad,
         )
     except EngineError as exc:
         failed = await offload(engine.in_thread, PLATFORM, None, str(thread.id))
@@ -226,5 +242,37 @@ async def show_stats(
     await interaction.followup.send(
         embed=render.stats_embed(stats.as_text(), CHART_NAME),
         file=discord.File(io.BytesIO(chart), filename=CHART_NAME),
+        ephemeral=True,
+    )
+
+
+async def show_progress(engine: InterviewEngine, interaction: discord.Interaction[Any], *, team: bool) -> None:
+    """The person's own progress with a chart; with ``team``, team leads only, the team's weakest
+    criteria by role with the CSV attached. Private to whoever asked."""
+    from bot.engine.progress import team_csv, team_text
+    from bot.engine.progress_chart import render_progress_chart
+
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    actor = actor_of(interaction.user)
+    if team:
+        try:
+            rows = await offload(engine.team_progress, actor)
+        except EngineError as exc:
+            await private(interaction, render.md(str(exc)))
+            return
+        await interaction.followup.send(
+            embed=render.stats_embed(render.md(team_text(rows)), None),
+            file=discord.File(io.BytesIO(team_csv(rows).encode()), filename=TEAM_CSV_NAME),
+            ephemeral=True,
+        )
+        return
+    figures = await offload(engine.progress, actor)
+    if not figures.answers:
+        await private(interaction, render.md(figures.as_text().splitlines()[-1]))
+        return
+    chart = await offload(render_progress_chart, figures)
+    await interaction.followup.send(
+        embed=render.stats_embed(render.md(figures.as_text()), PROGRESS_CHART_NAME),
+        file=discord.File(io.BytesIO(chart), filename=PROGRESS_CHART_NAME),
         ephemeral=True,
     )

@@ -1,4 +1,4 @@
-"""Persistent buttons: 👍 / 👎 and "Correct" under feedback, 1-5 usefulness under the report.
+"""Persistent buttons: 👍 / 👎, "Try again" and "Correct" under feedback, 1-5 usefulness under the report.
 
 Each button is a ``DynamicItem`` whose ``custom_id`` carries everything it needs (the turn or
 session id), and the classes are registered at start-up (``Client.add_dynamic_items``), so a
@@ -127,13 +127,54 @@ class SurveyButton(
         await private(interaction, f"Thank you! You rated this practice {self.value}/5.")
 
 
-DYNAMIC_ITEMS: tuple[type[ui.DynamicItem[Any]], ...] = (RateButton, CorrectButton, SurveyButton)
+class TryAgainButton(
+    ui.DynamicItem[ui.Button[Any]], template=r"mb:again:(?P<session>[0-9]+):(?P<turn>[0-9]+)"
+):
+    """The candidate answers this feedback's question once more (only the latest feedback's)."""
+
+    def __init__(self, session_id: int, turn_id: int) -> None:
+        self.session_id, self.turn_id = session_id, turn_id
+        super().__init__(
+            ui.Button(
+                style=discord.ButtonStyle.secondary,
+                emoji="🔁",
+                label="Try again",
+                custom_id=f"mb:again:{session_id}:{turn_id}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: ui.Button[Any], match: re.Match[str], /
+    ) -> TryAgainButton:
+        return cls(int(match["session"]), int(match["turn"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        from bot.discord.conversation import post_question  # it imports this module for the views
+
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            progress = await offload(
+                engine_of(interaction).again, self.session_id, actor_of(interaction.user), self.turn_id
+            )
+        except EngineError as exc:
+            await private(interaction, render.md(str(exc)))
+            return
+        if interaction.channel is not None and progress.next_question is not None:
+            await post_question(interaction.channel, progress.session, progress)  # type: ignore[arg-type]
+        await private(interaction, "Here is the question again: answer it in the thread.")
 
 
-def feedback_view(turn_id: int) -> ui.View:
+DYNAMIC_ITEMS: tuple[type[ui.DynamicItem[Any]], ...] = (RateButton, CorrectButton, SurveyButton, TryAgainButton)
+
+
+def feedback_view(turn_id: int, session_id: int | None = None) -> ui.View:
+    """👍 / 👎, "Try again" (when the session is known) and "Correct"."""
     view = ui.View(timeout=None)
     view.add_item(RateButton(turn_id, 1))
     view.add_item(RateButton(turn_id, -1))
+    if session_id is not None:
+        view.add_item(TryAgainButton(session_id, turn_id))
     view.add_item(CorrectButton(turn_id))
     return view
 

@@ -120,7 +120,7 @@ async def post_progress(
         await thread.send(
             note,
             embed=render.graded_embed(graded, session),
-            view=feedback_view(graded.id),
+            view=feedback_view(graded.id, session.id),
             reference=reply_to,
             mention_author=False,
             allowed_mentions=NO_PINGS,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import discord
 
 from bot.engine import SessionView, TurnView
+from bot.engine.report import practice_lines, scores_shown
 from bot.engine.sections import feedback_sections, report_sections
 from bot.engine.text import clip, unmask_links
 from chains.schemas import Feedback, SessionReport
@@ -112,13 +113,12 @@ def report_embed(report: SessionReport) -> discord.Embed:
         description=clip(md(report.summary), SUMMARY_MAX),
         colour=score_colour(round(report.average_score) if report.average_score is not None else None),
     )
-    rows = [
-        f"{turn.index}. {md(turn.domain)}: "
-        + ("skipped" if turn.skipped else f"{turn.score}/10" if turn.score is not None else "-")
-        for turn in report.turns
-    ]
+    rows = [f"{turn.index}. {md(turn.domain)}: {scores_shown(turn)}" for turn in report.turns]
     if rows:
         embed.add_field(name="Scores", value=clip("\n".join(rows), FIELD_MAX), inline=False)
+    if practice := practice_lines(report):  # the job ad's requirements are user text
+        embed.add_field(name="Practice", value=clip("\n".join(md(line) for line in practice), FIELD_MAX),
+                        inline=False)
     for _, name, items in report_sections(report):
         embed.add_field(name=name, value=bullets(items), inline=False)
     embed.set_footer(text=f"Session {report.session_id} · How useful was this practice? Rate it 1-5 below.")

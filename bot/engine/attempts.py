@@ -19,8 +19,11 @@ from bot.store.models import InterviewSession, SessionState, Turn, TurnState, ut
 NOTHING_TO_REDO = "There is no feedback to try again on yet: 'again' answers the question you just had feedback on."
 
 
-def reopen(session: Session, record: InterviewSession) -> int:
+def reopen(session: Session, record: InterviewSession, turn_id: int | None = None) -> int:
     """Ask the last graded question again in ``record``; returns the new turn's id.
+
+    ``turn_id`` is the feedback a button was under: only the latest one can be tried again (an
+    older button would otherwise retry a different question than the one it is shown with).
 
     A compare-and-set on the session's version, like every other transition: a second
     'again' racing this one gets ``ConcurrentUpdate`` and changes nothing.
@@ -36,7 +39,11 @@ def reopen(session: Session, record: InterviewSession) -> int:
     if not answered or answered[-1].state != TurnState.graded:
         raise BadInput(NOTHING_TO_REDO)
     previous = answered[-1]
+    if turn_id is not None and turn_id != previous.id:
+        raise BadInput("Only the question you just had feedback on can be tried again.")
     first = next((t for t in turns if t.id == previous.attempt_of), previous)
+    if pending is not None and pending.attempt_of == first.id:  # a second click or a redelivered 'again'
+        raise BadInput("You are already trying that question again: type your answer.")
     index = pending.index if pending is not None else previous.index + 1
     result = session.execute(
         update(InterviewSession)

@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.engine.actors import Actor, Authorizer
 from bot.engine.errors import ConcurrentUpdate, Forbidden, NotYourSession, SessionNotFound
 from bot.engine.observer import EngineObserver, NoObserver
+from bot.engine.prefetch import NextQuestions
 from bot.engine.signals import SignalSink
 from bot.engine.views import FINISHED, SessionView
 from bot.store.db import Database
@@ -82,8 +83,10 @@ class EngineCore:
         exemplars: Exemplars | None = None,
         variants: VariantChooser | None = None,
         observer: EngineObserver | None = None,
+        next_questions: NextQuestions | None = None,
     ) -> None:
         self.db = db
+        self.next_questions = next_questions  # writes the next main question while the current one is answered
         self.provider = provider
         self.settings = settings
         self.signals = signals

@@ -67,14 +67,15 @@ class Intake(Lifecycle):
                 log.exception("on_claimed callback failed for session %s", record.id)
         return self._grade_and_advance(record.id, taken[0].turn_id, on_graded, *taken)
 
-    def again(self, session_id: int, actor: Actor) -> Progress:
-        """Try again: ask the question just graded once more (``bot.engine.attempts``)."""
+    def again(self, session_id: int, actor: Actor, turn_id: int | None = None) -> Progress:
+        """Try again: ask the question just graded (``turn_id``, when a button names it) once more
+        (``bot.engine.attempts``)."""
         with self.db.session() as session:
             record = self._load(session, session_id)
             self._check_candidate(record, actor)
-            turn_id = attempts.reopen(session, record)
+            asked = attempts.reopen(session, record, turn_id)
         view = self.get(session_id)
-        return Progress(session=view, next_question=next(t for t in view.turns if t.id == turn_id))
+        return Progress(session=view, next_question=next(t for t in view.turns if t.id == asked))
 
     def _cleaned(self, text: str | bytes) -> CleanText:
         cleaned = clean_answer(text, self.settings.max_answer_chars)
@@ -105,6 +106,8 @@ class Intake(Lifecycle):
         if record.state in FINISHED:
             raise InvalidTransition(f"This interview has ended, so there is nothing to {action}. "
                                     "Start a new one whenever you like.")
+        if record.state == SessionState.grading and not record.turns:
+            raise ConcurrentUpdate("I'm still writing your first question; answer it once it appears.")
         if record.state == SessionState.grading:
             raise ConcurrentUpdate("I'm still working on your previous answer; give me a moment.")
         turn = next((t for t in reversed(record.turns) if t.state == TurnState.asked), None)

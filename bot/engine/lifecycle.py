@@ -30,6 +30,7 @@ from bot.engine import difficulty, tailoring
 from bot.engine.actors import Actor
 from bot.engine.core import EngineCore, compare_and_set
 from bot.engine.errors import BadInput, ProviderUnavailable
+from bot.engine.prefetch import Plan
 from bot.engine.report import build_report
 from bot.engine.views import FINISHED, Progress, SessionView, Started, TurnView
 from bot.store.models import InterviewSession, SessionState, Turn, TurnState, utcnow
@@ -256,6 +257,8 @@ class Lifecycle(EngineCore):
             return self._settled(session_id)
         view = replace(view, state=SessionState.awaiting_answer, version=view.version + 1,
                        turns=[*view.turns, asked])
+        if self.next_questions is not None:
+            self.next_questions.prepare_after(view, self._prepare_question)
         return Progress(session=view, next_question=asked)
 
     @staticmethod
@@ -270,6 +273,24 @@ class Lifecycle(EngineCore):
         return Progress(session=view, next_question=view.current)
 
     def _next_question(self, view: SessionView, requirement: str | None = None) -> Question:
+        """The question prepared while the last one was answered, if it was planned alike, else a new one."""
+        if self.next_questions is not None:
+            prepared = self.next_questions.take(view, self._plan(view, requirement))
+            if prepared is not None:
+                return prepared
+        return self._write_question(view, requirement)
+
+    @staticmethod
+    def _plan(view: SessionView, requirement: str | None) -> Plan:
+        """What the next question depends on: an adaptive level can change with the answer just graded."""
+        return {"level": difficulty.next_level(view), "requirement": requirement}
+
+    def _prepare_question(self, view: SessionView) -> tuple[Question, Plan]:
+        """The next main question written before the current answer is in (``NextQuestions``)."""
+        requirement = tailoring.next_requirement(view)
+        return self._write_question(view, requirement), self._plan(view, requirement)
+
+    def _write_question(self, view: SessionView, requirement: str | None = None) -> Question:
         request = QuestionRequest(
             role=view.role, kind=view.kind, level=difficulty.next_level(view),  # type: ignore[arg-type]
             focus=requirement,

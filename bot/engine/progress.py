@@ -72,6 +72,24 @@ class CandidateProgress:
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def as_text(self) -> str:
+        """Plain text for chat surfaces (the first line is a title); adapters escape it for their platform."""
+        if not self.answers:
+            return "Your progress\nNo graded answers yet: start an interview and your progress shows here."
+        lines = [
+            "Your progress",
+            f"{self.answers} answers in {self.sessions} sessions, average {self.average}/10. "
+            f"Practice streak: {self.streak_days} day(s) (longest {self.longest_streak_days}).",
+            "By role: " + ", ".join(f"{role} {v['average']}/10 ({int(v['answers'])})"
+                                    for role, v in self.by_role.items()),
+            "Criteria (average, first → latest session): " + ", ".join(
+                f"{name} {v['average']} ({v['first']} → {v['latest']})" for name, v in self.criteria.items()),
+        ]
+        for weak in self.weakest:
+            helped = f"; helped most: {weak.helped_most} (+{weak.gain})" if weak.helped_most else ""
+            lines.append(f"Weak: {weak.criterion} {weak.average}/10{helped}")
+        return "\n".join(lines)
+
 
 @dataclass(frozen=True)
 class TeamWeakness:
@@ -175,6 +193,16 @@ def team_weaknesses(session: Session, platform: str) -> list[TeamWeakness]:
     rows = [TeamWeakness(role, name, _mean(values), len(values), len(people[(role, name)]))
             for (role, name), values in scores.items()]
     return sorted(rows, key=lambda r: (r.role, r.average, r.criterion))
+
+
+def team_text(rows: list[TeamWeakness], per_role: int = WEAKEST) -> str:
+    """The weakest criteria of each role as plain text (first line a title), for chat surfaces."""
+    lines = ["Team: weakest criteria by role"]
+    for role in dict.fromkeys(r.role for r in rows):
+        weakest = [r for r in rows if r.role == role][:per_role]
+        lines.append(f"{role}: " + ", ".join(f"{r.criterion} {r.average}/10 ({r.answers} answers, "
+                                             f"{r.candidates} people)" for r in weakest))
+    return "\n".join(lines) if rows else lines[0] + "\nNo graded answers yet."
 
 
 def team_csv(rows: list[TeamWeakness]) -> str:

@@ -72,3 +72,22 @@ def build_report(session: InterviewSession) -> SessionReport:
         strengths=strengths, weaknesses=weaknesses, next_steps=next_steps, summary=summary,
         level_path=path if session.adaptive else [], requirements=_requirements(session, turns),  # type: ignore[arg-type]
     )
+
+
+def scores_shown(turn: TurnSummary) -> str:
+    """A report row's score as every front end shows it: ``4/10 → 8/10`` after a second attempt."""
+    if turn.skipped:
+        return "skipped"
+    if turn.score is None:
+        return "not graded"
+    return " → ".join(f"{score}/10" for score in [turn.score, *turn.retry_scores])
+
+
+def practice_lines(report: SessionReport) -> list[str]:
+    """Plain-text lines for the difficulty path and the job-ad requirements (adapters escape them)."""
+    lines = [f"Difficulty: {' → '.join(report.level_path)}"] if report.level_path else []
+    for item in report.requirements:
+        how = (f"{item.average_score}/10 over {item.questions} question(s)" if item.average_score is not None
+               else "not answered")
+        lines.append(f"Job requirement: {item.requirement} — {how}")
+    return lines

@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.engine import InterviewEngine
 from bot.slack import blocks
 from bot.slack.assistant import AssistantPane, ignore_context_change
+from bot.slack.connections import reuse_connections
 from bot.slack.feedback import FeedbackActions
 from bot.slack.home import publish_home
 from bot.slack.interviews import Interviews
@@ -105,6 +106,7 @@ def build_app(
     if not secret and not socket_mode:
         raise ConfigError("SLACK_SIGNING_SECRET is not set; HTTP mode verifies every request with it.")
     redact_log_secrets()  # response URLs are credentials; the SDKs would log them
+    reuse_connections()  # keep-alive for every Web API call, HTTP mode and Socket Mode
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-work")
     app = App(
         name="mockingbird",
@@ -133,6 +135,7 @@ def register(app: App, engine: InterviewEngine, pool: Executor, *, tally_timeout
         (app.view(START_CALLBACK), interviews.ack_form, interviews.run_form),
         (app.event("message"), _ack, interviews.run_message),
         (app.action(blocks.SURVEY), _ack, interviews.run_survey),
+        (app.action(blocks.TRY_AGAIN), _ack, interviews.run_again),
         (app.action(blocks.RATE), _ack, feedback.run_rating),
         (app.action(blocks.LEGACY_RATE_UP), _ack, feedback.run_rating),
         (app.action(blocks.LEGACY_RATE_DOWN), _ack, feedback.run_rating),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.engine.report import practice_lines, scores_shown
 from bot.engine.sections import feedback_sections, report_sections
 from bot.engine.text import THREAD_HELP, shown_count, unmask_links
 from bot.engine.text import clip as clip_to
@@ -25,7 +26,7 @@ from chains.schemas import Feedback, SessionReport
 
 Block = dict[str, Any]
 
-RATE, CORRECT, SURVEY = "rate", "correct_feedback", "survey"
+RATE, CORRECT, SURVEY, TRY_AGAIN = "rate", "correct_feedback", "survey", "try_again"
 # The 👍 / 👎 buttons of messages posted before ratings used Slack's native feedback buttons.
 LEGACY_RATE_UP, LEGACY_RATE_DOWN = "rate_up", "rate_down"
 UP, DOWN = "up", "down"
@@ -106,7 +107,8 @@ def _feedback_sections(feedback: Feedback) -> list[Block]:
 def feedback_message(
     turn: TurnView, session: SessionView, tally: dict[str, Any] | None = None
 ) -> tuple[str, list[Block]]:
-    """The model's feedback with 👍 / 👎 (showing the tally) and a "Correct" button for recruiters."""
+    """The model's feedback with 👍 / 👎 (showing the tally), "Try again" for the candidate (answer the
+    question once more) and a "Correct" button for recruiters."""
     assert turn.feedback is not None, "only graded turns have feedback"
     feedback = turn.feedback
     label = session.question_label(turn)
@@ -116,7 +118,8 @@ def feedback_message(
         blocks.append(context("Your answer was long, so only its first part was graded."))
     blocks.append(rating_block(turn.id, tally or {}))
     blocks.append({"type": "actions", "block_id": f"correct-{turn.id}",
-                   "elements": [button("✏️ Correct", CORRECT, str(turn.id))]})
+                   "elements": [button("🔁 Try again", TRY_AGAIN, f"{session.id}:{turn.id}"),
+                                button("✏️ Correct", CORRECT, str(turn.id))]})
     return clip(f"Feedback on {label.lower()}: {feedback.score}/10. {esc(feedback.summary)}"), blocks
 
 
@@ -202,16 +205,15 @@ def correction_message(
 def report_message(report: SessionReport) -> tuple[str, list[Block]]:
     lines = []
     for turn in report.turns:
-        score = (
-            "skipped" if turn.skipped else (f"{turn.score}/10" if turn.score is not None else "not graded")
-        )
-        lines.append(f"{turn.index}. {esc(turn.domain)}: *{score}*")
+        lines.append(f"{turn.index}. {esc(turn.domain)}: *{scores_shown(turn)}*")
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Interview report", "emoji": True}},
         section(esc(report.summary)),
     ]
     if lines:
         blocks.append(section("\n".join(lines)))
+    if practice := practice_lines(report):  # the job ad's requirements are user text: escaped
+        blocks.append(section("\n".join(esc(line) for line in practice)))
     blocks.extend(section(bullets(title, items)) for _, title, items in report_sections(report))
     blocks.append(section("*How useful was this practice?*"))
     blocks.append(

@@ -29,6 +29,8 @@ class InterviewRequest:
     kind: str
     level: str
     questions: int | None
+    adaptive: bool = True  # the level follows the answers (the form can switch it off)
+    job_ad: str | None = None  # pasted in the form: the questions practise its requirements
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The App Home tab: a candidate's own interviews and how their scores are moving."""
+"""The App Home tab: a candidate's own interviews, their progress (with a chart image) and, for team
+leads, the team's weakest criteria by role."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
-from bot.engine import InterviewEngine
+from bot.engine import InterviewEngine, UserRole
+from bot.engine.progress import CandidateProgress, team_text
+from bot.engine.progress_chart import render_progress_chart
 from bot.slack.blocks import Block, context, esc, section
 from bot.slack.people import People
 from bot.slack.web import error_code
@@ -39,12 +42,29 @@ def trend_text(history: list[dict[str, Any]]) -> str:
     )
 
 
-def home_view(history: list[dict[str, Any]]) -> Block:
-    """``history`` is ``InterviewEngine.history`` (newest first)."""
+def progress_blocks(progress: CandidateProgress, chart_file: str | None, team: str | None) -> list[Block]:
+    """The progress figures (model-written suggestions escaped), the chart, the team view for leads."""
+    blocks: list[Block] = []
+    if progress.answers:
+        title, *lines = progress.as_text().splitlines()
+        blocks.append(section(f"*{esc(title)}*\n" + "\n".join(esc(line) for line in lines)))
+        if chart_file:
+            blocks.append({"type": "image", "slack_file": {"id": chart_file},
+                           "alt_text": "Your scores by session, overall and per criterion"})
+    if team is not None:
+        title, *lines = team.splitlines()
+        blocks.append(section(f"*{esc(title)}*\n" + "\n".join(esc(line) for line in lines)))
+        blocks.append(context("Export as CSV: `mockingbird progress --team --csv team.csv`."))
+    return blocks + ([{"type": "divider"}] if blocks else [])
+
+
+def home_view(history: list[dict[str, Any]], extra: list[Block] | None = None) -> Block:
+    """``history`` is ``InterviewEngine.history`` (newest first); ``extra`` the progress blocks."""
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Your mock interviews", "emoji": True}},
         section(trend_text(history)),
         {"type": "divider"},
+        *(extra or []),
     ]
     if not history:
         blocks.append(
@@ -73,8 +93,24 @@ def publish_home(engine: InterviewEngine, people: People, client: WebClient, eve
     """``app_home_opened`` on the Home tab: publish the user's own history."""
     if event.get("tab", "home") != "home" or not event.get("user"):
         return
-    history = engine.history(people.actor(event["user"]))
+    actor = people.actor(event["user"])
+    history = engine.history(actor)
+    progress = engine.progress(actor)
+    team = team_text(engine.team_progress(actor)) if UserRole.team_lead in engine.roles(actor) else None
+    extra = progress_blocks(progress, _upload_chart(client, progress) if progress.answers else None, team)
     try:
-        client.views_publish(user_id=event["user"], view=home_view(history))
+        client.views_publish(user_id=event["user"], view=home_view(history, extra))
     except SlackClientError as exc:
         log.warning("views.publish for %s failed: %s", event["user"], error_code(exc))
+
+
+def _upload_chart(client: WebClient, progress: CandidateProgress) -> str | None:
+    """Upload the progress chart (shared nowhere) and return its file id; None if Slack refuses (the
+    figures still show)."""
+    try:
+        uploaded = client.files_upload_v2(content=render_progress_chart(progress), filename="progress.png",
+                                          title="Your progress")
+        return str(uploaded["file"]["id"])
+    except (SlackClientError, KeyError, TypeError) as exc:
+        log.warning("progress chart upload failed: %s", exc)
+        return None

@@ -146,7 +146,9 @@ class Interviews:
         count = request.questions or self.engine.settings.default_questions
         intro = (
             f"<@{user}> started a mock interview: *{title}*, {request.kind}, {request.level}, "
-            f"{count} question{'s' if count != 1 else ''}. The questions and answers go in this thread."
+            f"{count} question{'s' if count != 1 else ''}"
+            f"{', tailored to a job ad' if request.job_ad else ''}{'' if request.adaptive else ', fixed level'}. "
+            "The questions and answers go in this thread."
         )
         try:
             posted = web.post(client, channel, intro, [blocks.section(intro)], thread_ts=thread)
@@ -161,6 +163,8 @@ class Interviews:
                 kind=request.kind,
                 level=request.level,
                 questions=request.questions,
+                adaptive=request.adaptive,
+                job_ad=request.job_ad,
                 channel_id=channel,
                 thread_id=parent,
             )
@@ -353,6 +357,17 @@ class Interviews:
             log.warning("could not delete %s/%s: %s", channel, ts, web.error_code(exc))
 
     # ── the end-of-session survey ───────────────────────────────────────────────────
+    def run_again(self, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        """The "Try again" button under a feedback: the candidate answers that question once more."""
+        user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
+        thread = (body.get("container") or {}).get("thread_ts") or (body.get("message") or {}).get("thread_ts")
+        session_id, _, turn_id = str(action.get("value", "")).partition(":")
+        if not channel or not thread or not session_id.isdecimal() or not turn_id.isdecimal():
+            return
+        actor = self.people.actor(user)
+        self._run(client, Thread(channel, thread), None,
+                  lambda: self.engine.again(int(session_id), actor, int(turn_id)))
+
     def run_survey(self, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
         thread = (body.get("container") or {}).get("thread_ts") or (body.get("message") or {}).get(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.engine import BadCorrection, corrected_feedback
+from bot.engine import BadCorrection, BadInput, corrected_feedback, tailoring
 from bot.engine.corrections import FIELDS as CORRECTION_FIELDS
 from bot.slack.blocks import Block, clip
 from bot.slack.commands import InterviewRequest
@@ -115,6 +115,10 @@ def start_form(bank: Bank, max_questions: int, default_questions: int, meta: dic
             [(str(n), str(n)) for n in range(1, max_questions + 1)],
             str(min(default_questions, max_questions)),
         ),
+        _select("difficulty", "Difficulty", [("Adaptive: follows your answers", "adaptive"),
+                                             ("Fixed at the level above", "fixed")], "adaptive"),
+        _text("job_ad", "Job ad (optional)", optional=True, max_length=3000,
+              hint="Paste a job description: the questions practise its requirements."),
     ]
     return _modal(START_CALLBACK, "Mock interview", "Start", blocks, meta)
 
@@ -132,10 +136,17 @@ def parse_start(view: dict[str, Any], bank: Bank, max_questions: int) -> Intervi
     raw = str(values.get("questions") or "")
     if not raw.isdecimal() or not 1 <= int(raw) <= max_questions:
         errors["questions"] = f"Choose between 1 and {max_questions} questions."
+    job_ad = str(values.get("job_ad") or "").strip() or None
+    if not errors and job_ad is not None:
+        try:  # said under the field, before anything is posted
+            tailoring.session_fields(job_ad, str(role), str(values["kind"]), bank)
+        except BadInput as exc:
+            errors["job_ad"] = clip(str(exc), 150)
     if errors:
         return errors
     return InterviewRequest(
-        role=str(role), kind=str(values["kind"]), level=str(values["level"]), questions=int(raw)
+        role=str(role), kind=str(values["kind"]), level=str(values["level"]), questions=int(raw),
+        adaptive=values.get("difficulty") != "fixed", job_ad=job_ad,
     )
 
 

@@ -123,6 +123,8 @@ class InterviewSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column()
+    # The next main question, written while the current one is answered (bot.engine.prefetch).
+    next_question: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     candidate: Mapped[User] = relationship()
     turns: Mapped[list[Turn]] = relationship(

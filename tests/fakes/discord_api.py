@@ -614,7 +614,8 @@ class FakeDiscord:
         for key, value in options.items():
             focused = isinstance(value, tuple)  # ("typed text", "focused") marks the option being typed
             raw = value[0] if focused else value
-            option: dict[str, Any] = {"name": key, "type": 4 if isinstance(raw, int) else 3, "value": raw}
+            kind = 5 if isinstance(raw, bool) else 4 if isinstance(raw, int) else 3  # boolean, integer, string
+            option: dict[str, Any] = {"name": key, "type": kind, "value": raw}
             if focused:
                 option["focused"] = True
             opts.append(option)

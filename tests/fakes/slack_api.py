@@ -71,6 +71,7 @@ class FakeSlackAPI(LoopbackServer):
         self.people_messages: set[tuple[str, str]] = set()  # (channel, ts) of people's messages (seen)
         self.assistant_threads: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts): status, title
         self.uploads: dict[str, bytes] = {}
+        self.connections = 0  # TCP connections accepted (keep-alive reuses them)
         self.group_members: dict[str, list[str]] = {}
         self.unreachable_channels: set[str] = set()  # chat.* to these answers not_in_channel
         self.socket_url: str | None = None  # what apps.connections.open hands out (see FakeSocketMode)
@@ -352,6 +353,14 @@ class FakeSlackAPI(LoopbackServer):
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; on a kept-alive connection Nagle's algorithm
+            # would hold the body back for the client's delayed ACK (~40 ms a call). Slack does not.
+            disable_nagle_algorithm = True
+
+            def setup(self) -> None:  # once per TCP connection
+                super().setup()
+                with fake._lock:
+                    fake.connections += 1
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

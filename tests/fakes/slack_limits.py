@@ -90,6 +90,14 @@ def block_error(block: dict[str, Any]) -> str | None:
             return "more than 10 fields or a field over 2000 characters"
         if isinstance(block.get("accessory"), dict):
             return _element_error(block["accessory"])
+    if kind == "image":
+        alt, sources = str(block.get("alt_text") or ""), [k for k in ("image_url", "slack_file") if block.get(k)]
+        if not alt or len(alt) > 2000:
+            return "image needs alt_text of 1 to 2000 characters"
+        if len(sources) != 1:
+            return "image needs exactly one of image_url and slack_file"
+        if sources == ["slack_file"] and not (block["slack_file"].get("id") or block["slack_file"].get("url")):
+            return "slack_file needs an id or a url"
     if kind == "header" and len(_text(block.get("text"))) > 150:
         return "header text over 150 characters"
     if kind == "context" and len(block.get("elements") or []) > 10:

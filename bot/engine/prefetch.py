@@ -1,0 +1,111 @@
+"""The next question, written while the candidate answers the current one.
+
+Without this, an answer waits for two model calls in a row: the feedback, then the next
+question. The next main question does not depend on the answer (a follow-up does, and is still
+written after it), so it can be written as soon as the current question is asked. It is stored
+on the session row (``interview_sessions.next_question``), so whichever replica handles the
+answer can use it; only the replica that advanced the session (a compare-and-set) takes it.
+
+Only a question written before any later question was asked is stored: a prefetch that finishes
+late (the candidate answered first and another replica already wrote the next question) is
+dropped. A prefetch still running in this process when the answer's feedback is done is waited
+for rather than duplicated. A failed prefetch changes nothing: the answer path writes the
+question itself, as before. So does a prepared question whose plan no longer holds: in an
+adaptive session the level can move with the score of the answer just graded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from typing import Any
+
+from sqlalchemy import select, update
+
+from bot.engine.views import SessionView
+from bot.store.db import Database
+from bot.store.models import InterviewSession, Turn
+from chains.schemas import Question
+
+log = logging.getLogger(__name__)
+
+# What a question was written for (its level, the job-ad requirement it probes): a prepared
+# question is used only when the session, once the answer is graded, still plans the same.
+Plan = dict[str, Any]
+WriteQuestion = Callable[[SessionView], tuple[Question, Plan]]
+
+
+class NextQuestions:
+    """Prepares and hands out each session's next main question (``prepare_after`` / ``take``)."""
+
+    def __init__(self, db: Database, *, workers: int = 16, wait_s: float = 60.0) -> None:
+        self.db = db
+        self.wait_s = wait_s  # the longest an answer waits for this process's own prefetch
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="next-question")
+        self._running: dict[int, Future[None]] = {}
+        self._lock = threading.Lock()
+
+    def prepare_after(self, view: SessionView, write: WriteQuestion) -> None:
+        """Start writing the question that follows ``view``'s current one, when one will follow."""
+        mains = sum(1 for t in view.turns if t.follow_up_of is None and t.attempt_of is None)  # not a try again
+        if view.finished or view.current is None or mains >= view.planned_questions:
+            return
+        with self._lock:
+            future = self._pool.submit(self._prepare, view, write)
+            self._running[view.id] = future
+        future.add_done_callback(lambda done: self._forget(view.id, done))
+
+    def take(self, view: SessionView, plan: Plan) -> Question | None:
+        """The prepared question for ``view`` (removed from the row), or None to write one now.
+
+        None too when it was planned otherwise (an adaptive session whose level moved with the
+        answer just graded) or was already asked in this session (a late duplicate).
+        """
+        self.wait(view.id, self.wait_s)
+        with self.db.session() as session:  # one transaction: read it, then clear it
+            stored = session.scalar(
+                select(InterviewSession.next_question).where(InterviewSession.id == view.id).with_for_update()
+            )
+            if stored is None:
+                return None
+            session.execute(
+                update(InterviewSession).where(InterviewSession.id == view.id).values(next_question=None)
+            )
+        if stored.get("plan") != plan:
+            return None
+        question = Question.model_validate(stored["question"])
+        asked = {t.question_id for t in view.turns} | {t.question for t in view.turns}
+        return None if question.id in asked or question.text in asked else question
+
+    def wait(self, session_id: int, timeout: float) -> None:
+        """Until this process's prefetch for the session (if any) has finished or ``timeout`` passed."""
+        with self._lock:
+            running = self._running.get(session_id)
+        if running is not None:
+            wait_for([running], timeout=timeout)
+
+    def _prepare(self, view: SessionView, write: WriteQuestion) -> None:
+        current = view.turns[-1]
+        try:
+            question, plan = write(view)
+        except Exception as exc:  # the answer path writes it instead
+            log.warning("could not prepare the next question of session %s: %s", view.id, exc)
+            return
+        later = select(Turn.id).where(Turn.session_id == view.id, Turn.index > current.index).exists()
+        with self.db.autocommit() as connection:
+            connection.execute(
+                update(InterviewSession)
+                .where(InterviewSession.id == view.id, ~later)
+                .values(next_question={"question": question.model_dump(mode="json"), "plan": plan})
+            )
+
+    def _forget(self, session_id: int, done: Future[None]) -> None:
+        with self._lock:
+            if self._running.get(session_id) is done:
+                del self._running[session_id]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
