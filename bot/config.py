@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     tgi_url: str | None = Field(default=None, alias="TGI_URL")
     tgi_api_key: SecretStr | None = Field(default=None, alias="TGI_API_KEY")
     tgi_adapter_id: str | None = Field(default=None, alias="TGI_ADAPTER_ID")
+    # The local provider (train extra): a base spec (HF directory, .gguf file, or "smollm2"), an
+    # optional PEFT adapter (directory, or a version name under <data dir>/models), the JSON grammar.
+    local_model: str = Field(default="smollm2", min_length=1, alias="LOCAL_MODEL")
+    local_adapter: str | None = Field(default=None, alias="LOCAL_ADAPTER")
+    local_constrained: bool = Field(default=True, alias="LOCAL_CONSTRAINED")
+    local_max_new_tokens: int = Field(default=512, ge=16, le=4096, alias="LOCAL_MAX_NEW_TOKENS")
 
     # Slack
     slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")

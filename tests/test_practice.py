@@ -173,9 +173,8 @@ def test_the_job_ad_goes_with_the_transcript(engine_for_ads: InterviewEngine, sq
     """The retention purge clears a stored ad with the answers; forget deletes it with the person."""
     from datetime import UTC, datetime, timedelta
 
-    from tasks.data.retention import purge_expired
-
     from bot.store.models import InterviewSession
+    from tasks.data.retention import purge_expired
 
     def ads() -> list[str | None]:
         with sqlite_db.session() as session:

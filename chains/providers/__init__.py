@@ -78,10 +78,17 @@ def _tgi(settings: Any) -> Provider:
     return build_tgi(settings)
 
 
+def _local(settings: Any) -> Provider:
+    from chains.providers.local import build as build_local  # torch and transformers load only here
+
+    return build_local(settings)
+
+
 register("offline", _offline)
 register("openai", _openai)  # SDKs are imported on first use, so a bare install starts fast
 register("gemini", _gemini)
 register("tgi", _tgi)
+register("local", _local)
 
 __all__ = [
     "AllProvidersFailed", "CallRecord", "FollowUpRequest", "GradeRequest", "Provider", "ProviderError",

@@ -19,7 +19,7 @@ from bot.store.models import ModelVersion
 CANDIDATE, LIVE, RETIRED = "candidate", "live", "retired"
 BACKENDS = ("trl", "openai", "gemini")
 # Which registry backend serves the sessions of each LLM provider.
-PROVIDER_BACKEND = {"tgi": "trl", "openai": "openai", "gemini": "gemini"}
+PROVIDER_BACKEND = {"tgi": "trl", "local": "trl", "openai": "openai", "gemini": "gemini"}
 
 
 class RegistryError(ValueError):

@@ -14,6 +14,7 @@ import json
 import random
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -148,10 +149,15 @@ class FakeLLMServer(LoopbackServer):
     api_key_header = "authorization"
 
     def __init__(
-        self, *, default: Reply | Callable[[Recorded], Reply] = VALID, api_key: str | None = None
+        self,
+        *,
+        default: Reply | Callable[[Recorded], Reply] = VALID,
+        api_key: str | None = None,
+        latency_s: float = 0.0,
     ) -> None:
         self.default = default
         self.api_key = api_key
+        self.latency_s = latency_s  # a model's time to answer (benchmarks): every reply waits this long
         self.requests: list[Recorded] = []
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -241,6 +247,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(401, fake.error(endpoint, 401))
             return
         reply = fake.next_reply(request)
+        if fake.latency_s:
+            time.sleep(fake.latency_s)
         if reply.mode == "hang":
             fake.wait_released(60)
             self.close_connection = True

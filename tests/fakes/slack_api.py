@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 import threading
 import time
 import urllib.error
@@ -25,7 +26,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -36,6 +37,13 @@ from tests.fakes.loopback import LoopbackServer
 
 BOT_USER, BOT_ID, TEAM = "UBOT", "BBOT", "T0001"
 JSON_FIELDS = {"blocks", "view", "files", "attachments", "metadata"}
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client dropping its kept-alive connection (a bot process ending) is no error worth a traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @dataclass
@@ -81,7 +89,7 @@ class FakeSlackAPI(LoopbackServer):
         self._failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = defaultdict(list)
         self._ts = itertools.count(1)
         self._lock = threading.Condition()
-        self._listen(self._handler())
+        self._listen(self._handler(), _Server)
 
     # ── lifecycle ───────────────────────────────────────────────────────────────────
     @property

@@ -1,0 +1,101 @@
+"""An open model in this process: ``LLM_PROVIDER=local`` (``LOCAL_MODEL``, ``LOCAL_ADAPTER``).
+
+The base is any spec ``chains.local.resolve_base`` reads (default: the packaged SmolLM2); the
+adapter is a PEFT directory or the name of a version under the data directory's ``models/``
+(where ``mockingbird retrain --backend trl`` writes), so the registry's traffic split can send a
+session to a candidate adapter (``with_model``) exactly as it picks a TGI ``adapter_id``.
+Constrained decoding (``LOCAL_CONSTRAINED``, on by default) is the JSON grammar; off, the chain's
+lenient parse, repair call and fallback order see the raw model, which is how its raw validity
+rate is measured. Needs the ``train`` extra; without it the provider fails like a dead one and
+the fallback order moves on.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from chains.contract import ProviderError
+from chains.llm import LLMProvider, OutputSpec
+from chains.llm.backend import as_role_dicts
+
+BASE_NAME = "local-base"  # the model recorded with calls the base answered
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, model: Any, *, adapters_dir: Path, adapter: str | None = None,
+                 constrained: bool = True, max_new_tokens: int = 512, timeout_s: float = 30.0) -> None:
+        self.local = model  # a chains.local.generate.LocalModel
+        self.adapters_dir = adapters_dir
+        self.adapter: str | None = None
+        self.model = BASE_NAME
+        self.constrained = constrained
+        self.max_new_tokens = max_new_tokens
+        self.timeout_s = timeout_s
+        self.where = f"local model {model.base_dir.name}"
+        if adapter:
+            self._use(adapter)
+
+    def _use(self, adapter: str) -> None:
+        """Load ``adapter`` (a directory, or a version name under ``adapters_dir``) and answer with it."""
+        path = Path(adapter).expanduser()
+        name = adapter
+        if not path.is_dir():
+            path = self.adapters_dir / adapter
+        else:
+            name = path.name
+        if not (path / "adapter_config.json").is_file():
+            raise ProviderError(f"no PEFT adapter at {adapter!r} (looked for adapter_config.json in {path})")
+        self.local.add_adapter(name, path)
+        self.adapter = self.model = name
+
+    def complete(self, messages: list[BaseMessage], spec: OutputSpec) -> str:
+        generation = self.local.generate(
+            as_role_dicts(messages),
+            schema=spec.schema if self.constrained else None,
+            adapter=self.adapter,
+            max_new_tokens=self.max_new_tokens,
+            temperature=spec.temperature,
+        )
+        return generation.text
+
+    def with_model(self, model: str) -> LocalBackend:
+        """The same base with another adapter: a registry version name (``models/<name>``) or a path."""
+        variant = copy.copy(self)
+        variant._use(model)
+        return variant
+
+    def structured(self, spec: OutputSpec) -> Runnable[list[BaseMessage], str]:
+        return RunnableLambda(lambda messages: self.complete(messages, spec), name="local_generate")
+
+
+def build(settings: Any) -> LLMProvider:
+    """The ``local`` provider; the base is converted (once) and loaded (once per process) here."""
+    try:
+        from chains.local import BaseModelError, base_cache_dir, resolve_base
+        from chains.local.generate import load
+    except ImportError as exc:  # pragma: no cover - the default install
+        raise ProviderError(f"the local provider needs the train extra ({exc.name} is missing)") from exc
+    try:
+        base = resolve_base(settings.local_model, base_cache_dir(settings.data_dir))
+        model = load(base)
+    except BaseModelError as exc:
+        raise ProviderError(f"LOCAL_MODEL: {exc}") from exc
+    except ImportError as exc:
+        raise ProviderError(f"the local provider needs the train extra: uv sync --extra train "
+                            f"({exc.name} is missing)") from exc
+    backend = LocalBackend(
+        model,
+        adapters_dir=settings.data_dir / "models",
+        adapter=settings.local_adapter,
+        constrained=settings.local_constrained,
+        max_new_tokens=settings.local_max_new_tokens,
+        timeout_s=settings.llm_timeout_s,
+    )
+    return LLMProvider(backend, fewshot_token_budget=settings.fewshot_token_budget)

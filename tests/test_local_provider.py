@@ -1,0 +1,106 @@
+"""The ``local`` provider: the packaged SmolLM2 in this process, with and without a LoRA adapter.
+
+Generations are a few tokens long (CPU time is the suite's budget); the full feedback JSON with
+real weights is measured in bench/ (bench_tgi_local.py, bench_finetune.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chains import providers
+from chains.bank import load_bank
+from chains.contract import GradeRequest
+from tests.conftest import make_settings
+
+SCORE = {"type": "object", "properties": {"score": {"type": "integer"}}, "required": ["score"],
+         "additionalProperties": False}
+PROMPT = [{"role": "user", "content": "Rate this answer from 1 to 10: 'I fixed the outage by rolling back.'"}]
+
+
+@pytest.fixture(scope="module")
+def lora_dir(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A LoRA adapter on SmolLM2 with random (not zero) weights: it must change what the model writes."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_pretrained(smollm2_dir, dtype=torch.float32)
+    config = LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    out = tmp_path_factory.mktemp("adapter") / "mb-trl-sft-test"
+    get_peft_model(base, config).save_pretrained(out)
+    return out
+
+
+def test_constrained_generation_is_json_to_the_schema_and_reports_its_rate(smollm2_dir: Path) -> None:
+    from chains.local.generate import load
+
+    model = load(smollm2_dir)
+    constrained = model.generate(PROMPT, schema=SCORE, max_new_tokens=12)
+    assert isinstance(json.loads(constrained.text)["score"], int)
+    assert constrained.constrained and constrained.new_tokens <= 12 and constrained.tokens_per_s > 0
+    raw = model.generate(PROMPT, max_new_tokens=4)
+    assert not raw.constrained and raw.new_tokens == 4 and raw.text != constrained.text
+
+
+def test_an_adapter_changes_the_output_and_the_base_stays_reachable(smollm2_dir: Path, lora_dir: Path) -> None:
+    from chains.local.generate import load
+
+    model = load(smollm2_dir)
+    before = model.generate(PROMPT, max_new_tokens=4).text
+    model.add_adapter("probe", lora_dir)
+    assert model.generate(PROMPT, max_new_tokens=4, adapter="probe").text != before
+    assert model.generate(PROMPT, max_new_tokens=4).text == before  # adapter=None is the base alone
+    with pytest.raises(KeyError, match="no adapter named"):
+        model.generate(PROMPT, adapter="never-loaded")
+
+
+def test_the_provider_goes_through_the_chain_repair_and_fallback(
+    smollm2_dir: Path, lora_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LOCAL_MODEL / LOCAL_ADAPTER / LOCAL_CONSTRAINED reach the model; a reply cut off by the token cap
+    is invalid, asked to be repaired once, and the fallback order's offline rubric answers (the record says why)."""
+    from chains.local.generate import LocalModel
+
+    calls: list[tuple[str | None, bool]] = []
+    original = LocalModel.generate
+
+    def recording(self: LocalModel, prompt: object, **options: object) -> object:
+        calls.append((options.get("adapter"), options.get("schema") is not None))  # type: ignore[arg-type]
+        return original(self, prompt, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LocalModel, "generate", recording)
+    settings = make_settings(LLM_PROVIDER="local", LOCAL_MODEL=str(smollm2_dir), LOCAL_ADAPTER=str(lora_dir),
+                             LOCAL_MAX_NEW_TOKENS=16, LOCAL_CONSTRAINED=False)  # the grammar is tested above
+    question = next(iter(load_bank().by_id.values()))
+    result = providers.build(settings).grade(GradeRequest(question=question, answer="I rolled back the deploy."))
+    assert calls == [("mb-trl-sft-test", False), ("mb-trl-sft-test", False)]  # first reply, then the repair
+    assert result.call.provider == "offline" and result.call.fell_back
+    assert result.call.errors[0].startswith("local: invalid output twice")
+    assert 1 <= result.value.score <= 10
+
+
+def test_a_registry_version_name_selects_its_adapter_under_the_data_dir(smollm2_dir: Path, lora_dir: Path) -> None:
+    """The A/B path: a session's ``model`` is a version name; its adapter lives in <data dir>/models/<name>."""
+    import shutil
+
+    from chains.providers.local import build
+
+    settings = make_settings(LOCAL_MODEL=str(smollm2_dir))
+    shutil.copytree(lora_dir, settings.data_dir / "models" / "mb-trl-dpo-20261204-170000")
+    backend = build(settings).backend
+    assert backend.model == "local-base"
+    variant = backend.with_model("mb-trl-dpo-20261204-170000")
+    assert (variant.model, backend.model) == ("mb-trl-dpo-20261204-170000", "local-base")
+    with pytest.raises(providers.ProviderError, match="no PEFT adapter"):
+        backend.with_model("mb-trl-never-trained")
+
+
+def test_a_base_that_does_not_exist_fails_like_a_dead_provider() -> None:
+    settings = make_settings(LLM_PROVIDER="local", LOCAL_MODEL="no/such/model")
+    with pytest.raises(providers.ProviderError, match="LOCAL_MODEL: no base model"):
+        providers.create("local", settings)
