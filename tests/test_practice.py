@@ -20,8 +20,8 @@ from chains.contract import CallRecord
 from chains.providers import GradeRequest, Result
 from chains.providers.offline import OfflineProvider
 from chains.schemas import Feedback
-from tasks import export, preferences
-from tasks.dispatch import InProcessSink
+from tasks.data import export, preferences
+from tasks.pipeline.dispatch import InProcessSink
 from tests.conftest import make_settings
 
 
@@ -174,7 +174,7 @@ def test_the_job_ad_goes_with_the_transcript(engine_for_ads: InterviewEngine, sq
     from datetime import UTC, datetime, timedelta
 
     from bot.store.models import InterviewSession
-    from tasks.retention import purge_expired
+    from tasks.data.retention import purge_expired
 
     def ads() -> list[str | None]:
         with sqlite_db.session() as session:

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from bot.config import Settings
 from bot.store.db import Database
 from bot.store.models import ModelVersion, PipelineState, PreferencePair, utcnow
-from tasks import state
+from tasks.data import state
 
 log = logging.getLogger(__name__)
 
