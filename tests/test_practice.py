@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.config import get_settings
-from bot.engine import Actor, BadInput, InterviewEngine
+from bot.engine import Actor, BadInput, InterviewEngine, tailoring
 from bot.engine.difficulty import level_after
 from bot.store.db import Database
 from bot.store.models import PreferencePair, Turn
@@ -166,6 +166,8 @@ def test_job_ad_tailors_the_questions_and_ignores_instructions(engine_for_ads: I
     assert domains(KUBERNETES_AD + INJECTION) == (plain, requirements)  # the injected line changes nothing
     with pytest.raises(BadInput, match="couldn't find requirements"):
         engine_for_ads.start(CARA, role="devops-sre", kind="technical", job_ad=INJECTION)
+    one_line = " ".join(KUBERNETES_AD.splitlines())  # as a chat option flattens a pasted list
+    assert tailoring.requirements(one_line, "devops-sre", "technical", bank) == requirements_of_the_ad()
 
 
 
@@ -186,6 +188,10 @@ def test_the_job_ad_goes_with_the_transcript(engine_for_ads: InterviewEngine, sq
     assert ads() == [None]
     engine_for_ads.start(CARA, role="devops-sre", kind="technical", questions=1, job_ad=KUBERNETES_AD)
     assert engine_for_ads.forget("console", "cara") and ads() == []
+
+
+def requirements_of_the_ad() -> list[str]:
+    return tailoring.requirements(KUBERNETES_AD, "devops-sre", "technical", load_bank())
 
 
 @pytest.fixture
