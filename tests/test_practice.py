@@ -101,6 +101,7 @@ def test_try_again_keeps_both_attempts_and_exports_the_pair(scripted: InterviewE
     assert report is not None
     assert [(t.score, t.retry_scores) for t in report.turns] == [(4, [8]), (6, [7])]
     assert report.average_score == 5.0  # first attempts only
+    assert scripted.history(CARA)[0]["average_score"] == 5.0  # as the App Home trend shows it
     with sqlite_db.session() as session:
         answers = session.scalars(select(Turn.answer).order_by(Turn.index)).all()
     assert answers == ["score 4: my first try", "score 8: my second try", "score 6: last", "score 7: last again"]
