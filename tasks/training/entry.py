@@ -45,7 +45,7 @@ def datasets_dir(settings: Settings) -> Path:
 
 def export_data(db: Database, method: Method, out: Path, since: datetime | None = None) -> Path:
     """Rebuild the preference data, write it for ``method`` (redacted JSONL) and return the path."""
-    from tasks import export, preferences
+    from tasks.data import export, preferences
 
     preferences.build(db)
     export.export(db, EXPORT_FORMAT[method], out, since=since)
