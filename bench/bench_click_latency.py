@@ -14,7 +14,7 @@ or not earlier ones are stored), the time from the click to the commit that stor
 
 One ``celery -A tasks worker`` (prefork, ``--concurrency``), one rating per task, acknowledged
 after the commit. Beside it, in the same run, the *baseline*: the same storage function
-(``tasks.ingest.record_rating``) called directly in this process, one click after another, which
+(``tasks.pipeline.ingest.record_rating``) called directly in this process, one click after another, which
 is the floor the queue adds to. A fresh PostgreSQL database (127.0.0.1:5432, dropped afterwards)
 and the Redis on 127.0.0.1:6379 (a private queue in database 14).
 """
@@ -39,8 +39,8 @@ import psycopg  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.store.db import Database  # noqa: E402
-from tasks.celery_sink import CelerySink  # noqa: E402
-from tasks.ingest import record_rating  # noqa: E402
+from tasks.pipeline.ingest import record_rating  # noqa: E402
+from tasks.pipeline.sink import CelerySink  # noqa: E402
 from tests.celery_support import celery_worker, fresh_postgres, make_graded_turns, wait_for  # noqa: E402
 
 PG = os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

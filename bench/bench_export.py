@@ -30,7 +30,7 @@ CHILD = """
 import sys, time
 from pathlib import Path
 from bot.store.db import Database
-from tasks import export
+from tasks.data import export
 db = Database(sys.argv[1])
 started = time.perf_counter()
 result = export.export(db, sys.argv[2], Path(sys.argv[3]), progress=lambda done, total: None)
@@ -69,7 +69,7 @@ def fill(url: str, session_id: int, start: int, rows: int) -> None:
     """COPY ``rows`` KTO rows: what ``preferences.build`` leaves after that many ratings."""
     import psycopg
 
-    from tasks.prompting import completion_text, feedback_messages, prompt_hash
+    from tasks.data.prompting import completion_text, feedback_messages, prompt_hash
 
     variants = []
     for i in range(50):

@@ -145,7 +145,7 @@ def main() -> None:
 
     import torch
 
-    from tasks.training.scratch import ONE_B, ScratchSpec, build_scratch_model
+    from tests.scratch_model import ONE_B, ScratchSpec, build_scratch_model
 
     if not args.tiny and not torch.cuda.is_available():
         raise SystemExit("The 1B-class run needs a GPU; use --tiny for a CPU smoke run.")

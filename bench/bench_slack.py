@@ -1,7 +1,7 @@
 """Benchmark: concurrent Slack interviews through HTTP mode with a fake LLM of fixed latency.
 
     python bench/bench_slack.py [--interviews 100] [--questions 3] [--llm-ms 500] [--think 2,6] [--processes 1]
-                                [--redis redis://127.0.0.1:6379/13]
+                                [--redis redis://127.0.0.1:6379/13] [--llm rubric|openai] [--variant new|baseline]
 
 Three parts on loopback: the bot in its own process (``serve``: the real engine, Bolt app and
 waitress server, with a provider that grades after sleeping ``--llm-ms``), the fake Slack Web
@@ -12,7 +12,15 @@ clicks 👍. Figures:
 * acknowledgement latency: a signed request sent to the HTTP response received (commands,
   events, button clicks), as Slack would time it;
 * added latency: answer event sent to the feedback posted with ``chat.update`` (as the fake
-  Slack received it), minus the LLM call's own duration stored with the turn.
+  Slack received it), minus the LLM call's own duration stored with the turn;
+* answer → next question: answer event sent to the next question's ``chat.postMessage``, and
+  how long after the feedback it came;
+* Web API connections: TCP connections the fake Slack accepted per 100 calls.
+
+``--llm openai`` runs the real OpenAI provider (SDK, LangChain chain, validation) against a fake
+OpenAI server on loopback that answers every request after ``--llm-ms``: questions and feedback
+are both model calls. ``--variant baseline`` serves the same code with the next-question
+prefetch and the Web API keep-alive turned off, to measure beside it in the same session.
 
 The database is a fresh PostgreSQL database on 127.0.0.1:5432 when one is reachable (dropped
 afterwards), else SQLite. Nothing leaves the machine.
@@ -83,6 +91,21 @@ def serve(args: argparse.Namespace) -> None:
 
     providers.register("bench-llm", lambda settings: SlowLLM(args.llm_ms / 1000))
     settings = get_settings()
+
+    def engine():  # type: ignore[no-untyped-def]
+        built = build_engine(settings)
+        if args.variant == "baseline":  # the next question written after the feedback, as before
+            built.next_questions = None
+        return built
+
+    def app_of(built):  # type: ignore[no-untyped-def]
+        app = build_app(built, settings, workers=args.workers)
+        if args.variant == "baseline":  # urllib's stock opener: a new connection per Web API call
+            import urllib.request
+
+            urllib.request.install_opener(None)  # type: ignore[arg-type]
+        return app
+
     if args.processes > 1:  # as `mockingbird slack --http --processes N` serves
         from bot.slack.server import serve_processes
         from tests.celery_support import free_port
@@ -90,7 +113,7 @@ def serve(args: argparse.Namespace) -> None:
         port = free_port()  # gunicorn binds it and reports nothing back
         print(f"READY {port}", flush=True)
         serve_processes(
-            lambda: build_app(build_engine(settings), settings, workers=args.workers),
+            lambda: app_of(engine()),
             host="127.0.0.1",
             port=port,
             processes=args.processes,
@@ -98,7 +121,7 @@ def serve(args: argparse.Namespace) -> None:
             on_worker_ready=lambda: print("BOOTED", flush=True),
         )
         return
-    app = build_app(build_engine(settings), settings, workers=args.workers)
+    app = app_of(engine())
     server = HttpServer(app, host="127.0.0.1", port=0, threads=args.threads)
     freeze_startup_heap()  # as `mockingbird slack --http` does before serving
     print(f"READY {server.port}", flush=True)
@@ -196,7 +219,7 @@ def candidate(
             rating = [b for b in update.params["blocks"] if b["type"] == "context_actions"][-1]["elements"][0]
             turn = rating["positive_button"]["value"].split(":")[0]
             out["feedback"].append((int(turn), update.at - sent_at))
-            expect(
+            after = expect(
                 lambda c: (
                     c.method == "chat.postMessage"
                     and (
@@ -206,6 +229,9 @@ def candidate(
                 ),
                 f"after answer {k + 1}",
             )
+            if after.params["text"].startswith("Question"):
+                out["next_question"].append(after.at - sent_at)
+                out["next_after_feedback"].append(after.at - update.at)
             sent = sender.rate("up", turn, user, channel, update.params["ts"], thread)
             out["ack_action"].append(sent.elapsed_s)
             expect(
@@ -279,6 +305,19 @@ def run(args: argparse.Namespace) -> int:
             "PYTHONPATH": str(ROOT),
         }
     )
+    llm: Any = contextlib.nullcontext()
+    if args.llm == "openai":
+        from tests.fakes.llm_env import KEYS, env_for
+        from tests.fakes.llm_server import rewritten
+        from tests.fakes.openai_server import FakeOpenAI
+
+        scores = random.Random(7)  # feedback scores vary (4-8), as answers do, so adaptive levels move now and then
+
+        def vary(task: str, data: dict[str, Any]) -> dict[str, Any]:
+            return {**data, "score": scores.randint(4, 8)} if task == "feedback" else data
+
+        llm = FakeOpenAI(api_key=KEYS["openai"], latency_s=args.llm_ms / 1000, default=rewritten(vary)).start()
+        env.update({"LLM_PROVIDER": "openai", "LLM_MAX_RETRIES": "0", **env_for("openai", llm.base_url)})
     pipeline = contextlib.nullcontext()
     if args.redis:  # ratings travel as in production: Celery on Redis, stored by a worker process
         from tests.celery_support import celery_worker
@@ -286,8 +325,12 @@ def run(args: argparse.Namespace) -> int:
         celery_queue = f"mb-bench-{uuid.uuid4().hex[:6]}"
         env.update({"REDIS_URL": args.redis, "CELERY_QUEUE": celery_queue})
         pipeline = celery_worker(args.redis, database.url, queue=celery_queue, concurrency=1)
-    with pipeline:
-        return _drive(args, env, workdir, database, fake, router)
+    try:
+        with pipeline:
+            return _drive(args, env, workdir, database, fake, router)
+    finally:
+        if args.llm == "openai":
+            llm.stop()
 
 
 def _drive(
@@ -310,6 +353,8 @@ def _drive(
             str(args.llm_ms),
             "--processes",
             str(args.processes),
+            "--variant",
+            args.variant,
         ],
         env=env,
         cwd=workdir,
@@ -326,7 +371,10 @@ def _drive(
                 raise SystemExit("a bot process did not start")
         cpu_at_ready = process_cpu_s(bot.pid)
         sender = SlackSender(f"http://127.0.0.1:{line.split()[1]}/slack/events", SECRET, fake)
-        out: dict[str, list[Any]] = {"ack_command": [], "ack_event": [], "ack_action": [], "feedback": []}
+        out: dict[str, list[Any]] = {
+            "ack_command": [], "ack_event": [], "ack_action": [], "feedback": [], "next_question": [],
+            "next_after_feedback": [],
+        }
         errors: list[str] = []
         started = time.perf_counter()
         threads = [
@@ -338,6 +386,7 @@ def _drive(
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - started
+        web_calls, connections = len(fake.calls), fake.connections
         cpu_at_end = process_cpu_s(bot.pid)
         bot_cpu_s = cpu_at_end - cpu_at_ready if cpu_at_end is not None and cpu_at_ready is not None else None
     finally:
@@ -369,6 +418,8 @@ def _drive(
         summarise("LLM call (fake)", llm),
         summarise("answer → feedback posted", [t for _, t in out["feedback"]]),
         summarise("added on top of the LLM", added),
+        summarise("answer → next question", out["next_question"]),
+        summarise("next question − feedback", out["next_after_feedback"]),
     ]
     report = {
         "interviews": args.interviews,
@@ -393,9 +444,15 @@ def _drive(
         "ratings": ratings,
         "errors": errors[:10],
         "rows": rows,
+        "llm": args.llm,
+        "variant": args.variant,
+        "web_api_calls": web_calls,
+        "new_connections_per_100_calls": round(100 * connections / max(1, web_calls), 2),
         "targets_met": {
             "ack_p99_le_100ms": rows[0]["p99_ms"] <= 100,
-            "added_p99_le_50ms": rows[-1]["p99_ms"] <= 50,
+            "added_p99_le_50ms": rows[6]["p99_ms"] <= 50,
+            "next_question_le_feedback_plus_50ms_p99": rows[-1]["p99_ms"] <= 50,
+            "at_most_1_connection_per_100_calls": connections <= max(1, web_calls / 100),
         },
     }
     print(f"{'what':28} {'n':>5} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}  (ms)")
@@ -450,6 +507,11 @@ def main() -> None:
         help="a Redis URL: ratings go through Celery (REDIS_URL) to a worker process, as in production; "
         "without it they are stored inside the bot process",
     )
+    parser.add_argument("--llm", choices=["rubric", "openai"], default="rubric",
+                        help="rubric: the offline grader behind --llm-ms; openai: the OpenAI provider against a "
+                        "fake OpenAI server answering after --llm-ms (questions are model calls too)")
+    parser.add_argument("--variant", choices=["new", "baseline"], default="new",
+                        help="baseline: no next-question prefetch and no Web API keep-alive")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     if args.mode == "serve":

@@ -18,10 +18,10 @@ log = logging.getLogger(__name__)
 
 def make_sink(settings: Settings, db: Database) -> SignalSink:
     if settings.tasks_in_process:
-        from tasks.dispatch import InProcessSink
+        from tasks.pipeline.dispatch import InProcessSink
 
         return InProcessSink(db)
-    from tasks.celery_sink import CelerySink  # imported lazily: needs Celery configured
+    from tasks.pipeline.sink import CelerySink  # imported lazily: needs Celery configured
 
     return CelerySink(db, settings)
 

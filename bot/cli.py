@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from bot.commands import err, fail
 from bot.config import get_settings
 from bot.errors import FixableError
 from chains.bank.loader import UnknownRole, load_bank
@@ -35,7 +36,7 @@ class _Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except FixableError as exc:
-            raise _fail(str(exc), exc.exit_code) from None
+            raise fail(str(exc), exc.exit_code) from None
 
 
 app = typer.Typer(help="Mockingbird: mock interviews with structured feedback.", no_args_is_help=True,
@@ -47,21 +48,14 @@ app.add_typer(bank_app, name="bank")
 
 COMMAND_MODULES: tuple[str, ...] = (
     "tasks.evaluation.cli",
-    "tasks.cli",
+    "tasks.pipeline.cli",
     "bot.slack.cli",
     "bot.discord.cli",
-    "tasks.retention_cli",
+    "tasks.data.retention_cli",
     "tasks.training.cli",
     "bot.doctor",
 )
 
-err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    """Print ``message`` as one line (escaped: ``[eval]`` is text, not markup) and exit with ``code``."""
-    err.print(f"[red]{escape(message)}[/]", soft_wrap=True)
-    return typer.Exit(code)
 
 
 def _setting_problem(error: dict[str, object]) -> str:
@@ -85,7 +79,7 @@ def main(ctx: typer.Context) -> None:
         if ctx.invoked_subcommand == "doctor":  # it reports the configuration among its checks
             return
         problems = "; ".join(_setting_problem(dict(e)) for e in exc.errors())
-        raise _fail(f"Configuration error: {problems}") from exc
+        raise fail(f"Configuration error: {problems}") from exc
 
 
 # ── db ──────────────────────────────────────────────────────────────────────────────
@@ -112,8 +106,8 @@ def db_upgrade(
     except CommandError as exc:  # an unknown id or an impossible step: alembic applied nothing
         known = ", ".join(script.revision for script in reversed(list(scripts.walk_revisions())))
         if "Can't locate revision" in str(exc):
-            raise _fail(f"Unknown revision {target!r}: use head or one of {known}.") from exc
-        raise _fail(f"Cannot upgrade to {target!r}: {exc}.") from exc
+            raise fail(f"Unknown revision {target!r}: use head or one of {known}.") from exc
+        raise fail(f"Cannot upgrade to {target!r}: {exc}.") from exc
     with database.engine.connect() as connection:  # what the database says, never what was asked for
         reached = MigrationContext.configure(connection).get_current_heads()
     database.dispose()
@@ -190,17 +184,17 @@ def practice(
     from chains.providers import ProviderError
 
     if kind not in KINDS:
-        raise _fail(f"--kind must be one of {', '.join(KINDS)}.")
+        raise fail(f"--kind must be one of {', '.join(KINDS)}.")
     if level not in LEVELS:
-        raise _fail(f"--level must be one of {', '.join(LEVELS)}.")
+        raise fail(f"--level must be one of {', '.join(LEVELS)}.")
     try:
         canonical = load_bank().resolve_role(role)
     except UnknownRole as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if answers is not None and not answers.is_file():
-        raise _fail(f"Answers file {answers} does not exist.")
+        raise fail(f"Answers file {answers} does not exist.")
     if job is not None and not job.is_file():
-        raise _fail(f"Job ad file {job} does not exist.")
+        raise fail(f"Job ad file {job} does not exist.")
 
     console = Console(stderr=True) if as_json else Console()
     name = user or getpass.getuser()
@@ -211,7 +205,7 @@ def practice(
             source = AnswersFile(answers.read_bytes()) if answers else stdin_source()
             session = engine.open_session(actor) if resume else None
             if resume and session is None:
-                raise _fail("There is no unfinished session to resume; start a new one.", code=1)
+                raise fail("There is no unfinished session to resume; start a new one.", code=1)
             if session is not None:
                 console.print(f"Resuming interview {session.id}.")
                 progress = engine.resume(session.id)
@@ -221,7 +215,7 @@ def practice(
                                            adaptive=adaptive, job_ad=job.read_bytes().decode(errors="replace")
                                            if job else None)
                 except BadInput as exc:  # nothing was started, so there is nothing to resume
-                    raise _fail(str(exc)) from exc
+                    raise fail(str(exc)) from exc
                 from bot.engine import Progress
 
                 progress = Progress(session=started.session, next_question=started.question)
@@ -232,9 +226,9 @@ def practice(
                   "[bold]mockingbird practice --resume[/].[/]")
         raise typer.Exit(130) from None
     except EngineError as exc:
-        raise _fail(f"{exc} (Your progress is saved: mockingbird practice --resume.)", code=1) from exc
+        raise fail(f"{exc} (Your progress is saved: mockingbird practice --resume.)", code=1) from exc
     except ProviderError as exc:  # e.g. an unknown --provider name
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if as_json:
         typer.echo(json.dumps(runner.transcript.as_json(), indent=2, ensure_ascii=False))
 
@@ -271,7 +265,7 @@ def progress(
     try:
         rows = engine.team_progress(actor)
     except Forbidden as exc:
-        raise _fail(str(exc), code=1) from exc
+        raise fail(str(exc), code=1) from exc
     if csv_out is not None:
         csv_out.write_text(team_csv(rows), encoding="utf-8")
         err.print(f"Wrote {len(rows)} rows to {escape(str(csv_out))}.")
@@ -304,22 +298,22 @@ def grade(
     if batch is not None:
         return _grade_batch(batch, provider)
     if question is None or answer is None:
-        raise _fail("Give --question and --answer, or --batch FILE.jsonl.")
+        raise fail("Give --question and --answer, or --batch FILE.jsonl.")
     if kind not in KINDS or level not in LEVELS:
-        raise _fail(f"--kind must be one of {', '.join(KINDS)}; --level one of {', '.join(LEVELS)}.")
+        raise fail(f"--kind must be one of {', '.join(KINDS)}; --level one of {', '.join(LEVELS)}.")
     settings = get_settings()
     cleaned = clean_answer(answer, settings.max_answer_chars)
     if not cleaned.text:
-        raise _fail("The answer is empty.")
+        raise fail("The answer is empty.")
     try:
         role = load_bank().resolve_role(role)
     except UnknownRole as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     target = question_for_text(load_bank(), question, role=role, kind=kind, level=level)
     try:
         result = providers.build(settings, provider).grade(GradeRequest(question=target, answer=cleaned.text))
     except ProviderError as exc:
-        raise _fail(str(exc), code=1) from exc
+        raise fail(str(exc), code=1) from exc
     if as_json:
         typer.echo(result.value.model_dump_json(indent=2))
         return
@@ -338,12 +332,12 @@ def _grade_batch(path: Path, provider_name: str | None) -> None:
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:
-        raise _fail(f"Cannot read {path}: {exc.strerror}.") from exc
+        raise fail(f"Cannot read {path}: {exc.strerror}.") from exc
     settings = get_settings()
     try:
         provider = providers.build(settings, provider_name)
     except ProviderError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("Grading", total=len(lines))
         for output in grade_lines(lines, provider, load_bank(), settings.max_answer_chars):
@@ -362,7 +356,7 @@ def forget(
 
     stored = platform_named(platform)
     if stored is None:  # a typo would otherwise find nobody and look like "nothing stored"
-        raise _fail(f"Unknown platform {platform!r}: use {', '.join(PLATFORMS[:-1])} or {PLATFORMS[-1]} "
+        raise fail(f"Unknown platform {platform!r}: use {', '.join(PLATFORMS[:-1])} or {PLATFORMS[-1]} "
                     f"(or {' or '.join(PLATFORM_ALIASES)}).")
     # Only the database: deleting data must work whatever the model settings are.
     with open_database(get_settings()).session() as session:

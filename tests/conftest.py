@@ -18,7 +18,7 @@ from bot.config import Settings, get_settings
 from bot.engine import Actor, InterviewEngine
 from bot.store.db import Database
 from chains.providers.offline import OfflineProvider
-from tasks.dispatch import InProcessSink
+from tasks.pipeline.dispatch import InProcessSink
 
 PG_HOST, PG_PORT = os.environ.get("TEST_PG_HOST", "127.0.0.1"), int(os.environ.get("TEST_PG_PORT", "5432"))
 REDIS_HOST, REDIS_PORT = os.environ.get("TEST_REDIS_HOST", "127.0.0.1"), int(os.environ.get("TEST_REDIS_PORT", "6379"))

@@ -19,7 +19,7 @@ from bot.store.exemplars import ExemplarSource
 from bot.store.models import Turn
 from chains.providers.offline import OfflineProvider
 from chains.schemas import Feedback
-from tasks.dispatch import InProcessSink
+from tasks.pipeline.dispatch import InProcessSink
 from tests.conftest import make_settings
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.llm_env import KEYS, env_for, fake_for

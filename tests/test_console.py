@@ -30,7 +30,7 @@ from chains.bank import load_bank
 from chains.providers import AllProvidersFailed, GradeRequest, QuestionRequest, Result
 from chains.providers.offline import OfflineProvider
 from chains.schemas import Feedback, Question
-from tasks.dispatch import InProcessSink
+from tasks.pipeline.dispatch import InProcessSink
 from tests.celery_support import free_port
 
 STRONG = ("When I was at my last company our checkout failed 3% of the time. My goal was to fix it in two "

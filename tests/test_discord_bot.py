@@ -36,8 +36,8 @@ from bot.store.models import (
     TurnState,
 )
 from chains.providers.offline import OfflineProvider
-from tasks.celery_sink import CelerySink
-from tasks.dispatch import InProcessSink
+from tasks.pipeline.dispatch import InProcessSink
+from tasks.pipeline.sink import CelerySink
 from tests.celery_support import celery_worker, fresh_postgres, wait_for
 from tests.fakes.discord_api import BotRunner, Call, FakeDiscord
 from tests.fakes.llm_env import KEYS, env_for

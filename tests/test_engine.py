@@ -36,7 +36,7 @@ from bot.store.models import (
 from chains.providers import AllProvidersFailed, GradeRequest, Result
 from chains.providers.offline import OfflineProvider
 from chains.schemas import Feedback
-from tasks.dispatch import InProcessSink
+from tasks.pipeline.dispatch import InProcessSink
 
 GOOD = ("When I was at my last company our checkout failed 3% of the time. My goal was to fix it within "
         "two weeks. I analysed the logs, I wrote a retry policy and I led the rollout. As a result "

@@ -19,7 +19,7 @@ from bot.store.models import InterviewSession
 from chains.providers import GradeRequest, QuestionRequest, Result
 from chains.providers.offline import OfflineProvider
 from chains.schemas import Feedback, Question
-from tasks.dispatch import InProcessSink
+from tasks.pipeline.dispatch import InProcessSink
 
 GOOD = ("I led the migration of our billing API: I measured p99 latency, added idempotency keys and "
         "rolled it out behind a flag; errors fell by 40%.")

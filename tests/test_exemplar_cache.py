@@ -6,7 +6,7 @@ from bot.engine import Actor, InterviewEngine
 from bot.store.db import Database
 from bot.store.exemplars import ExemplarSource
 from chains.providers.offline import OfflineProvider
-from tasks.dispatch import InProcessSink
+from tasks.pipeline.dispatch import InProcessSink
 
 ANSWER = "When I was at my last job I led a migration; I planned it, I wrote the runbook, latency fell 40%."
 

@@ -15,8 +15,8 @@ from bot.engine import Actor, InterviewEngine
 from bot.store.db import Database
 from bot.store.models import Base, Turn
 from chains.providers.offline import OfflineProvider
-from tasks import export, preferences
-from tasks.dispatch import InProcessSink
+from tasks.data import export, preferences
+from tasks.pipeline.dispatch import InProcessSink
 from tests.conftest import make_settings
 from tests.fakes.llm_env import KEYS, env_for
 from tests.fakes.openai_server import FakeOpenAI

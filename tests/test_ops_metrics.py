@@ -21,7 +21,7 @@ from bot.store.db import Database
 from chains.providers import CallRecord, ProviderError
 from chains.providers.fallback import FallbackProvider
 from chains.providers.offline import OfflineProvider
-from tasks.dispatch import InProcessSink
+from tasks.pipeline.dispatch import InProcessSink
 from tests.celery_support import free_port
 
 ANSWER = "I split the monolith behind a feature flag, measured p99 before and after, and rolled back once."

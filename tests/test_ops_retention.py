@@ -28,7 +28,7 @@ from bot.store.models import (
 )
 from bot.store.stats import compute_stats
 from chains.schemas import Feedback
-from tasks.retention import PURGED_FOLLOW_UP, PURGED_SUMMARY, purge_expired, purge_from_settings
+from tasks.data.retention import PURGED_FOLLOW_UP, PURGED_SUMMARY, purge_expired, purge_from_settings
 
 ANSWER = "At Acme I, Jane Doe, cut p99 latency by 40% by adding a cache; call me on 555-0100."
 OLD = timedelta(days=40)
@@ -256,7 +256,7 @@ def test_cli_purges_with_retention_days(
 def test_purged_transcripts_never_become_training_pairs(
     engine: InterviewEngine, history: dict[str, int]
 ) -> None:
-    from tasks.preferences import build
+    from tasks.data.preferences import build
 
     purge_expired(engine.db, 30)
     build(engine.db)

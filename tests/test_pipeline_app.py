@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 
 from bot.config import Settings
 from bot.engine import Actor
-from tasks.celery_app import make_app
+from tasks.pipeline.app import make_app
 from tests.celery_support import ROOT, celery_beat, celery_worker, fresh_postgres, make_graded_turns, wait_for
 
 
 def test_celery_finds_the_app_and_importing_ingest_does_not_load_celery() -> None:
     code = (
-        "import sys, tasks, tasks.ingest, tasks.dispatch; "
+        "import sys, tasks, tasks.pipeline.ingest, tasks.pipeline.dispatch; "
         "sys.exit(any(m == 'celery' or m.startswith('celery.') for m in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

@@ -23,9 +23,10 @@ from bot.store.models import (
     utcnow,
 )
 from chains.schemas import Feedback
-from tasks import export, ingest, outbox, preferences, retrain_trigger, rollups
-from tasks.deadletter import record as dead_letter
-from tasks.prompting import completion_text
+from tasks.data import export, preferences, rollups
+from tasks.data.prompting import completion_text
+from tasks.pipeline import ingest, outbox, retrain_trigger
+from tasks.pipeline.deadletter import record as dead_letter
 from tests.conftest import make_settings
 
 GOOD = (
@@ -176,7 +177,7 @@ def test_validate_file_names_the_bad_line(tmp_path: Path) -> None:
 
 def test_exports_redact_emails_phones_and_platform_names(database: Database, tmp_path: Path) -> None:
     from chains.providers.offline import OfflineProvider
-    from tasks.dispatch import InProcessSink
+    from tasks.pipeline.dispatch import InProcessSink
 
     settings = make_settings(RECRUITERS="slack:U0RECRUIT1")
     engine = InterviewEngine(database, OfflineProvider(), settings, signals=InProcessSink(database))
@@ -342,7 +343,7 @@ def test_daily_rollups_are_recomputed_not_added(
 def test_a_batch_of_ratings_is_stored_once_with_poison_set_aside(
     engine: InterviewEngine, database: Database, candidate: Actor
 ) -> None:
-    from tasks import bulk
+    from tasks.pipeline import bulk
 
     t0, t1 = _interview(engine, candidate, [GOOD, "I shipped it."])
     now = utcnow()
@@ -448,7 +449,7 @@ def test_redaction_leaves_look_alikes_alone() -> None:
 
 def test_exports_redact_cards_lower_case_names_and_profiles(database: Database, tmp_path: Path) -> None:
     from chains.providers.offline import OfflineProvider
-    from tasks.dispatch import InProcessSink
+    from tasks.pipeline.dispatch import InProcessSink
 
     engine = InterviewEngine(database, OfflineProvider(), make_settings(), signals=InProcessSink(database))
     zoe = Actor("slack", "U0ZOEZOE1", display_name="Zoë Ångström")

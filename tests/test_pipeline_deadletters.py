@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot.config import Settings
 from bot.store.db import Database
 from bot.store.models import DeadLetter, Rating
-from tasks.celery_app import make_app
+from tasks.pipeline.app import make_app
 from tests.celery_support import celery_worker, make_graded_turns, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]

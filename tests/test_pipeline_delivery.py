@@ -21,9 +21,9 @@ from bot.engine import Actor, InterviewEngine
 from bot.store.db import Database
 from bot.store.models import DeadLetter, OutboxMessage, Rating, User
 from chains.providers.offline import OfflineProvider
-from tasks import outbox
-from tasks.celery_app import make_app
-from tasks.celery_sink import CelerySink, publisher
+from tasks.pipeline import outbox
+from tasks.pipeline.app import make_app
+from tasks.pipeline.sink import CelerySink, publisher
 from tests.celery_support import celery_worker, child_pids, make_graded_turns, redis_server, unacked, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]

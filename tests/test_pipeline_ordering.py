@@ -16,9 +16,9 @@ from bot.engine import Actor, InterviewEngine
 from bot.store.db import Database
 from bot.store.models import DeadLetter, OutboxMessage, Rating, User, utcnow
 from chains.providers.offline import OfflineProvider
-from tasks import bulk, ingest, outbox
-from tasks.celery_app import make_app
-from tasks.celery_sink import CelerySink, is_broker_error, publisher
+from tasks.pipeline import bulk, ingest, outbox
+from tasks.pipeline.app import make_app
+from tasks.pipeline.sink import CelerySink, is_broker_error, publisher
 from tests.celery_support import celery_worker, free_port, make_graded_turns, wait_for
 
 GOOD = (

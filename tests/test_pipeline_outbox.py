@@ -14,9 +14,9 @@ from sqlalchemy import select, text
 from bot.config import Settings
 from bot.store.db import Database
 from bot.store.models import DeadLetter, OutboxMessage
-from tasks import outbox
-from tasks.celery_app import make_app
-from tasks.celery_sink import CelerySink, is_broker_error, publisher
+from tasks.pipeline import outbox
+from tasks.pipeline.app import make_app
+from tasks.pipeline.sink import CelerySink, is_broker_error, publisher
 from tests.celery_support import free_port
 
 pytestmark = pytest.mark.redis

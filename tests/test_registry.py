@@ -18,8 +18,9 @@ from bot.store.db import Database
 from bot.store.models import InterviewSession, Rating, SessionState, Turn, TurnState, User, utcnow
 from chains.providers.fallback import FallbackProvider
 from chains.providers.offline import OfflineProvider
-from tasks import registry, sequential
-from tasks.dispatch import InProcessSink
+from tasks import registry
+from tasks.pipeline.dispatch import InProcessSink
+from tasks.registry import sequential
 from tests.conftest import make_settings
 
 GOOD = {
@@ -218,7 +219,7 @@ def test_build_engine_wires_the_registry(sqlite_db: Database) -> None:
 
 
 # ── decisions ───────────────────────────────────────────────────────────────────────
-# The rule is the sequential test of tasks.sequential on per-session 👍 shares (see
+# The rule is the sequential test of tasks.registry.sequential on per-session 👍 shares (see
 # tests/test_sequential.py for its error rates); these tests check the wiring.
 def test_review_promotes_a_clearly_better_candidate(database: Database) -> None:
     add(database, "v1")

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bot.config import get_settings
 from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, OutboxMessage, Rating, SessionState
-from tasks.celery_sink import CelerySink
+from tasks.pipeline.sink import CelerySink
 from tests.celery_support import celery_worker, fresh_postgres, wait_for
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.slack_harness import CHANNEL, rating_labels, running_bot, turn_of

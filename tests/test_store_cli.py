@@ -27,7 +27,7 @@ from bot.store.models import (
 )
 from bot.store.privacy import Forgotten, forget_person
 from chains.providers.offline import OfflineProvider
-from tasks.dispatch import InProcessSink
+from tasks.pipeline.dispatch import InProcessSink
 
 ANSWER = ("At my last company I owned our checkout service; I found the slow query with EXPLAIN, added an "
           "index and cut p95 latency from 900 ms to 40 ms in two days.")

@@ -45,6 +45,13 @@ def test_no_training_row_asks_a_heldout_question(tmp_path: Path) -> None:
     path.write_text("".join(json.dumps(row) + "\n" for row in [leak, other] * 3), encoding="utf-8")
     merged = annotated_rows.with_annotated(training_data.load(path, "sft", heldout_fraction=0.0))
     assert leak["prompt"] not in [row["prompt"] for row in merged.train]
-    assert [row["prompt"] for row in merged.heldout] == [leak["prompt"]] * 3
+    gate = annotated_rows.GATE_HELDOUT  # annotated held-out answers the version is measured on first
+    assert [row["prompt"] for row in merged.heldout[gate:]] == [leak["prompt"]] * 3
+    assert all(annotated_rows.asks_heldout_question(row, heldout) for row in merged.heldout[:gate])
     assert len(merged.train) == 3 + len(load("train"))
     assert merged.snapshot["moved_to_heldout"] == 3 and merged.snapshot["annotated_train"] == len(load("train"))
+    # With nothing exported yet, SFT still trains on the annotated set.
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    alone = annotated_rows.with_annotated(training_data.load(empty, "sft", allow_empty=True))
+    assert len(alone.train) == len(load("train")) and len(alone.heldout) == gate

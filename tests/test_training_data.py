@@ -14,7 +14,7 @@ from bot.cli import app
 from bot.engine import Actor, InterviewEngine
 from bot.store.db import Database
 from chains.schemas import Feedback
-from tasks import export, preferences
+from tasks.data import export, preferences
 from tasks.training import data, entry
 from tasks.training.feedback_json import parse_feedback
 from tests.training_support import dpo_rows, kto_rows, write_jsonl
@@ -170,7 +170,7 @@ def test_dataset_export_format_sft_command(
     sqlite_db: Database, recruiter: Actor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from chains.providers.offline import OfflineProvider
-    from tasks.dispatch import InProcessSink
+    from tasks.pipeline.dispatch import InProcessSink
     from tests.conftest import make_settings
 
     engine = InterviewEngine(sqlite_db, OfflineProvider(), make_settings(), signals=InProcessSink(sqlite_db))

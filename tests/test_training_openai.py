@@ -210,7 +210,8 @@ def test_the_beat_trigger_retrains_once_and_registers_a_candidate(
     recruiter: Actor,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tasks import preferences, retrain_trigger, state
+    from tasks.data import preferences, state
+    from tasks.pipeline import retrain_trigger
     from tasks.training import openai_backend
 
     monkeypatch.setattr(openai_backend, "POLL_INTERVAL_S", 0.0)  # the fake finishes a job in three polls

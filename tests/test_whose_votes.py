@@ -15,8 +15,9 @@ from bot.engine.text import shown_count
 from bot.store.db import Database
 from bot.store.models import PreferencePair, Rating
 from chains.providers.offline import OfflineProvider
-from tasks import preferences, registry
-from tasks.dispatch import InProcessSink
+from tasks import registry
+from tasks.data import preferences
+from tasks.pipeline.dispatch import InProcessSink
 from tasks.training import data
 from tests.conftest import make_settings
 from tests.training_support import kto_rows, write_jsonl
@@ -218,7 +219,7 @@ def test_stats_and_rollups_count_the_votes_that_count_and_report_the_rest_apart(
 ) -> None:
     from bot.store.models import DailyRollup, utcnow
     from bot.store.stats import compute_stats
-    from tasks import rollups
+    from tasks.data import rollups
 
     t0, t1 = _turns(engine, candidate, 2)
     engine.rate(t0, candidate, 1)

@@ -153,7 +153,7 @@ def build_tiny_base(directory: Path) -> Path:
     require_stack()
     import torch
 
-    from tasks.training.scratch import build_scratch_model
+    from tests.scratch_model import build_scratch_model
 
     torch.set_num_threads(2)
     extra = [row[key][0]["content"] for row in dpo_rows()[:20] for key in ("chosen", "rejected")]

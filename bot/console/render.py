@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.engine.report import practice_lines, scores_shown
+from bot.engine.sections import feedback_sections, report_sections
 from bot.engine.views import SessionView, TurnView
 from chains.bank import Bank
 from chains.schemas import Feedback, SessionReport
@@ -33,6 +34,10 @@ def question_panel(turn: TurnView, session: SessionView) -> Panel:
                  border_style="cyan")
 
 
+_STYLE = {"strengths": "green", "weaknesses": "red", "suggestions": "yellow", "outline": "cyan",
+          "next_steps": "yellow"}
+
+
 def _bullets(title: str, items: list[str], style: str) -> Text:
     text = Text(f"{title}\n", style=f"bold {style}")
     for item in items:
@@ -42,14 +47,7 @@ def _bullets(title: str, items: list[str], style: str) -> Text:
 
 def feedback_panel(feedback: Feedback, provider: str | None = None) -> Panel:
     parts: list[object] = [Text(f"Score: {feedback.score}/10", style="bold")]
-    if feedback.strengths:
-        parts.append(_bullets("Strengths", feedback.strengths, "green"))
-    if feedback.weaknesses:
-        parts.append(_bullets("Weaknesses", feedback.weaknesses, "red"))
-    if feedback.suggestions:
-        parts.append(_bullets("Suggestions", feedback.suggestions, "yellow"))
-    if feedback.outline:
-        parts.append(_bullets("A strong answer would cover", feedback.outline, "cyan"))
+    parts.extend(_bullets(title, items, _STYLE[key]) for key, title, items in feedback_sections(feedback))
     if feedback.criteria:
         table = Table(show_header=True, header_style="bold", box=None)
         table.add_column("criterion")
@@ -72,12 +70,7 @@ def report_panel(report: SessionReport) -> Panel:
     parts: list[object] = [Text(report.summary), table]
     if report.level_path or report.requirements:
         parts.append(_bullets("Practice", practice_lines(report), "cyan"))
-    if report.strengths:
-        parts.append(_bullets("Recurring strengths", report.strengths, "green"))
-    if report.weaknesses:
-        parts.append(_bullets("Recurring weaknesses", report.weaknesses, "red"))
-    if report.next_steps:
-        parts.append(_bullets("Next steps", report.next_steps, "yellow"))
+    parts.extend(_bullets(title, items, _STYLE[key]) for key, title, items in report_sections(report))
     title = literal(f"Session report: {report.role}, {report.kind}, {report.level}")
     return Panel(Group(*parts), title=title, border_style="green")  # type: ignore[arg-type]
 

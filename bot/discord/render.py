@@ -18,6 +18,7 @@ import discord
 
 from bot.engine import SessionView, TurnView
 from bot.engine.report import practice_lines, scores_shown
+from bot.engine.sections import feedback_sections, report_sections
 from bot.engine.text import clip, unmask_links
 from chains.schemas import Feedback, SessionReport
 
@@ -89,14 +90,8 @@ def feedback_embed(feedback: Feedback, *, title: str, footer: str | None = None)
     if feedback.criteria:
         lines = "\n".join(f"{md(name)}: {value}/10" for name, value in list(feedback.criteria.items())[:10])
         embed.add_field(name="Criteria", value=clip(lines, CRITERIA_MAX), inline=True)
-    for name, items, limit in (
-        ("Strengths", feedback.strengths, FIELD_MAX),
-        ("Weaknesses", feedback.weaknesses, FIELD_MAX),
-        ("Suggestions", feedback.suggestions, FIELD_MAX),
-        ("A strong answer would cover", feedback.outline, OUTLINE_MAX),
-    ):
-        if items:
-            embed.add_field(name=name, value=bullets(items, limit), inline=False)
+    for key, name, items in feedback_sections(feedback):
+        embed.add_field(name=name, value=bullets(items, OUTLINE_MAX if key == "outline" else FIELD_MAX), inline=False)
     if footer:
         embed.set_footer(text=clip(footer, SHORT_FOOTER_MAX))
     return embed
@@ -124,13 +119,8 @@ def report_embed(report: SessionReport) -> discord.Embed:
     if practice := practice_lines(report):  # the job ad's requirements are user text
         embed.add_field(name="Practice", value=clip("\n".join(md(line) for line in practice), FIELD_MAX),
                         inline=False)
-    for name, items in (
-        ("Recurring strengths", report.strengths),
-        ("Recurring weaknesses", report.weaknesses),
-        ("Next steps", report.next_steps),
-    ):
-        if items:
-            embed.add_field(name=name, value=bullets(items), inline=False)
+    for _, name, items in report_sections(report):
+        embed.add_field(name=name, value=bullets(items), inline=False)
     embed.set_footer(text=f"Session {report.session_id} · How useful was this practice? Rate it 1-5 below.")
     return embed
 

@@ -2,7 +2,7 @@
 
 The second attempt is a new turn that points at the first (``attempt_of``), so both answers and
 both feedbacks are kept, the report can show before -> after, and the pair becomes preference
-data (``tasks.preferences``: the better-scored answer chosen). The question that was already
+data (``tasks.data.preferences``: the better-scored answer chosen). The question that was already
 asked next (nobody has answered it yet) is withdrawn and asked again after the second attempt;
 after the last question the session reopens for the attempt and completes again when it is graded.
 """

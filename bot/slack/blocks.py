@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.engine.report import practice_lines, scores_shown
+from bot.engine.sections import feedback_sections, report_sections
 from bot.engine.text import THREAD_HELP, shown_count, unmask_links
 from bot.engine.text import clip as clip_to
 from bot.engine.views import SessionView, TurnView
@@ -97,14 +98,7 @@ def question_message(turn: TurnView, session: SessionView) -> tuple[str, list[Bl
 
 def _feedback_sections(feedback: Feedback) -> list[Block]:
     blocks = [section(esc(feedback.summary))]
-    for title, items in (
-        ("Strengths", feedback.strengths),
-        ("Weaknesses", feedback.weaknesses),
-        ("Suggestions", feedback.suggestions),
-        ("A strong answer would cover", feedback.outline),
-    ):
-        if items:
-            blocks.append(section(bullets(title, items)))
+    blocks.extend(section(bullets(title, items)) for _, title, items in feedback_sections(feedback))
     if feedback.criteria:
         blocks.append(context(" · ".join(f"{esc(name)}: {value}/10" for name, value in feedback.criteria.items())))
     return blocks
@@ -220,13 +214,7 @@ def report_message(report: SessionReport) -> tuple[str, list[Block]]:
         blocks.append(section("\n".join(lines)))
     if practice := practice_lines(report):  # the job ad's requirements are user text: escaped
         blocks.append(section("\n".join(esc(line) for line in practice)))
-    for title, items in (
-        ("Recurring strengths", report.strengths),
-        ("To work on", report.weaknesses),
-        ("Next steps", report.next_steps),
-    ):
-        if items:
-            blocks.append(section(bullets(title, items)))
+    blocks.extend(section(bullets(title, items)) for _, title, items in report_sections(report))
     blocks.append(section("*How useful was this practice?*"))
     blocks.append(
         {

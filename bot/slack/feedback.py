@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from bot.engine import EngineError, Forbidden, InterviewEngine, UserRole
-from bot.slack import blocks, tally, web
+from bot.slack import blocks, settled, web
 from bot.slack.modals import correction_form, metadata, parse_correction
 from bot.slack.people import People
 
@@ -54,7 +54,7 @@ class FeedbackActions:
         except (EngineError, ValueError) as exc:
             _refuse(client, channel, user, thread, exc)
             return
-        counts, stored = tally.settled_tally(self.engine, turn_id, actor, value, self.tally_timeout_s)
+        counts, stored = settled.settled_tally(self.engine, turn_id, actor, value, self.tally_timeout_s)
         if not stored:
             log.warning(
                 "rating on turn %s by %s not stored after %.0fs; showing the tally as it is",

@@ -3,7 +3,7 @@
 Whose votes count: the session's candidate and recruiters (team leads too: their stored role hides
 a recruiter role they may also hold). Anyone else in the workspace or guild can still click; their
 ratings are stored and shown apart (``others_up`` / ``others_down``, "👍 3 (+2 from others)"), but
-they never make a training label (``tasks.preferences``) or move an A/B arm (``tasks.registry``).
+they never make a training label (``tasks.data.preferences``) or move an A/B arm (``tasks.registry``).
 The role is the user's stored one (set from ``RECRUITERS`` / ``TEAM_LEADS`` whenever they act), read
 when the votes are counted. One vote per person per turn is the schema (``ratings`` is unique on
 turn and rater, the latest click wins), so a flood of clicks from one person counts once.

@@ -18,10 +18,10 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from langchain_google_genai import ChatGoogleGenerativeAI
 
 from chains.contract import ProviderError
-from chains.llm import LLMProvider, OutputSpec
-from chains.llm.backend import message_text
+from chains.llm.backend import OutputSpec, message_text
 from chains.llm.errors import is_dropped
 from chains.llm.retry import INITIAL_BACKOFF_S, MAX_BACKOFF_S, with_retries
+from chains.providers.llm import LLMProvider
 
 DEFAULT_URL = "https://generativelanguage.googleapis.com"
 # Pinned, not the SDK's default: google-genai 3.x moved its default from v1beta to v1, where

@@ -20,8 +20,8 @@ from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from chains.contract import ProviderError
-from chains.llm import LLMProvider, OutputSpec
-from chains.llm.backend import as_role_dicts
+from chains.llm.backend import OutputSpec, as_role_dicts
+from chains.providers.llm import LLMProvider
 
 BASE_NAME = "local-base"  # the model recorded with calls the base answered
 

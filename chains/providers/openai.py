@@ -16,8 +16,8 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from langchain_openai import ChatOpenAI
 
 from chains.contract import ProviderError
-from chains.llm import LLMProvider, OutputSpec
-from chains.llm.backend import message_text
+from chains.llm.backend import OutputSpec, message_text
+from chains.providers.llm import LLMProvider
 
 Method = Literal["json_schema", "function_calling"]
 DEFAULT_URL = "https://api.openai.com/v1"

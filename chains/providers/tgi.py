@@ -20,10 +20,10 @@ from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from chains.contract import ProviderError
-from chains.llm import LLMProvider, OutputSpec
-from chains.llm.backend import as_role_dicts
+from chains.llm.backend import OutputSpec, as_role_dicts
 from chains.llm.errors import status_of
 from chains.llm.retry import with_retries
+from chains.providers.llm import LLMProvider
 
 log = logging.getLogger(__name__)
 BASE_MODEL = "tgi"  # TGI's name for "no adapter" on the Messages API

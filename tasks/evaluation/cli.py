@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from tasks.outputs import prepare_output
+from tasks.data.outputs import prepare_output
 
 if TYPE_CHECKING:
     from tasks.evaluation.harness import EvalReport

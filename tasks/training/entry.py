@@ -52,7 +52,7 @@ def resolve_trl_base(settings: Settings, spec: str) -> str:
 
 def export_data(db: Database, method: Method, out: Path, since: datetime | None = None) -> Path:
     """Rebuild the preference data, write it for ``method`` (redacted JSONL) and return the path."""
-    from tasks import export, preferences
+    from tasks.data import export, preferences
 
     preferences.build(db)
     export.export(db, EXPORT_FORMAT[method], out, since=since)

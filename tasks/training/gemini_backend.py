@@ -23,7 +23,7 @@ from bot.store.exemplars import Exemplar, ExemplarSource
 from bot.store.models import InterviewSession, ModelVersion
 from chains.redact import redact_patterns
 from chains.schemas import Feedback
-from tasks.outputs import open_private
+from tasks.data.outputs import open_private
 
 ExemplarFn = Callable[[str, str], tuple[Exemplar, ...]]
 

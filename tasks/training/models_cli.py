@@ -262,7 +262,8 @@ def models_simulate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Run the rule `models review` applies (same function, same AB_* parameters) hourly on simulated data."""
-    from tasks import registry, sequential
+    from tasks import registry
+    from tasks.registry import sequential
 
     pair, fallbacks = _pair(rates, "--rates"), _pair(fallback_rates, "--fallback-rates")
     if per_hour < 1 or runs < 1 or days <= 0 or ratings_per_session < 1 or not 0 <= icc < 1:

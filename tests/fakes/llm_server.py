@@ -14,11 +14,14 @@ import json
 import random
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -140,22 +143,26 @@ def content_for(reply: Reply, task: str) -> str:
     return body
 
 
-class FakeLLMServer:
+class FakeLLMServer(LoopbackServer):
     """Subclasses speak one wire protocol: ``route``, ``schema_of``, ``success``, ``error``."""
 
     api_key_header = "authorization"
 
     def __init__(
-        self, *, default: Reply | Callable[[Recorded], Reply] = VALID, api_key: str | None = None
+        self,
+        *,
+        default: Reply | Callable[[Recorded], Reply] = VALID,
+        api_key: str | None = None,
+        latency_s: float = 0.0,
     ) -> None:
         self.default = default
         self.api_key = api_key
+        self.latency_s = latency_s  # a model's time to answer (benchmarks): every reply waits this long
         self.requests: list[Recorded] = []
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._released = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._listen(type("Handler", (_Handler,), {"fake": self}))
 
     # ── protocol hooks ──────────────────────────────────────────────────────────────
     def route(self, path: str) -> str | None:
@@ -188,40 +195,12 @@ class FakeLLMServer:
         return self.default(request) if callable(self.default) else self.default
 
     @property
-    def port(self) -> int:
-        assert self._server is not None, "server not started"
-        return self._server.server_address[1]
-
-    @property
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> FakeLLMServer:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=type(self).__name__,
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
         self._released.set()  # let hanging handlers finish
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeLLMServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().stop()
 
     def wait_released(self, timeout: float) -> None:
         self._released.wait(timeout)
@@ -268,6 +247,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(401, fake.error(endpoint, 401))
             return
         reply = fake.next_reply(request)
+        if fake.latency_s:
+            time.sleep(fake.latency_s)
         if reply.mode == "hang":
             fake.wait_released(60)
             self.close_connection = True

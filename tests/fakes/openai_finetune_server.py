@@ -17,8 +17,10 @@ import time
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.loopback import LoopbackServer
 
 STEPS = ("validating_files", "queued", "running", "succeeded")
 
@@ -80,7 +82,7 @@ class FakeJob:
         }
 
 
-class FakeOpenAIFineTuning:
+class FakeOpenAIFineTuning(LoopbackServer):
     def __init__(self, api_key: str = "sk-test-finetune", *, steps_per_status: int = 1) -> None:
         self.api_key = api_key
         self.steps_per_status = steps_per_status
@@ -100,40 +102,12 @@ class FakeOpenAIFineTuning:
         )
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._listen(type("Handler", (_Handler,), {"fake": self}))
 
     # ── lifecycle ───────────────────────────────────────────────────────────────────
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "server not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def start(self) -> FakeOpenAIFineTuning:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            daemon=True,
-            name="FakeOpenAIFineTuning",
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeOpenAIFineTuning:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return f"http://127.0.0.1:{self.port}/v1"
 
     def paths(self) -> list[str]:
         return [f"{r.method} {r.path}" for r in self.requests]

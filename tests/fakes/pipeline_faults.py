@@ -2,7 +2,7 @@
 
 Test-only. Imported by the worker before it starts its pool, so every pool process has them:
 
-* ``FAULT_REDIS_FAILURES`` = n: the first n Redis clients the tasks ask for (``tasks.jobs``) point
+* ``FAULT_REDIS_FAILURES`` = n: the first n Redis clients the tasks ask for (``tasks.pipeline.jobs``) point
   at ``FAULT_DEAD_PORT``, where nothing listens (a Redis blip: ``redis.exceptions.ConnectionError``).
 * ``build_preferences(turn_ids=[-1])`` raises an ``IntegrityError`` (a constraint violation).
 
@@ -17,9 +17,9 @@ from typing import Any
 import redis
 from sqlalchemy.exc import IntegrityError
 
-import tasks.jobs as jobs
-from tasks import preferences
-from tasks.runtime import redis_client as _real_client
+import tasks.pipeline.jobs as jobs
+from tasks.data import preferences
+from tasks.pipeline.runtime import redis_client as _real_client
 
 INTEGRITY_TURN = -1
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 import threading
 import time
 import urllib.error
@@ -32,9 +33,17 @@ from urllib.parse import parse_qs, urlencode, urlparse
 from slack_sdk.signature import SignatureVerifier
 
 from tests.fakes import slack_limits
+from tests.fakes.loopback import LoopbackServer
 
 BOT_USER, BOT_ID, TEAM = "UBOT", "BBOT", "T0001"
 JSON_FIELDS = {"blocks", "view", "files", "attachments", "metadata"}
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client dropping its kept-alive connection (a bot process ending) is no error worth a traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @dataclass
@@ -61,7 +70,7 @@ class Message:
     deleted: bool = False
 
 
-class FakeSlackAPI:
+class FakeSlackAPI(LoopbackServer):
     """Start with ``with FakeSlackAPI() as slack:``; ``slack.url`` is the ``SLACK_API_URL``."""
 
     def __init__(self) -> None:
@@ -80,16 +89,12 @@ class FakeSlackAPI:
         self._failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = defaultdict(list)
         self._ts = itertools.count(1)
         self._lock = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-slack", daemon=True
-        )
+        self._listen(self._handler(), _Server)
 
     # ── lifecycle ───────────────────────────────────────────────────────────────────
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
@@ -97,20 +102,6 @@ class FakeSlackAPI:
 
     def response_url(self, name: str = "") -> str:
         return f"{self.base}/response/{name or uuid.uuid4().hex[:8]}"
-
-    def start(self) -> FakeSlackAPI:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeSlackAPI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ── scripting failures ──────────────────────────────────────────────────────────
     def fail(self, method: str, error: str, times: int = 1) -> None:

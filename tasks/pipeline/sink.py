@@ -3,7 +3,7 @@
 ``bot.app.make_sink`` imports this module lazily, only when ``REDIS_URL`` is set. Publishing gives
 up within about a second (``PUBLISH_RETRY``); after a broker failure the sink writes straight to
 the outbox for a few seconds instead of waiting on a dead broker for every click. Every signal is
-written to the outbox first and stays there until a worker confirms it (see ``tasks.outbox``); a
+written to the outbox first and stays there until a worker confirms it (see ``tasks.pipeline.outbox``); a
 database error while writing it is not a broker outage: the signal is published all the same.
 """
 
@@ -18,8 +18,8 @@ from celery import Celery
 from bot.config import Settings, get_settings
 from bot.store.db import Database
 from bot.store.models import utcnow
-from tasks import outbox
-from tasks.celery_app import PUBLISH_RETRY, SIGNAL_TASKS, app_for
+from tasks.pipeline import outbox
+from tasks.pipeline.app import PUBLISH_RETRY, SIGNAL_TASKS, app_for
 
 log = logging.getLogger(__name__)
 

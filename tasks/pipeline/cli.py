@@ -16,36 +16,25 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bot.commands import database, err, fail
 from bot.config import get_settings
 from bot.errors import FixableError
-from tasks.outputs import prepare_output
+from tasks.data.outputs import prepare_output
 
-err = Console(stderr=True)
 dataset_app = typer.Typer(help="Preference data: build, export, validate.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Signals kept while the broker was unreachable.", no_args_is_help=True)
 
 CELERY_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]{message}[/]")
-    return typer.Exit(code)
-
-
-def _database():  # type: ignore[no-untyped-def]
-    from bot.store.db import open_database
-
-    return open_database(get_settings())
-
-
 def _celery_app():  # type: ignore[no-untyped-def]
     settings = get_settings()
     if not settings.redis_url:
-        raise _fail(
+        raise fail(
             "REDIS_URL is not set: background tasks run in-process, so there is no worker or beat "
             "to start. Set REDIS_URL=redis://HOST:6379/0 to use Celery."
         )
-    from tasks.celery_app import make_app
+    from tasks.pipeline.app import make_app
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return make_app(settings)
@@ -69,7 +58,7 @@ def _since(value: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise _fail(f"--since must be a date like 2026-01-31 (or an ISO date-time), not {value!r}.") from exc
+        raise fail(f"--since must be a date like 2026-01-31 (or an ISO date-time), not {value!r}.") from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -94,7 +83,7 @@ def worker(ctx: typer.Context) -> None:
     """Start a Celery worker (extra options go to `celery worker`, e.g. --concurrency 4)."""
     _require_broker()
     app = _celery_app()
-    _database().dispose()  # apply migrations once, before any task runs
+    database().dispose()  # apply migrations once, before any task runs
     app.worker_main(["worker", "--loglevel", get_settings().log_level, *ctx.args])
 
 
@@ -108,9 +97,9 @@ def beat(ctx: typer.Context) -> None:
 @dataset_app.command("build")
 def dataset_build() -> None:
     """Rebuild every preference pair and KTO label from the stored ratings and corrections."""
-    from tasks import preferences
+    from tasks.data import preferences
 
-    db = _database()
+    db = database()
     result = _build(db, preferences)
     err.print(
         f"Preference data: {result.created} created, {result.updated} updated, {result.removed} removed "
@@ -143,13 +132,13 @@ def dataset_export(
     build: Annotated[bool, typer.Option(help="Rebuild the preference data first.")] = True,
 ) -> None:
     """Write the preference data in a trainer's format: streamed, redacted, with a progress bar."""
-    from tasks import export, preferences
+    from tasks.data import export, preferences
 
     if fmt not in export.FORMATS:
-        raise _fail(f"--format must be one of {', '.join(export.FORMATS)}.")
+        raise fail(f"--format must be one of {', '.join(export.FORMATS)}.")
     moment = _since(since)
     prepare_output(out)  # before the build and the export, which can take minutes
-    db = _database()
+    db = database()
     if build:
         _build(db, preferences)
     started = time.perf_counter()
@@ -163,7 +152,7 @@ def dataset_export(
         try:
             result = export.export(db, fmt, out, since=moment, progress=progress)
         except export.ExportError as exc:
-            raise _fail(str(exc)) from exc
+            raise fail(str(exc)) from exc
     err.print(f"Wrote {result.rows} {fmt} rows to {result.path}.")
 
 
@@ -173,14 +162,14 @@ def dataset_validate(
     fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)],
 ) -> None:
     """Check every row of an export file against its format."""
-    from tasks import export
+    from tasks.data import export
 
     if not path.is_file():
-        raise _fail(f"{path} does not exist.")
+        raise fail(f"{path} does not exist.")
     try:
         rows = export.validate_file(path, fmt)
     except export.ExportError as exc:
-        raise _fail(str(exc), code=1) from exc
+        raise fail(str(exc), code=1) from exc
     err.print(f"{path}: {rows} valid {fmt} rows.")
 
 
@@ -190,11 +179,11 @@ def outbox_relay(
     interval: Annotated[float, typer.Option(help="Seconds between runs with --loop.")] = 5.0,
 ) -> None:
     """Deliver signals kept in the outbox (broker down, or published but never confirmed)."""
-    from tasks import outbox
-    from tasks.celery_sink import is_broker_error, publisher
+    from tasks.pipeline import outbox
+    from tasks.pipeline.sink import is_broker_error, publisher
 
     app = _celery_app()
-    db = _database()
+    db = database()
     settings = get_settings()
     publish = publisher(app, settings.celery_queue)
     grace = outbox.grace_for(settings.celery_visibility_timeout_s)
@@ -212,9 +201,9 @@ def outbox_relay(
 @outbox_app.command("status")
 def outbox_status() -> None:
     """How many signals wait in the outbox."""
-    from tasks import outbox
+    from tasks.pipeline import outbox
 
-    with _database().session() as session:
+    with database().session() as session:
         err.print(f"{outbox.pending(session)} pending.")
 
 
@@ -227,7 +216,7 @@ def dead_letters(
 
     from bot.store.models import DeadLetter
 
-    with _database().session() as session:
+    with database().session() as session:
         rows = session.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)).all()
         items = [
             {

@@ -34,7 +34,7 @@ from sqlalchemy.orm import aliased
 from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, PreferencePair, User
 from chains.redact import redact
-from tasks.outputs import open_private
+from tasks.data.outputs import open_private
 
 FORMATS: tuple[str, ...] = ("trl-dpo", "trl-kto", "openai-dpo", "sft", "answers-dpo")
 STREAM_ROWS = 1000

@@ -26,10 +26,10 @@ nothing the second time.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -56,8 +56,7 @@ PURGED_SUMMARY = "Removed under the data retention policy."
 PURGED_FOLLOW_UP = "(Follow-up question removed under the data retention policy.)"
 
 
-@dataclass
-class PurgeReport:
+class PurgeReport(BaseModel):
     """What one purge changed (or, in a dry run, would change)."""
 
     days: int
@@ -72,11 +71,6 @@ class PurgeReport:
     outbox: int = 0
     dead_letters: int = 0
     processed_events: int = 0
-
-    def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["cutoff"] = self.cutoff.isoformat()
-        return data
 
 
 def scrub_feedback(feedback: dict[str, Any]) -> dict[str, Any]:
@@ -203,7 +197,7 @@ def purge_expired(db: Database, days: int, *, now: datetime | None = None, dry_r
             session.rollback()
         else:
             session.commit()
-    log.info("retention purge (%s days%s): %s", days, ", dry run" if dry_run else "", report.as_json())
+    log.info("retention purge (%s days%s): %s", days, ", dry run" if dry_run else "", report.model_dump(mode="json"))
     return report
 
 

@@ -1,4 +1,5 @@
-"""Build a LLaMA-architecture model from a config, with a tokenizer trained on the project's own text.
+"""Test and benchmark support, not shipped in the package: a LLaMA-architecture model built from
+a config, with a tokenizer trained on the project's own text.
 
 Nothing is downloaded: the tokenizer learns its vocabulary from the question bank and the
 answer fixtures, and the weights are randomly initialised. Tests use a tiny one as ``--base``;
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SPECIAL_TOKENS = ["<|pad|>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>"]
 # The prompt rendered with ``add_generation_prompt`` is a strict prefix of prompt + answer,
 # which is what TRL needs to cut the completion off the prompt cleanly.

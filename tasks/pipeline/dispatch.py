@@ -1,7 +1,7 @@
 """Signal sinks: where the engine's ratings and corrections go.
 
 Without ``REDIS_URL`` they are stored in-process, at once. With it, they are sent to Celery
-(see ``tasks.celery_sink``), falling back to the outbox table when the broker is down.
+(see ``tasks.pipeline.sink``), falling back to the outbox table when the broker is down.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.store.db import Database
-from tasks import ingest
+from tasks.pipeline import ingest
 
 HANDLERS: dict[str, Callable[[Database, dict[str, Any]], dict[str, Any]]] = {
     "record_rating": ingest.record_rating,

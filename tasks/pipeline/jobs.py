@@ -24,9 +24,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from bot.config import get_settings
 from bot.store.db import Database
 from bot.store.models import utcnow
-from tasks import bulk, deadletter, export, ingest, preferences, retrain_trigger, rollups, state
-from tasks.ingest import PoisonPayload
-from tasks.runtime import database, redis_client
+from tasks.data import export, preferences, rollups, state
+from tasks.pipeline import bulk, deadletter, ingest, retrain_trigger
+from tasks.pipeline.ingest import PoisonPayload
+from tasks.pipeline.runtime import database, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def _mark_dirty(*turn_ids: Any) -> None:
 
 def _confirm(task: Task, payloads: list[Any]) -> None:
     """Stored or dead-lettered: the sink's write-ahead outbox rows are done."""
-    from tasks import outbox
+    from tasks.pipeline import outbox
 
     signal = task.name.removeprefix("mockingbird.")
     outbox.confirm(database(), [outbox.key_of(signal, p) for p in payloads if isinstance(p, dict)])
@@ -104,7 +105,7 @@ def _signal(task: Task, handler: Any, payload: Any) -> dict[str, Any]:
         _confirm(task, [payload])
         return {"dead_letter": dead}
     if isinstance(payload, dict) and not payload.get("idempotency_key"):
-        _confirm(task, [payload])  # keyed signals were settled in their own transaction (tasks.ingest)
+        _confirm(task, [payload])  # keyed signals were settled in their own transaction (tasks.pipeline.ingest)
     _mark_dirty(result.get("turn_id"))
     return result
 
@@ -125,7 +126,7 @@ def record_ratings(self: Task, payloads: Any) -> dict[str, Any]:
         }
     result = bulk.record_ratings(db, payloads)  # settles the outbox rows in its own transaction
     _mark_dirty(*result.turn_ids)
-    return result.as_dict()
+    return result.model_dump()
 
 
 @shared_task(bind=True, base=PipelineTask, name="mockingbird.record_correction", ignore_result=True)
@@ -139,9 +140,9 @@ def build_preferences(self: Task, turn_ids: list[int] | None = None, full: bool 
     """Rebuild pairs for the given turns, or for the turns marked since the last run, or all (``full``)."""
     db = database()
     if full:
-        return preferences.build(db).as_dict()
+        return preferences.build(db).model_dump()
     if turn_ids is not None:
-        return preferences.build(db, turn_ids).as_dict()
+        return preferences.build(db, turn_ids).model_dump()
     client = redis_client()
     total = preferences.BuildResult()
     while client is not None:
@@ -153,7 +154,7 @@ def build_preferences(self: Task, turn_ids: list[int] | None = None, full: bool 
         except Exception:
             client.sadd(_dirty_key(), *ids)  # try these again next time
             raise
-    return total.as_dict()
+    return total.model_dump()
 
 
 @shared_task(bind=True, base=PipelineTask, name="mockingbird.export_dataset")
@@ -167,7 +168,7 @@ def nightly(db: Database, out_dir: Path) -> dict[str, Any]:
     built = preferences.build(db)
     folder = out_dir / utcnow().date().isoformat()
     files = {fmt: export.export(db, fmt, folder / f"{fmt}.jsonl").as_dict() for fmt in export.FORMATS}
-    record = {"at": utcnow().isoformat(), "build": built.as_dict(), "files": files}
+    record = {"at": utcnow().isoformat(), "build": built.model_dump(), "files": files}
     with db.session() as session:
         state.put(session, "dataset:last", record)
     return record
@@ -192,10 +193,10 @@ def rollup_stats(self: Task, days: int = 2) -> dict[str, Any]:
 @shared_task(bind=True, base=PipelineTask, name="mockingbird.purge_retention")
 def purge_retention(self: Task) -> dict[str, Any]:
     """Scrub transcripts older than ``RETENTION_DAYS`` (nothing when it is 0)."""
-    from tasks.retention import purge_from_settings
+    from tasks.data.retention import purge_from_settings
 
     report = purge_from_settings(get_settings())
-    return {"purged": False} if report is None else {"purged": True, **report.as_json()}
+    return {"purged": False} if report is None else {"purged": True, **report.model_dump(mode="json")}
 
 
 @shared_task(bind=True, base=PipelineTask, name="mockingbird.review_models")
@@ -208,7 +209,7 @@ def review_models(self: Task) -> dict[str, Any]:
 
 @shared_task(bind=True, base=PipelineTask, name="mockingbird.relay_outbox")
 def relay_outbox(self: Task) -> dict[str, Any]:
-    from tasks.celery_sink import is_broker_error, publisher
+    from tasks.pipeline.sink import is_broker_error, publisher
 
     settings = get_settings()
     publish = publisher(self.app, settings.celery_queue)
@@ -216,7 +217,7 @@ def relay_outbox(self: Task) -> dict[str, Any]:
 
 
 def outbox_relay(db: Database, publish: Any, is_broker_error: Any, visibility_timeout_s: int = 3600) -> dict[str, Any]:
-    from tasks import outbox
+    from tasks.pipeline import outbox
 
     grace = outbox.grace_for(visibility_timeout_s)
-    return outbox.relay(db, publish, is_broker_error=is_broker_error, grace=grace).as_dict()
+    return outbox.relay(db, publish, is_broker_error=is_broker_error, grace=grace).model_dump()

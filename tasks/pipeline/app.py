@@ -103,7 +103,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         },
         "result_backend_transport_options": redis_options,
         "task_publish_retry_policy": PUBLISH_RETRY,
-        "worker_consumer": "tasks.consumer:DeadLetterConsumer",
+        "worker_consumer": "tasks.pipeline.consumer:DeadLetterConsumer",
         "worker_hijack_root_logger": False,
         "beat_schedule": beat_schedule(),
         "beat_schedule_filename": str(settings.data_dir / "celerybeat-schedule"),
@@ -114,7 +114,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 def _warm_pool_process(**_: Any) -> None:
     """A new pool process opens its database connection now, not on the first click it stores."""
     try:
-        from tasks.runtime import database
+        from tasks.pipeline.runtime import database
 
         with database().engine.connect():
             pass
@@ -123,9 +123,9 @@ def _warm_pool_process(**_: Any) -> None:
 
 
 def make_app(settings: Settings | None = None) -> Celery:
-    """A configured app whose tasks are ``tasks.jobs`` (registered when the app is finalized)."""
+    """A configured app whose tasks are ``tasks.pipeline.jobs`` (registered when the app is finalized)."""
     settings = settings or get_settings()
-    app = Celery("mockingbird", include=["tasks.jobs"])
+    app = Celery("mockingbird", include=["tasks.pipeline.jobs"])
     app.conf.update(celery_config(settings))
     return app
 

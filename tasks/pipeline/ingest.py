@@ -6,7 +6,7 @@ one row per (turn, recruiter), replaced on resubmit. Running either twice stores
 A payload may carry ``at``, when the person acted (the Celery sink stamps it). The stored row
 keeps the time of the latest click it has seen (also when the value repeats), and an older
 message arriving late (from the outbox, or a retry) never overwrites or withdraws a newer one
-(``apply_ratings``, shared with ``tasks.bulk``).
+(``apply_ratings``, shared with ``tasks.pipeline.bulk``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from bot.store.models import Correction, PipelineState, Rating, Turn, User, User
 from bot.store.privacy import forgotten_at, stone_moment, tombstone_key
 from bot.store.tally import tally
 from chains.schemas import Feedback
-from tasks import outbox
+from tasks.pipeline import outbox
 
 
 class PoisonPayload(ValueError):
@@ -77,6 +77,23 @@ def upsert_user(session: Session, person: Person) -> User:
     return user
 
 
+def unratable(turn_id: int, has_feedback: bool | None) -> str | None:
+    """Why a rating of this turn can never be stored (``has_feedback`` None: no such turn), or None."""
+    if has_feedback is None:
+        return f"rating for unknown turn {turn_id}"
+    return None if has_feedback else f"turn {turn_id} has no feedback to rate"
+
+
+def sent_before_forgotten(at: datetime | None, forgotten: datetime | None) -> bool:
+    """A message sent before its author asked to be forgotten must not bring them back."""
+    return forgotten is not None and at is not None and as_utc(at) <= forgotten
+
+
+def known_as(person: Person, role: UserRole | None) -> bool:
+    """Whether a stored person (with ``role``) can rate as ``person`` without updating their row."""
+    return role is not None and (person.role == UserRole.candidate or role == person.role)
+
+
 def _stale(stored: datetime | None, at: datetime | None) -> bool:
     """True when the message is older than what is stored (only known when it carries ``at``)."""
     return at is not None and stored is not None and as_utc(stored) > as_utc(at)
@@ -104,15 +121,14 @@ def _store_rating(db: Database, data: RatingPayload) -> dict[str, Any]:
     with db.session() as session:
         conn = session.connection()
         found = conn.execute(_lookup(data)).one()
-        if found.has_feedback is None:
-            raise PoisonPayload(f"rating for unknown turn {data.turn_id}")
-        if not found.has_feedback:
-            raise PoisonPayload(f"turn {data.turn_id} has no feedback to rate")
+        reason = unratable(data.turn_id, found.has_feedback)
+        if reason:
+            raise PoisonPayload(reason)
         outbox.settle(session, [data.idempotency_key])
-        if found.forgotten is not None and data.at and as_utc(data.at) <= stone_moment(found.forgotten):
-            return tally(session, data.turn_id)  # sent before its author asked to be forgotten
-        same_role = data.rater.role == UserRole.candidate or found.role == data.rater.role
-        if found.user_id is not None and same_role:
+        gone = stone_moment(found.forgotten) if found.forgotten is not None else None
+        if sent_before_forgotten(data.at, gone):
+            return tally(session, data.turn_id)
+        if found.user_id is not None and known_as(data.rater, found.role):
             rater_id = int(found.user_id)
         else:
             rater_id = upsert_user(session, data.rater).id
@@ -137,10 +153,7 @@ def _lookup(data: RatingPayload) -> Any:
 
 def _forgotten(session: Session, person: Person, at: datetime | None) -> bool:
     """A message sent before its author asked to be forgotten must not bring them back."""
-    if at is None:
-        return False
-    gone = forgotten_at(session, person.platform, person.user_id)
-    return gone is not None and as_utc(at) <= gone
+    return at is not None and sent_before_forgotten(at, forgotten_at(session, person.platform, person.user_id))
 
 
 def apply_ratings(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -1,7 +1,7 @@
 """A worker consumer that dead-letters messages Celery cannot even turn into a task call.
 
 Celery logs and drops a message it cannot decode, or one naming a task it does not know; with
-this consumer (``worker_consumer`` in ``tasks.celery_app``) such a message is also stored in
+this consumer (``worker_consumer`` in ``tasks.pipeline.app``) such a message is also stored in
 the dead-letter table with the reason, so an operator can see it (``mockingbird dead-letters``).
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 
 from celery.worker.consumer import Consumer
 
-from tasks import deadletter
-from tasks.runtime import database
+from tasks.pipeline import deadletter
+from tasks.pipeline.runtime import database
 
 log = logging.getLogger(__name__)
 

@@ -21,17 +21,17 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.store.db import Database
 from bot.store.models import OutboxMessage, utcnow
-from tasks import deadletter
+from tasks.pipeline import deadletter
 
 log = logging.getLogger(__name__)
 
@@ -114,16 +114,12 @@ def confirm(db: Database, keys: Iterable[str]) -> None:
         settle(session, keys)
 
 
-@dataclass
-class RelayResult:
+class RelayResult(BaseModel):
     delivered: int = 0
     failed: int = 0
     dead: int = 0
     pending: int = 0
     broker_down: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def relay(
@@ -188,7 +184,7 @@ def relay(
     with db.session() as session:
         result.pending = pending(session)
     if result.delivered or result.failed:
-        log.info("outbox relay: %s", result.as_dict())
+        log.info("outbox relay: %s", result.model_dump())
     return result
 
 

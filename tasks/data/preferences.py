@@ -27,20 +27,20 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, PreferencePair, Rating, Turn, User, utcnow
 from bot.store.tally import counted_vote
-from tasks.prompting import answer_messages, completion_text, feedback_messages, prompt_hash
+from tasks.data.prompting import answer_messages, completion_text, feedback_messages, prompt_hash
 
 MAX_PAIRS_PER_PROMPT = 16
 CONTENT = ("prompt", "chosen", "rejected", "completion", "label")
 
 
-@dataclass
-class BuildResult:
+class BuildResult(BaseModel):
     turns: int = 0
     created: int = 0
     updated: int = 0
@@ -49,9 +49,6 @@ class BuildResult:
     def add(self, other: BuildResult) -> None:
         for name in ("turns", "created", "updated", "removed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-
-    def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
 
 
 @dataclass

@@ -1,48 +1,52 @@
 """Many ratings in one transaction: the outbox relay's backlog, imports, replays.
 
-The same rules as ``ingest.record_rating`` (validation, poison reasons, a person's latest click
-wins, also over a repeated value or a withdraw: ``ingest.apply_ratings``, shared by both;
-forgotten people stay forgotten), but a handful of statements for the whole batch instead
-of a transaction per rating: one lookup of turns, people and deletion requests, one upsert.
+The rules of ``ingest.record_rating``, called from both: poison reasons (``ingest.unratable``),
+forgotten people stay forgotten (``ingest.sent_before_forgotten``), who rates as whom
+(``ingest.known_as``), a person's latest click wins, also over a repeated value or a withdraw
+(``ingest.apply_ratings``). Only the statements differ: a handful for the whole batch instead of
+a transaction per rating (one lookup of turns, people and deletion requests, one upsert).
 
-The write-ahead outbox rows of the batch (``tasks.outbox``) are deleted in the same transaction,
+The write-ahead outbox rows of the batch (``tasks.pipeline.outbox``) are deleted in the same transaction,
 stored and dead-lettered signals alike (``outbox.settle``), as ``ingest`` does for one signal. Used by
 ``mockingbird.record_ratings`` (the relay's backlog); a click is one ``mockingbird.record_rating``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.store.db import Database
-from bot.store.models import PipelineState, Turn, User, UserRole, as_utc, utcnow
+from bot.store.models import PipelineState, Turn, User, as_utc, utcnow
 from bot.store.privacy import stone_moment, tombstone_key
-from tasks import deadletter, outbox
-from tasks.ingest import Person, PoisonPayload, RatingPayload, _parse, apply_ratings, upsert_user
+from tasks.pipeline import deadletter, outbox
+from tasks.pipeline.ingest import (
+    Person,
+    PoisonPayload,
+    RatingPayload,
+    _parse,
+    apply_ratings,
+    known_as,
+    sent_before_forgotten,
+    unratable,
+    upsert_user,
+)
 
 TASK = "mockingbird.record_ratings"
 
 
-@dataclass
-class BulkResult:
+class BulkResult(BaseModel):
+    """What a batch changed; ``model_dump()`` is the task's result (the turns stay in the process)."""
+
     stored: int = 0
     withdrawn: int = 0
     skipped: int = 0
     dead: int = 0
-    turn_ids: set[int] = field(default_factory=set)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "stored": self.stored,
-            "withdrawn": self.withdrawn,
-            "skipped": self.skipped,
-            "dead": self.dead,
-        }
+    turn_ids: set[int] = Field(default_factory=set, exclude=True)
 
 
 def record_ratings(
@@ -88,13 +92,7 @@ def _record(db: Database, payloads: list[Any], task: str, rejected: list[tuple[A
         ) if parsed else {}
         valid: list[RatingPayload] = []
         for payload, data in parsed:
-            reason = (
-                f"rating for unknown turn {data.turn_id}"
-                if data.turn_id not in graded
-                else None
-                if graded[data.turn_id]
-                else f"turn {data.turn_id} has no feedback to rate"
-            )
+            reason = unratable(data.turn_id, graded.get(data.turn_id))
             if reason:
                 result.dead += deadletter.add(session, task, payload, reason) is not None
             else:
@@ -130,8 +128,7 @@ def _store(session: Session, ratings: list[RatingPayload], result: BulkResult) -
     now = utcnow()
     rows = []
     for data in ratings:
-        gone = stones.get(tombstone_key(data.rater.platform, data.rater.user_id))
-        if gone is not None and data.at is not None and as_utc(data.at) <= gone:
+        if sent_before_forgotten(data.at, stones.get(tombstone_key(data.rater.platform, data.rater.user_id))):
             result.skipped += 1
             continue
         stamp = as_utc(data.at) if data.at else now
@@ -188,7 +185,7 @@ def _people(session: Session, people: dict[tuple[str, str], Person]) -> dict[tup
     ids: dict[tuple[str, str], int] = {}
     for key, person in people.items():
         known = found.get(key)
-        if known is not None and (person.role == UserRole.candidate or known[1] == person.role):
+        if known is not None and known_as(person, known[1]):
             ids[key] = known[0]
         else:
             ids[key] = upsert_user(session, person).id

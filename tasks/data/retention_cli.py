@@ -23,7 +23,7 @@ def purge(
     """Remove answers, prompts, model outputs and other text of sessions idle longer than the retention."""
     from bot.config import get_settings
     from bot.store.db import open_database
-    from tasks.retention import purge_expired
+    from tasks.data.retention import purge_expired
 
     settings = get_settings()
     chosen = days if days is not None else settings.retention_days
@@ -33,7 +33,7 @@ def purge(
         return
     report = purge_expired(open_database(settings), chosen, dry_run=dry_run)
     if as_json:
-        typer.echo(json.dumps(report.as_json(), indent=2))
+        typer.echo(json.dumps(report.model_dump(mode="json"), indent=2))
         return
     verb = "Would purge" if dry_run else "Purged"
     err.print(f"{verb} {report.sessions} session(s) idle since before {report.cutoff:%Y-%m-%d %H:%M} UTC: "
