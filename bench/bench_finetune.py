@@ -140,7 +140,7 @@ def measure(model: Any, tokenizer: Any, args: argparse.Namespace) -> dict[str, A
     errors = [abs(p - a) for p, a in zip(predicted, actual, strict=True)]
     return {
         "generated": args.generate,
-        "valid_unconstrained": round(valid / args.generate, 4),
+        "valid_unconstrained": round(valid / args.generate, 4) if args.generate else None,
         "scored": len(errors),
         "score_mae": round(sum(errors) / len(errors), 3) if errors else None,
         "spearman": None if len(errors) < 3 else spearman(predicted, actual),

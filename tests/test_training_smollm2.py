@@ -45,7 +45,7 @@ def test_one_lora_step_of_sft_and_dpo_on_the_packaged_smollm2(
         assert result.exit_code == 0, result.output
         config = json.loads((out / "adapter_config.json").read_text(encoding="utf-8"))
         assert (config["peft_type"], config["base_model_name_or_path"]) == ("LORA", str(smollm2_dir))
-        trained = [w for name, w in load_file(out / "adapter_model.safetensors").items() if "lora_B" in name]
+        trained = [w for name, w in load_file(str(out / "adapter_model.safetensors")).items() if "lora_B" in name]
         assert trained and any(w.abs().max() > 0 for w in trained)  # lora_B starts at zero: one step moved it
         view = registry.get_version(Database(url), out.name)
         assert (view.base_model, view.metrics["train_steps"], view.metrics["method"]) == (
