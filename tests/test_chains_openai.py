@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 
 import pytest
 
@@ -133,7 +134,7 @@ def test_streamed_feedback_shows_its_text_as_it_arrives_then_validates(
     assert fake.requests[0].body["stream"] is True and "response_format" in fake.requests[0].body
     expected = canned("feedback")
     assert len(shown) > 3 and shown[0].startswith("Score: 7/10")
-    assert all(later.startswith(earlier.rsplit("\n", 1)[0]) for earlier, later in zip(shown, shown[1:]))
+    assert all(later.startswith(earlier.rsplit("\n", 1)[0]) for earlier, later in pairwise(shown))
     assert expected["summary"] in shown[-1] and "• Clear structure." in shown[-1]
     assert result.value.summary == expected["summary"] and result.call.valid_first_try
     assert result.call.raw_output.startswith('{"score": 7')

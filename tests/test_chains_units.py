@@ -253,7 +253,8 @@ def test_the_preview_reads_the_fields_written_so_far() -> None:
     from chains.llm.preview import readable
 
     assert readable("") == "" and readable("not json") == "" and readable("[1, 2") == ""
-    assert readable('{"score": 7, "stren') == "Score: 7/10"
+    assert readable('{"score": 1') == readable('{"score": 7, "stren') == ""  # "1" may become "10"
+    assert readable('{"score": 7, "strengths": [') == "Score: 7/10"
     assert readable('{"score": 7, "strengths": ["Clear str') == "Score: 7/10\nStrengths:\n• Clear str"
     whole = readable('{"score": 8, "strengths": [], "weaknesses": ["Vague"], "suggestions": ["Add numbers"],'
                      ' "criteria": [{"name": "x", "score": 3}], "summary": "Good."}')

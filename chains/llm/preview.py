@@ -25,7 +25,8 @@ def readable(raw: str) -> str:
     if not isinstance(data, dict):
         return ""
     lines: list[str] = []
-    if isinstance(data.get("score"), int) and not isinstance(data["score"], bool):
+    # The score only once a later field has begun: "1" could still become "10".
+    if len(data) > 1 and isinstance(data.get("score"), int) and not isinstance(data["score"], bool):
         lines.append(f"Score: {data['score']}/10")
     for key, title in LISTS:
         items = [str(item) for item in data.get(key) or [] if isinstance(item, str) and item]
