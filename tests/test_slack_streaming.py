@@ -82,3 +82,43 @@ def test_a_stream_that_breaks_into_invalid_json_ends_as_valid_feedback(
     with sqlite_db.session() as session:
         graded = session.scalars(select(Turn).where(Turn.feedback.is_not(None))).all()
     assert [(t.repaired, t.valid_first_try, t.provider) for t in graded] == [(True, False, "openai")]
+
+
+def test_a_refused_stream_leaves_the_feedback_posted_as_without_one(
+    fake: FakeSlackAPI, sqlite_db: Database
+) -> None:
+    fake.fail("chat.startStream", "ratelimited")
+    with FakeOpenAI(api_key=KEYS["openai"]) as llm:
+        _, thread, shown = _streamed_answer(fake, sqlite_db, llm)
+    assert fake.count("chat.startStream") == 1 and not fake.calls_to("chat.appendStream")
+    assert shown.method == "chat.update" and shown.params["text"].startswith("Feedback")  # the placeholder
+    assert canned("feedback")["summary"] in str(shown.params["blocks"])
+
+
+def test_the_fake_refuses_stream_calls_slack_refuses(fake: FakeSlackAPI) -> None:
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    client = WebClient(token="xoxb-test-token", base_url=fake.url)
+    parent = client.chat_postMessage(channel=CHANNEL, text="parent")["ts"]
+
+    def refused(call: object) -> str:
+        with pytest.raises(SlackApiError) as caught:
+            call()  # type: ignore[operator]
+        return str(caught.value.response["error"])
+
+    assert refused(lambda: client.chat_startStream(channel=CHANNEL, thread_ts=parent)) == "invalid_arguments"
+    assert refused(lambda: client.chat_startStream(channel=CHANNEL, thread_ts="1.000001", recipient_user_id=CAND,
+                                                   recipient_team_id=TEAM)) == "thread_not_found"
+    stream = client.chat_stream(channel=CHANNEL, thread_ts=parent, recipient_user_id=CAND, recipient_team_id=TEAM,
+                                buffer_size=1)
+    stream.append(markdown_text="Score: 7/10")
+    assert stream.ts is not None
+    assert refused(lambda: client.chat_update(channel=CHANNEL, ts=stream.ts, text="x")) == "cant_update_message"
+    assert refused(lambda: client.chat_appendStream(channel=CHANNEL, ts=stream.ts)) == "no_text"
+    stream.stop(markdown_text=" and more")
+    assert fake.message(CHANNEL, stream.ts).text == "Score: 7/10 and more"
+    appending = lambda: client.chat_appendStream(channel=CHANNEL, ts=stream.ts, markdown_text="late")  # noqa: E731
+    assert refused(appending) == "message_not_in_streaming_state"
+    assert refused(lambda: client.chat_stopStream(channel=CHANNEL, ts="9.000009")) == "message_not_found"
+    client.chat_update(channel=CHANNEL, ts=stream.ts, text="Feedback", blocks=[])  # once stopped, it can be rewritten
