@@ -28,7 +28,7 @@ from bot.slack import blocks
 from bot.slack.assistant import AssistantPane, ignore_context_change
 from bot.slack.connections import reuse_connections
 from bot.slack.feedback import FeedbackActions
-from bot.slack.home import publish_home
+from bot.slack.home import ChartFiles, publish_home
 from bot.slack.interviews import Interviews
 from bot.slack.modals import CORRECT_CALLBACK, START_CALLBACK
 from bot.slack.people import People
@@ -179,9 +179,10 @@ def register(app: App, engine: InterviewEngine, pool: Executor, *, tally_timeout
     interviews = Interviews(engine, people)
     feedback = FeedbackActions(engine, people, tally_timeout_s=tally_timeout_s)
     stats = TeamStats(engine, people)
+    charts = ChartFiles()  # the progress chart uploaded for each person's current figures
 
     def home(event: dict[str, Any], client: WebClient) -> None:
-        publish_home(engine, people, client, event)
+        publish_home(engine, people, client, event, charts)
 
     routes = [
         (app.command(INTERVIEW_COMMAND), interviews.ack_command, interviews.run_command),
