@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.store.db import Database
 from bot.store.models import Turn
 from tests.fakes.llm_env import KEYS, env_for
-from tests.fakes.llm_server import MALFORMED, VALID, Recorded, Reply, canned
+from tests.fakes.llm_server import MALFORMED, VALID, Recorded, Reply, canned, task_of
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import TEAM, Call, FakeSlackAPI
 from tests.fakes.slack_harness import CHANNEL, RunningBot, action_ids, message_ts, running_bot
@@ -122,3 +122,21 @@ def test_the_fake_refuses_stream_calls_slack_refuses(fake: FakeSlackAPI) -> None
     assert refused(appending) == "message_not_in_streaming_state"
     assert refused(lambda: client.chat_stopStream(channel=CHANNEL, ts="9.000009")) == "message_not_found"
     client.chat_update(channel=CHANNEL, ts=stream.ts, text="Feedback", blocks=[])  # once stopped, it can be rewritten
+
+
+def test_a_stream_whose_grading_fails_ends_as_the_notice(fake: FakeSlackAPI, sqlite_db: Database) -> None:
+    overrides = {"LLM_PROVIDER": "openai", "LLM_FALLBACKS": "", "LLM_MAX_RETRIES": 0}
+
+    def broken_feedback(request: Recorded) -> Reply:  # every feedback reply, the repair's too
+        return MALFORMED if task_of(llm.schema_of("chat", request.body)) == "feedback" else VALID
+
+    with FakeOpenAI(api_key=KEYS["openai"], default=broken_feedback) as llm, \
+            running_bot(fake, sqlite_db, **overrides, **env_for("openai", llm.base_url)) as bot:
+        thread = bot.start_interview(CAND, "backend technical mid 2")
+        bot.sender.reply(CAND, CHANNEL, thread, "I would add an index and check the plan with EXPLAIN.")
+        [start] = fake.wait_calls("chat.startStream", ok=True)
+        ts = str(start.response["ts"])
+        fake.wait_for(lambda: "couldn't get feedback" in fake.message(CHANNEL, ts).text, what="the notice")
+    message = fake.message(CHANNEL, ts)
+    assert message.stream == "stopped" and "retry" in message.text and not message.deleted
+    assert not any("Thinking" in m.text for m in fake.thread(CHANNEL, thread))
