@@ -19,7 +19,8 @@ clicks 👍. Figures:
 
 ``--llm openai`` runs the real OpenAI provider (SDK, LangChain chain, validation) against a fake
 OpenAI server on loopback that answers every request after ``--llm-ms``: questions and feedback
-are both model calls. ``--variant baseline`` serves the same code with the next-question
+are both model calls; the feedback streams (``answer → first text``: the ``chat.startStream`` of its
+readable text, beside ``answer → feedback posted``). ``--variant baseline`` serves the same code with the next-question
 prefetch and the Web API keep-alive turned off, to measure beside it in the same session.
 
 The database is a fresh PostgreSQL database on 127.0.0.1:5432 when one is reachable (dropped
@@ -208,14 +209,24 @@ def candidate(
             sent_at = time.time()
             sent = sender.reply(user, channel, thread, ANSWERS[k % len(ANSWERS)], event_id=f"EvB{n}x{k}")
             out["ack_event"].append(sent.elapsed_s)
-            placeholder = expect(
-                lambda c: c.method == "chat.postMessage" and c.params["text"].startswith("Thinking"),
-                f"placeholder {k + 1}",
-            )
-            ts = placeholder.response["ts"]
-            update = expect(
-                lambda c, ts=ts: c.method == "chat.update" and c.params["ts"] == ts, f"feedback {k + 1}"
-            )
+            streamed: list[float] = []  # when the feedback's first text reached Slack (chat.startStream)
+
+            def shown(call: Any, wanted: Any, streamed: list[float] = streamed) -> bool:
+                if call.method == "chat.startStream":
+                    streamed.append(call.at)
+                return bool(wanted(call))
+
+            def placeholder(c: Any) -> bool:
+                return bool(c.method == "chat.postMessage" and c.params["text"].startswith("Thinking"))
+
+            def feedback(c: Any) -> bool:  # rewrites the placeholder, or the message its text streamed into
+                return bool(c.method == "chat.update" and c.params["text"].startswith("Feedback"))
+
+            expect(lambda c: shown(c, placeholder), f"placeholder {k + 1}")
+            update = expect(lambda c: shown(c, feedback), f"feedback {k + 1}")
+            ts = update.params["ts"]
+            if streamed:
+                out["first_text"].append(streamed[0] - sent_at)
             rating = [b for b in update.params["blocks"] if b["type"] == "context_actions"][-1]["elements"][0]
             turn = rating["positive_button"]["value"].split(":")[0]
             out["feedback"].append((int(turn), update.at - sent_at))
@@ -374,6 +385,7 @@ def _drive(
         out: dict[str, list[Any]] = {
             "ack_command": [], "ack_event": [], "ack_action": [], "feedback": [], "next_question": [],
             "next_after_feedback": [],
+            "first_text": [],
         }
         errors: list[str] = []
         started = time.perf_counter()
@@ -416,6 +428,7 @@ def _drive(
         summarise("ack: message events", out["ack_event"]),
         summarise("ack: 👍 clicks", out["ack_action"]),
         summarise("LLM call (fake)", llm),
+        summarise("answer → first text (stream)", out["first_text"]),
         summarise("answer → feedback posted", [t for _, t in out["feedback"]]),
         summarise("added on top of the LLM", added),
         summarise("answer → next question", out["next_question"]),

@@ -9,6 +9,7 @@ latency and prompt version figures come from).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -36,6 +37,9 @@ class GradeRequest:
     answer: str
     exemplars: tuple[tuple[str, str, Feedback], ...] = ()  # (question, answer, feedback) few-shot
     model: str | None = None  # registry traffic split: a model name or TGI adapter id for this session
+    # Told the readable feedback so far while a streaming provider writes it (chains.llm.preview);
+    # providers that do not stream never call it. A courtesy: the result is the validated feedback.
+    on_text: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -256,7 +256,7 @@ def test_an_unknown_provider_name_is_refused_not_silently_replaced(tmp_path: Pat
     )
     output = " ".join(result.output.split())
     assert result.exit_code == 2
-    assert "unknown provider 'opnai'; choose one of: gemini, offline, openai, tgi" in output
+    assert "unknown provider 'opnai'; choose one of: gemini, local, offline, openai, tgi" in output
 
 
 def test_a_single_provider_failing_reaches_the_candidate_as_a_friendly_message(

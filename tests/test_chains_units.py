@@ -247,3 +247,16 @@ def test_error_descriptions_are_short_and_secret_free() -> None:
     assert "abc123" not in describe(HTTPFailure(500))
     assert describe(TimeoutError(), timeout_s=2.5) == "timed out after 2.5 s"
     assert describe(ConnectionRefusedError("refused")).startswith("cannot connect")
+
+
+def test_the_preview_reads_the_fields_written_so_far() -> None:
+    from chains.llm.preview import readable
+
+    assert readable("") == "" and readable("not json") == "" and readable("[1, 2") == ""
+    assert readable('{"score": 1') == readable('{"score": 7, "stren') == ""  # "1" may become "10"
+    assert readable('{"score": 7, "strengths": [') == "Score: 7/10"
+    assert readable('{"score": 7, "strengths": ["Clear str') == "Score: 7/10\nStrengths:\n• Clear str"
+    whole = readable('{"score": 8, "strengths": [], "weaknesses": ["Vague"], "suggestions": ["Add numbers"],'
+                     ' "criteria": [{"name": "x", "score": 3}], "summary": "Good."}')
+    assert whole == "Score: 8/10\nTo improve:\n• Vague\nSuggestions:\n• Add numbers\nGood."
+    assert readable('{"score": true, "summary": 5}') == ""  # wrong types are not shown

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.config import get_settings
-from bot.engine import Actor, BadInput, InterviewEngine
+from bot.engine import Actor, BadInput, InterviewEngine, tailoring
 from bot.engine.difficulty import level_after
 from bot.store.db import Database
 from bot.store.models import PreferencePair, Turn
@@ -22,6 +22,7 @@ from chains.providers.offline import OfflineProvider
 from chains.schemas import Feedback
 from tasks.data import export, preferences
 from tasks.pipeline.dispatch import InProcessSink
+from tasks.pipeline.retrain_trigger import new_pairs
 from tests.conftest import make_settings
 
 
@@ -100,6 +101,7 @@ def test_try_again_keeps_both_attempts_and_exports_the_pair(scripted: InterviewE
     assert report is not None
     assert [(t.score, t.retry_scores) for t in report.turns] == [(4, [8]), (6, [7])]
     assert report.average_score == 5.0  # first attempts only
+    assert scripted.history(CARA)[0]["average_score"] == 5.0  # as the App Home trend shows it
     with sqlite_db.session() as session:
         answers = session.scalars(select(Turn.answer).order_by(Turn.index)).all()
     assert answers == ["score 4: my first try", "score 8: my second try", "score 6: last", "score 7: last again"]
@@ -117,6 +119,7 @@ def test_try_again_keeps_both_attempts_and_exports_the_pair(scripted: InterviewE
     assert len(rows) == 2 and rows[0]["chosen"] == [{"role": "assistant", "content": "score 8: my second try"}]
     assert started.question.question in rows[0]["prompt"][-1]["content"]
     assert list(export.rows(sqlite_db, "trl-dpo")) == []  # answers never train the feedback writer
+    assert new_pairs(sqlite_db)[:2] == (0, 0)  # nor count toward retraining it
 
 
 def test_try_again_needs_feedback_first(scripted: InterviewEngine) -> None:
@@ -166,6 +169,8 @@ def test_job_ad_tailors_the_questions_and_ignores_instructions(engine_for_ads: I
     assert domains(KUBERNETES_AD + INJECTION) == (plain, requirements)  # the injected line changes nothing
     with pytest.raises(BadInput, match="couldn't find requirements"):
         engine_for_ads.start(CARA, role="devops-sre", kind="technical", job_ad=INJECTION)
+    one_line = " ".join(KUBERNETES_AD.splitlines())  # as a chat option flattens a pasted list
+    assert tailoring.requirements(one_line, "devops-sre", "technical", bank) == requirements_of_the_ad()
 
 
 
@@ -186,6 +191,10 @@ def test_the_job_ad_goes_with_the_transcript(engine_for_ads: InterviewEngine, sq
     assert ads() == [None]
     engine_for_ads.start(CARA, role="devops-sre", kind="technical", questions=1, job_ad=KUBERNETES_AD)
     assert engine_for_ads.forget("console", "cara") and ads() == []
+
+
+def requirements_of_the_ad() -> list[str]:
+    return tailoring.requirements(KUBERNETES_AD, "devops-sre", "technical", load_bank())
 
 
 @pytest.fixture

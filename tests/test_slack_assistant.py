@@ -75,7 +75,14 @@ def test_an_interview_runs_in_the_assistant_thread(fake: FakeSlackAPI, sqlite_db
             what="tally in the pane",
         )
         bot.sender.assistant_message(CAND, DM, PANE, "my progress")
-        fake.wait_for(lambda: any("Average score" in c.params["text"] for c in _in_pane(fake)), what="progress")
+        fake.wait_for(lambda: any("Average score" in c.params["text"] and "Practice streak" in c.params["text"]
+                                  for c in _in_pane(fake)), what="progress")
+        # After the report, 'again' reopens the interview for a second attempt, which reports again.
+        bot.sender.assistant_message(CAND, DM, PANE, "again")
+        fake.wait_for(lambda: any(c.params["text"].startswith("Question 1, try again") for c in _in_pane(fake)),
+                      what="the question again")
+        bot.sender.assistant_message(CAND, DM, PANE, GOOD_ANSWER + " Again, with numbers: 40% fewer errors.")
+        fake.wait_for(lambda: sum("report" in c.params["text"] for c in _in_pane(fake)) == 2, what="second report")
     with sqlite_db.session() as session:
         interview = session.scalars(select(InterviewSession)).one()
         assert (interview.channel_id, interview.thread_id, interview.state.value) == (DM, PANE, "completed")

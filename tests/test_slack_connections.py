@@ -64,6 +64,14 @@ def test_a_hundred_calls_use_one_connection_and_errors_still_retry(
     assert fake.count("auth.test") == 100 and fake.connections <= 4  # at most one per concurrent caller
 
 
+def test_with_a_proxy_configured_the_stock_opener_stays(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.slack import connections
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setattr(connections, "_installed", None)
+    assert connections.reuse_connections() is None  # urllib's own handlers tunnel through the proxy
+
+
 def test_a_connection_the_server_closed_while_idle_is_replaced(keep_alive: KeepAliveHandler) -> None:
     """A server that closes each connection after answering, without saying so (an idle timeout)."""
     answered: list[str] = []

@@ -527,8 +527,12 @@ def test_job_ad_form_try_again_button_and_progress_home(fake: FakeSlackAPI, sqli
         uploads = fake.calls_to("files.completeUploadExternal", ok=True)
         assert len(images) == 1 and images[0]["slack_file"]["id"] == uploads[-1].params["files"][0]["id"]
         assert "Your progress" in json.dumps(home.params["view"]) and "Team:" not in json.dumps(home.params["view"])
+        bot.sender.event({"type": "app_home_opened", "user": CAND, "tab": "home", "channel": "D1"})
+        again = fake.wait_calls("views.publish", 2)[1].params["view"]
+        assert [b for b in again["blocks"] if b["type"] == "image"] == images  # the same figures: no new upload
+        assert len(fake.calls_to("files.completeUploadExternal", ok=True)) == len(uploads)
         bot.sender.event({"type": "app_home_opened", "user": LEAD, "tab": "home", "channel": "D2"})
-        lead = json.dumps(fake.wait_calls("views.publish", 2)[1].params["view"])
+        lead = json.dumps(fake.wait_calls("views.publish", 3)[2].params["view"])
         assert "Team: weakest criteria by role" in lead and "devops-sre" in lead
 
 

@@ -516,3 +516,27 @@ def test_user_text_echoed_in_error_replies_is_inert(bank) -> None:  # type: igno
     assert isinstance(role, Reply) and "<!channel>" not in role.text and "&lt;!channel&gt;" in role.text
     days = parse_stats("<!here>")
     assert isinstance(days, Reply) and "<!here>" not in days.text
+
+
+def test_a_full_worker_pool_says_busy_at_once_instead_of_queueing() -> None:
+    """The pool's queue is bounded: the request beyond it is acknowledged, not run, and told busy."""
+    import threading
+    from types import SimpleNamespace
+
+    from bot.slack.app import BUSY, BoundedPool, after_ack
+
+    pool = BoundedPool(1, limit=1)
+    release, ran, acked, said = threading.Event(), [], [], []
+    listener = after_ack(pool, lambda ack: ack(), lambda body: (release.wait(10), ran.append(body["n"])))
+
+    def request(n: int) -> SimpleNamespace:
+        return SimpleNamespace(
+            ack=lambda: acked.append(n), body={"type": "block_actions", "response_url": "x", "n": n},
+            respond=lambda **message: said.append((n, message["text"])),
+        )
+
+    listener(request(1))  # takes the only slot
+    listener(request(2))  # refused: the queue is full
+    release.set()
+    pool.shutdown(wait=True)
+    assert acked == [1, 2] and ran == [1] and said == [(2, BUSY)]

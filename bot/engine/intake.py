@@ -46,12 +46,14 @@ class Intake(Lifecycle):
     def answer_in_thread(self, platform: str, channel_id: str | None, thread_id: str, actor: Actor,
                          text: str | bytes, *, event_id: str | None = None,
                          on_claimed: Callable[[], None] | None = None,
-                         on_graded: OnGraded | None = None) -> Progress | None:
+                         on_graded: OnGraded | None = None,
+                         on_text: Callable[[str], None] | None = None) -> Progress | None:
         """``answer`` for a chat reply in a thread, finding the thread's interview in the same transaction.
 
         None when the thread runs no interview or the author is not its candidate: then the
         message is no answer and nothing is stored. ``on_claimed`` runs once the answer is
-        stored, before grading (an adapter shows its "thinking…" placeholder then).
+        stored, before grading (an adapter shows its "thinking…" placeholder then); ``on_text``
+        gets the feedback's readable text while a streaming provider writes it.
         """
         with self.db.session() as session:
             record = self._load_thread(session, platform, channel_id, thread_id)
@@ -65,7 +67,7 @@ class Intake(Lifecycle):
                 on_claimed()
             except Exception:  # a courtesy (a placeholder): the stored answer is graded regardless
                 log.exception("on_claimed callback failed for session %s", record.id)
-        return self._grade_and_advance(record.id, taken[0].turn_id, on_graded, *taken)
+        return self._grade_and_advance(record.id, taken[0].turn_id, on_graded, *taken, on_text=on_text)
 
     def again(self, session_id: int, actor: Actor, turn_id: int | None = None) -> Progress:
         """Try again: ask the question just graded (``turn_id``, when a button names it) once more

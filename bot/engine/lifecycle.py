@@ -156,12 +156,14 @@ class Lifecycle(EngineCore):
         return enriched.value if enriched is not None else report
 
     def _grade_and_advance(self, session_id: int, turn_id: int, on_graded: OnGraded | None = None,
-                           work: GradingWork | None = None, claimed: SessionView | None = None) -> Progress:
+                           work: GradingWork | None = None, claimed: SessionView | None = None, *,
+                           on_text: Callable[[str], None] | None = None) -> Progress:
         """Grade a stored answer, store the feedback, then ask the next question or finish.
 
         ``claimed`` is the session as the answer's transaction left it (``grading``, the turn
         answered): with it the feedback is stored by one UPDATE and the next step needs no
         reload. Without it (resuming after a crash) everything is read from the database.
+        ``on_text`` is told the readable feedback so far while a streaming provider writes it.
         """
         if work is None:  # resuming: read what the answer transaction would have handed over
             with self.db.session() as session:
@@ -172,7 +174,7 @@ class Lifecycle(EngineCore):
                      if self.exemplars and self.provider.uses_exemplars else ())
         try:
             result = self.provider.grade(GradeRequest(question=question, answer=answer, exemplars=exemplars,
-                                                      model=model))
+                                                      model=model, on_text=on_text))
         except AllProvidersFailed as exc:
             log.error("grading failed for session %s turn %s: %s", session_id, turn_id, exc)
             raise ProviderUnavailable("I couldn't get feedback from the model right now. Your answer is saved; "

@@ -56,7 +56,8 @@ class Queries(EngineCore):
             ).all()
             history = []
             for record in records:
-                scores = [t.feedback["score"] for t in record.turns if t.feedback]
+                # first attempts only, as in the report: a second attempt has seen the feedback
+                scores = [t.feedback["score"] for t in record.turns if t.feedback and t.attempt_of is None]
                 history.append({
                     "session_id": record.id, "role": record.role, "kind": record.kind, "level": record.level,
                     "state": record.state.value, "created_at": record.created_at.isoformat(),

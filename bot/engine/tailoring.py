@@ -30,13 +30,15 @@ MAX_REQUIREMENTS = 8
 RELEVANT = 0.35
 _BULLET = re.compile(r"^\s*(?:[-*•·▪–]|\d+[.)])\s+")
 _SENTENCE = re.compile(r"(?<=[.;!?])\s+")
+# A bullet inside a line: a chat option (Discord's ``job_ad``) flattens a pasted list onto one line.
+_INLINE_BULLET = re.compile(r"\s+[-*•·▪–]\s+")
 
 
 def _candidates(ad: str) -> list[str]:
     """Bullet lines and sentences of the ad, without bullets, 3 to 40 words each, first seen first."""
     items: list[str] = []
     for line in ad.splitlines():
-        for piece in _SENTENCE.split(_BULLET.sub("", line)):
+        for piece in (p for part in _INLINE_BULLET.split(_BULLET.sub("", line)) for p in _SENTENCE.split(part)):
             text = " ".join(piece.split()).strip(" .;:")
             if 3 <= len(text.split()) <= 40 and text not in items:
                 items.append(text)

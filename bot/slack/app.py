@@ -2,7 +2,8 @@
 
 Every listener comes in two halves. The acknowledgement runs inside the request (parsing
 only, no I/O), so Slack gets its answer in milliseconds however busy the bot is; the work
-(database, model, Web API) then runs on the app's worker pool. ``after_ack`` joins the two
+(database, model, Web API) then runs on the app's worker pool, whose queue is bounded
+(``BoundedPool``: when it is full the person is told "busy" at once). ``after_ack`` joins the two
 halves. It does what Bolt's lazy listeners do for a long-running server without their cost
 per request (a deep copy of the request and a second dispatch through the middleware), which
 matters when a hundred interviews share one process. The same app serves HTTP mode and
@@ -13,8 +14,9 @@ from __future__ import annotations
 
 import inspect
 import logging
+import threading
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, Args, Assistant
@@ -26,7 +28,7 @@ from bot.slack import blocks
 from bot.slack.assistant import AssistantPane, ignore_context_change
 from bot.slack.connections import reuse_connections
 from bot.slack.feedback import FeedbackActions
-from bot.slack.home import publish_home
+from bot.slack.home import ChartFiles, publish_home
 from bot.slack.interviews import Interviews
 from bot.slack.modals import CORRECT_CALLBACK, START_CALLBACK
 from bot.slack.people import People
@@ -67,6 +69,53 @@ def _wanted(function: Callable[..., Any]) -> tuple[str, ...]:
     return tuple(p.name for p in parameters if p.default is inspect.Parameter.empty)
 
 
+BUSY = "I'm busy with many interviews right now; please try that again in a minute."
+#: Work items a pool takes beyond its threads before it says busy (per worker thread).
+QUEUE_PER_WORKER = 4
+
+
+class Busy(RuntimeError):
+    """The worker pool's queue is full."""
+
+
+class BoundedPool(ThreadPoolExecutor):
+    """A thread pool whose queue is bounded: ``submit`` raises ``Busy`` when ``limit`` items are
+    running or waiting.
+
+    Why: with an unbounded queue a burst beyond what the threads can serve waits, in memory, for
+    minutes (every item holds a request body and a Web API client), and the person waiting sees
+    nothing; a full queue instead answers "busy" at once and they try again.
+    """
+
+    def __init__(self, max_workers: int, limit: int, thread_name_prefix: str = "") -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
+        self._slots = threading.BoundedSemaphore(limit)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if not self._slots.acquire(blocking=False):
+            raise Busy(BUSY)
+        try:
+            future = super().submit(fn, *args, **kwargs)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(lambda _: self._slots.release())
+        return future
+
+
+def _say_busy(args: Args) -> None:
+    """Tell the person their request was not taken: ephemerally where Slack allows it."""
+    body, user = args.body, (args.body.get("user") or {}).get("id") or (args.body.get("event") or {}).get("user")
+    try:
+        if body.get("response_url") or body.get("command"):
+            args.respond(text=BUSY, response_type="ephemeral", replace_original=False)
+        elif args.context.channel_id and user:
+            thread = (body.get("event") or {}).get("thread_ts")
+            args.client.chat_postEphemeral(channel=args.context.channel_id, user=user, text=BUSY, thread_ts=thread)
+    except Exception as exc:  # telling them is a courtesy; the refusal is logged either way
+        log.warning("could not say busy: %s", exc)
+
+
 def after_ack(
     pool: Executor, acknowledge: Callable[..., None], work: Callable[..., None]
 ) -> Callable[[Args], None]:
@@ -85,7 +134,11 @@ def after_ack(
 
     def listener(args: Args) -> None:
         acknowledge(**{name: getattr(args, name) for name in ack_names})
-        pool.submit(run, {name: getattr(args, name) for name in work_names}, args.body)
+        try:
+            pool.submit(run, {name: getattr(args, name) for name in work_names}, args.body)
+        except Busy:
+            log.warning("worker pool full: %s refused", args.body.get("type"))
+            _say_busy(args)
 
     return listener
 
@@ -107,7 +160,7 @@ def build_app(
         raise ConfigError("SLACK_SIGNING_SECRET is not set; HTTP mode verifies every request with it.")
     redact_log_secrets()  # response URLs are credentials; the SDKs would log them
     reuse_connections()  # keep-alive for every Web API call, HTTP mode and Socket Mode
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-work")
+    pool = BoundedPool(workers, workers * QUEUE_PER_WORKER, thread_name_prefix="slack-work")
     app = App(
         name="mockingbird",
         logger=bolt_log,
@@ -126,9 +179,10 @@ def register(app: App, engine: InterviewEngine, pool: Executor, *, tally_timeout
     interviews = Interviews(engine, people)
     feedback = FeedbackActions(engine, people, tally_timeout_s=tally_timeout_s)
     stats = TeamStats(engine, people)
+    charts = ChartFiles()  # the progress chart uploaded for each person's current figures
 
     def home(event: dict[str, Any], client: WebClient) -> None:
-        publish_home(engine, people, client, event)
+        publish_home(engine, people, client, event, charts)
 
     routes = [
         (app.command(INTERVIEW_COMMAND), interviews.ack_command, interviews.run_command),

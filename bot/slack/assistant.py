@@ -26,6 +26,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from bot.engine import InterviewEngine
+from bot.engine.text import thread_command
 from bot.engine.views import FINISHED
 from bot.slack import blocks, web
 from bot.slack.blocks import HELP_TEXT
@@ -88,13 +89,16 @@ class AssistantPane:
                 log.warning("assistant.threads.setStatus failed: %s", web.error_code(exc))
 
         interview = self.engine.in_thread(PLATFORM, channel, thread)
-        if interview is not None and interview.state not in FINISHED:
+        text = (event.get("text") or "").strip()
+        # A finished interview takes one more thread command: 'again' reopens it for a second attempt.
+        if interview is not None and (interview.state not in FINISHED or thread_command(text) == "again"):
             self.interviews.run_message(body, event, client, context, working=lambda: status(GRADING_STATUS))
             return
-        text = (event.get("text") or "").strip()
         if text.lower().rstrip(".!?") in PROGRESS_WORDS:
-            history = self.engine.history(self.people.actor(user))
-            self._say(client, channel, thread, trend_text(history))
+            actor = self.people.actor(user)
+            figures = self.engine.progress(actor)
+            detail = "\n" + "\n".join(figures.as_text().splitlines()[1:]) if figures.answers else ""
+            self._say(client, channel, thread, trend_text(self.engine.history(actor)) + blocks.esc(detail))
             return
         parsed = parse_interview(text, self.engine.bank, self.engine.settings.max_questions)
         if isinstance(parsed, ForgetMe):

@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
         server = HttpServer(bolt, host=host, port=port, threads=threads)
 
         def _terminate(signum: int, frame: FrameType | None) -> None:
-            server.stop_soon()
+            raise SystemExit(0)  # waitress's run() stops on it, as on Ctrl-C
 
         signal.signal(signal.SIGTERM, _terminate)
         freeze_startup_heap()

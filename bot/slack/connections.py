@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import http.client
 import io
+import logging
 import ssl
 import threading
 import urllib.error
 import urllib.request
 import urllib.response
 from collections import defaultdict
+
+log = logging.getLogger(__name__)
 
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.CannotSendRequest)
 
@@ -119,11 +122,18 @@ _installed: KeepAliveHandler | None = None
 _install_lock = threading.Lock()
 
 
-def reuse_connections() -> KeepAliveHandler:
-    """Install the keep-alive opener for this process once (idempotent); returns its handler."""
+def reuse_connections() -> KeepAliveHandler | None:
+    """Install the keep-alive opener for this process once (idempotent); returns its handler.
+
+    None, leaving urllib's stock opener, when an HTTP(S) proxy is configured in the environment:
+    HTTPS through a proxy needs urllib's CONNECT tunnelling, which this handler does not do.
+    """
     global _installed
     with _install_lock:
         if _installed is None:
+            if urllib.request.getproxies():
+                log.info("an HTTP(S) proxy is configured: Web API connections are not kept alive")
+                return None
             _installed = KeepAliveHandler()
             urllib.request.install_opener(urllib.request.build_opener(_installed))
         return _installed

@@ -3,7 +3,11 @@ leads, the team's weakest criteria by role."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from slack_sdk import WebClient
@@ -89,7 +93,39 @@ def home_view(history: list[dict[str, Any]], extra: list[Block] | None = None) -
     return {"type": "home", "blocks": blocks[:100]}
 
 
-def publish_home(engine: InterviewEngine, people: People, client: WebClient, event: dict[str, Any]) -> None:
+class ChartFiles:
+    """The uploaded chart of each person's current figures, so opening the Home tab again uploads
+    nothing new until the figures change. Only a Slack file id is kept, bounded, per process: another
+    replica, or a restart, uploads the chart once more, and nothing else depends on it."""
+
+    def __init__(self, limit: int = 2000) -> None:
+        self.limit = limit
+        self._files: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def file_for(self, client: WebClient, user: str, progress: CandidateProgress) -> str | None:
+        """The chart's file id (uploaded now if these figures have none yet); None if Slack refuses."""
+        key = (user, hashlib.sha256(json.dumps(progress.as_json(), sort_keys=True).encode()).hexdigest())
+        with self._lock:
+            if key in self._files:
+                self._files.move_to_end(key)
+                return self._files[key]
+        try:
+            uploaded = client.files_upload_v2(content=render_progress_chart(progress), filename="progress.png",
+                                              title="Your progress")
+            file_id = str(uploaded["file"]["id"])
+        except (SlackClientError, KeyError, TypeError) as exc:  # the figures still show
+            log.warning("progress chart upload failed: %s", exc)
+            return None
+        with self._lock:
+            self._files[key] = file_id
+            while len(self._files) > self.limit:
+                self._files.popitem(last=False)
+        return file_id
+
+
+def publish_home(engine: InterviewEngine, people: People, client: WebClient, event: dict[str, Any],
+                 charts: ChartFiles | None = None) -> None:
     """``app_home_opened`` on the Home tab: publish the user's own history."""
     if event.get("tab", "home") != "home" or not event.get("user"):
         return
@@ -97,20 +133,9 @@ def publish_home(engine: InterviewEngine, people: People, client: WebClient, eve
     history = engine.history(actor)
     progress = engine.progress(actor)
     team = team_text(engine.team_progress(actor)) if UserRole.team_lead in engine.roles(actor) else None
-    extra = progress_blocks(progress, _upload_chart(client, progress) if progress.answers else None, team)
+    chart = (charts or ChartFiles()).file_for(client, event["user"], progress) if progress.answers else None
+    extra = progress_blocks(progress, chart, team)
     try:
         client.views_publish(user_id=event["user"], view=home_view(history, extra))
     except SlackClientError as exc:
         log.warning("views.publish for %s failed: %s", event["user"], error_code(exc))
-
-
-def _upload_chart(client: WebClient, progress: CandidateProgress) -> str | None:
-    """Upload the progress chart (shared nowhere) and return its file id; None if Slack refuses (the
-    figures still show)."""
-    try:
-        uploaded = client.files_upload_v2(content=render_progress_chart(progress), filename="progress.png",
-                                          title="Your progress")
-        return str(uploaded["file"]["id"])
-    except (SlackClientError, KeyError, TypeError) as exc:
-        log.warning("progress chart upload failed: %s", exc)
-        return None

@@ -26,6 +26,7 @@ from bot.slack.blocks import HELP_TEXT
 from bot.slack.commands import ForgetMe, InterviewRequest, Reply, parse_interview
 from bot.slack.modals import metadata, parse_start, start_form
 from bot.slack.people import PLATFORM, People
+from bot.slack.streaming import FeedbackStream
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +206,8 @@ class Interviews:
         if command is None:
             # Slack names the thread's author: only the bot's own threads can be interviews.
             ours = bool(context.bot_user_id) and event.get("parent_user_id") == context.bot_user_id
-            self._answer(client, where, actor, text, event_id, bot_thread=ours, working=working)
+            stream = FeedbackStream(client, channel, thread, user=user, team=context.team_id)
+            self._answer(client, where, actor, text, event_id, bot_thread=ours, working=working, stream=stream)
             return
         interview = self.engine.in_thread(PLATFORM, channel, thread)
         if interview is None or interview.candidate_user_id != user:
@@ -235,6 +237,7 @@ class Interviews:
         *,
         bot_thread: bool = True,
         working: Callable[[], None] | None = None,
+        stream: FeedbackStream | None = None,
     ) -> None:
         """Grading, with a placeholder replaced by the feedback, then the next question or the report.
 
@@ -245,7 +248,9 @@ class Interviews:
         shown the moment it is stored (``on_graded``), before the next question is prepared.
         An unexpected failure (the database down) is explained in the thread: "kept, type retry"
         once the answer is stored, "send it again" before that, but then only in the bot's own
-        threads (``bot_thread``), since the interview could not be looked up.
+        threads (``bot_thread``), since the interview could not be looked up. When the provider
+        streams, the feedback's text streams into ``stream`` and that message becomes the feedback
+        (or the notice of a failure) in place of the placeholder.
         """
         channel, thread = where
         pending: list[Future[str | None]] = []
@@ -259,16 +264,25 @@ class Interviews:
         def placeholder() -> str | None:
             return pending[0].result() if pending else None
 
+        def settled(message: tuple[str, list[dict[str, Any]]]) -> bool:
+            """The streamed message rewritten as ``message``, the placeholder gone; False without a stream."""
+            if stream is None or not stream.finish(*message):
+                return False
+            self._delete(client, channel, placeholder())
+            return True
+
         def on_graded(turn: TurnView, session: SessionView) -> None:
             message = blocks.feedback_message(turn, session)
-            ts = placeholder()
-            if ts is None or not web.update(client, channel, ts, *message):
-                web.post(client, channel, *message, thread_ts=thread)
+            if not settled(message):
+                ts = placeholder()
+                if ts is None or not web.update(client, channel, ts, *message):
+                    web.post(client, channel, *message, thread_ts=thread)
             shown.append(True)
 
         try:
             progress = self.engine.answer_in_thread(
-                PLATFORM, channel, thread, actor, text, event_id=event_id, on_claimed=on_claimed, on_graded=on_graded
+                PLATFORM, channel, thread, actor, text, event_id=event_id, on_claimed=on_claimed, on_graded=on_graded,
+                on_text=stream.text if stream is not None else None,
             )
         except ConcurrentUpdate as exc:
             interview = self.engine.in_thread(PLATFORM, channel, thread)
@@ -277,11 +291,13 @@ class Interviews:
             self._notice(client, channel, thread, placeholder(), exc)
             return
         except EngineError as exc:
-            self._notice(client, channel, thread, placeholder(), exc)
+            if not settled(blocks.notice(f":warning: {blocks.esc(exc)}")):
+                self._notice(client, channel, thread, placeholder(), exc)
             return
         except Exception:  # e.g. the database went away: say so, then let the error handler log it
-            if pending:
-                self._notice(client, channel, thread, placeholder(), SOMETHING_WENT_WRONG)
+            if pending:  # a stream, if one began, becomes the notice; else the placeholder does
+                if not settled(blocks.notice(f":warning: {SOMETHING_WENT_WRONG}")):
+                    self._notice(client, channel, thread, placeholder(), SOMETHING_WENT_WRONG)
             elif bot_thread:
                 self._notice(client, channel, thread, None, ANSWER_NOT_TAKEN)
             raise

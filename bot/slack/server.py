@@ -22,7 +22,7 @@ from gunicorn.app.base import BaseApplication
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
-from waitress import create_server, wasyncore
+from waitress import create_server
 
 from bot.ops.heap import freeze_startup_heap
 
@@ -60,7 +60,6 @@ class HttpServer:
             asyncore_use_poll=True,
         )
         self.host, self.port = host, int(self.server.effective_port)  # type: ignore[union-attr]
-        self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -69,29 +68,29 @@ class HttpServer:
         return f"http://{host}:{self.port}{EVENTS_PATH}"
 
     def serve_forever(self) -> None:
-        """Serve until ``stop()`` (or Ctrl-C when run in the foreground)."""
-        server = self.server
+        """Serve until ``stop()``, or until SIGINT / SIGTERM in the foreground: waitress's own
+        ``run()`` ends on ``KeyboardInterrupt`` / ``SystemExit`` and then stops its threads."""
         try:
-            while not self._stopping.is_set():
-                wasyncore.loop(timeout=1, map=server._map, use_poll=True, count=1)  # type: ignore[union-attr]
-        except (KeyboardInterrupt, SystemExit):
-            log.info("stopping the HTTP server")
-        finally:
-            server.task_dispatcher.shutdown()  # type: ignore[union-attr]
-            wasyncore.close_all(server._map)  # type: ignore[union-attr]
+            self.server.run()
+        finally:  # stopped by close(): run() returned without stopping the worker threads
+            self.server.task_dispatcher.shutdown()  # type: ignore[union-attr]
 
     def start(self) -> HttpServer:
         self._thread = threading.Thread(target=self.serve_forever, name="slack-http", daemon=True)
         self._thread.start()
         return self
 
-    def stop_soon(self) -> None:
-        """Ask the serving loop to finish (safe from a signal handler)."""
-        self._stopping.set()
-        self.server.pull_trigger()  # type: ignore[union-attr]  # wakes the loop at once
-
     def stop(self) -> None:
-        self.stop_soon()
+        """Close the listener and the open connections on the serving thread (the loop is not
+        thread-safe: the trigger hands it the work), so ``run()`` returns; wait for it."""
+        server = self.server
+
+        def close() -> None:
+            for channel in list(server.active_channels.values()):  # type: ignore[union-attr]
+                channel.close()
+            server.close()
+
+        server.trigger.pull_trigger(close)  # type: ignore[union-attr]
         if self._thread is not None:
             self._thread.join(timeout=5)
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 from chains import prompts
 from chains.contract import CallRecord, ProviderError, Result
 from chains.llm import parse as parsing
+from chains.llm import preview
 from chains.llm.backend import Backend, OutputSpec, as_role_dicts
 from chains.llm.errors import describe
 from chains.llm.schema import strict_json_schema
@@ -110,6 +111,34 @@ class StructuredChain(Generic[In, W, Out]):
                 describe(exc, timeout_s=self.backend.timeout_s, where=self.backend.where)
             ) from exc
 
+    def _first_reply(
+        self, request: In, messages: list[BaseMessage], backend: Backend, model: Runnable[list[BaseMessage], str]
+    ) -> str:
+        """The model's reply; streamed when the request wants the text as it arrives and the backend can.
+
+        Streaming only shows the readable text early (``on_text``); the whole reply then takes
+        the same parse / validate / repair path as an unstreamed one.
+        """
+        on_text = getattr(request, "on_text", None)
+        if on_text is None or not getattr(backend, "streams", False):
+            return self._call(messages, model)
+        raw, shown = "", ""
+        try:
+            for piece in model.stream(messages):
+                raw += piece
+                text = preview.readable(raw)
+                if text and text != shown:
+                    shown = text
+                    try:
+                        on_text(text)
+                    except Exception:  # a courtesy to the reader: the reply is graded regardless
+                        log.exception("%s: on_text callback failed", self.prompt.name)
+        except Exception as exc:  # the same readable ProviderError as an unstreamed call
+            raise ProviderError(
+                describe(exc, timeout_s=self.backend.timeout_s, where=self.backend.where)
+            ) from exc
+        return raw
+
     def _accept(self, raw: str, request: In) -> tuple[Out | None, parsing.Parsed[W]]:
         parsed = parsing.parse(raw, self.wire)
         if parsed.value is None:
@@ -130,7 +159,7 @@ class StructuredChain(Generic[In, W, Out]):
             prompt_version=self.prompt.version,
             prompt=json.dumps(as_role_dicts(messages), ensure_ascii=False),
         )
-        raw = self._call(messages, model)
+        raw = self._first_reply(request, messages, backend, model)
         value, parsed = self._accept(raw, request)
         call.valid_first_try = value is not None and not parsed.lenient
         if value is not None and parsed.lenient:

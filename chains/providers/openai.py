@@ -9,10 +9,11 @@ retries 429 / 5xx / timeouts ``LLM_MAX_RETRIES`` times with backoff, honouring R
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 from langchain_openai import ChatOpenAI
 
 from chains.contract import ProviderError
@@ -40,6 +41,9 @@ class OpenAIBackend:
         self.model = model
         self.timeout_s = timeout_s
         self.method = method
+        # The json_schema reply is plain content, so its text can be shown while it arrives
+        # (``StructuredChain`` streams when a request asks); a tool call's arguments are not.
+        self.streams = method == "json_schema"
         self.where = base_url or DEFAULT_URL
         self.llm = ChatOpenAI(
             model=model,
@@ -86,7 +90,15 @@ class OpenAIBackend:
             bound = self.llm.bind(
                 extra_body={"response_format": response_format}, temperature=spec.temperature
             )
+            # A generator step keeps ``.stream`` incremental (a plain lambda would wait for the whole
+            # reply); ``.invoke`` joins its one piece, so both paths share this runnable.
+            return bound | RunnableGenerator(_texts, name="reply_text")
         return bound | RunnableLambda(message_text, name="reply_text")
+
+
+def _texts(messages: Iterator[BaseMessage]) -> Iterator[str]:
+    for message in messages:
+        yield message_text(message)
 
 
 def build(settings: Any, *, http_client: Any = None, method: Method | None = None) -> LLMProvider:

@@ -32,7 +32,9 @@ def new_pairs(db: Database) -> tuple[int, int, datetime | None]:
     with db.session() as session:
         since = session.scalar(select(func.max(ModelVersion.created_at)))
         counts = dict.fromkeys(("pair", "kto"), 0)
-        query = select(PreferencePair.kind, func.count()).group_by(PreferencePair.kind)
+        # Try-again pairs are answers, not feedback: they never train the feedback writer (tasks.data.export).
+        query = (select(PreferencePair.kind, func.count()).where(PreferencePair.source != "retry")
+                 .group_by(PreferencePair.kind))
         if since is not None:
             query = query.where(PreferencePair.created_at > since)
         counts.update({kind: n for kind, n in session.execute(query)})

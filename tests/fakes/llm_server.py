@@ -177,6 +177,10 @@ class FakeLLMServer(LoopbackServer):
     def error(self, endpoint: str, code: int) -> Any:
         raise NotImplementedError
 
+    def stream_events(self, endpoint: str, request: Recorded, content: str) -> list[Any] | None:
+        """The server-sent events of a streamed reply, or None when the request did not ask to stream."""
+        return None
+
     def authorised(self, request: Recorded) -> bool:
         if self.api_key is None:
             return True
@@ -261,7 +265,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(reply.status, fake.error(endpoint, reply.status), reply.headers)
             return
         content = content_for(reply, task_of(fake.schema_of(endpoint, body)))
+        events = fake.stream_events(endpoint, request, content)
+        if events is not None:
+            self._send_events(events)
+            return
         self._send(200, fake.success(endpoint, request, content), reply.headers)
+
+    def _send_events(self, events: list[Any]) -> None:
+        """``text/event-stream`` in HTTP/1.1 chunks, one write per event (as a model writes them)."""
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for event in events:
+            data = f"data: {event if isinstance(event, str) else json.dumps(event)}\n\n".encode()
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
 
 def dead_url(path: str = "") -> str:

@@ -3,6 +3,8 @@
 Replies with ``message.content`` for ``response_format`` requests and with a tool call
 (``message.tool_calls[0].function.arguments``) when the request offers tools, as the real
 API does for strict function calling. Errors use OpenAI's ``{"error": {...}}`` body.
+A ``"stream": true`` request gets the same content as ``chat.completion.chunk`` server-sent
+events, ``chunk_chars`` characters each, ending with ``[DONE]`` (content replies only).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ ERROR_TYPES = {401: "invalid_request_error", 429: "rate_limit_exceeded", 500: "s
 
 
 class FakeOpenAI(FakeLLMServer):
+    chunk_chars = 12  # characters of content per streamed chunk
+
     @property
     def base_url(self) -> str:
         return f"{self.origin}/v1"
@@ -51,6 +55,32 @@ class FakeOpenAI(FakeLLMServer):
             "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
             "usage": {"prompt_tokens": 50, "completion_tokens": 40, "total_tokens": 90},
         }
+
+    def stream_events(self, endpoint: str, request: Recorded, content: str) -> list[Any] | None:
+        body = request.body
+        if not body.get("stream"):
+            return None
+        if body.get("tools"):
+            raise NotImplementedError("the fake streams content replies only")
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {
+                "id": f"chatcmpl-fake{len(self.requests)}",
+                "object": "chat.completion.chunk",
+                "created": 1_700_000_000,
+                "model": body.get("model", "fake"),
+                "system_fingerprint": "fp_fake",
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            }
+
+        step = self.chunk_chars
+        pieces = [content[i : i + step] for i in range(0, len(content), step)]
+        return [
+            chunk({"role": "assistant", "content": ""}),
+            *(chunk({"content": piece}) for piece in pieces),
+            chunk({}, "stop"),
+            "[DONE]",
+        ]
 
     def error(self, endpoint: str, code: int) -> Any:
         message = "Incorrect API key provided." if code == 401 else f"Fake error {code}."

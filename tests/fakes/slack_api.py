@@ -68,6 +68,8 @@ class Message:
     user: str = BOT_USER
     updates: int = 0
     deleted: bool = False
+    stream: str | None = None  # "streaming" after chat.startStream, "stopped" after chat.stopStream
+    streamed: list[str] = field(default_factory=list)  # each stream call's markdown, in order
 
 
 class FakeSlackAPI(LoopbackServer):
@@ -274,9 +276,80 @@ class FakeSlackAPI(LoopbackServer):
             message = self.messages.get(key)
             if message is None or message.deleted:
                 return {"ok": False, "error": "message_not_found"}
+            if message.stream == "streaming":
+                return {"ok": False, "error": "cant_update_message"}  # stop the stream first
             message.text, message.blocks = str(params.get("text") or ""), params.get("blocks") or []
             message.updates += 1
         return {"ok": True, "channel": key[0], "ts": key[1], "text": message.text}
+
+    # chat.startStream / appendStream / stopStream (slack_sdk's ``chat_stream`` helper) ----------
+    @staticmethod
+    def _stream_text(params: dict[str, Any]) -> str | None:
+        """The markdown a stream call carries (``markdown_text`` or ``markdown_text`` chunks); None if malformed."""
+        text = params.get("markdown_text")
+        chunks = params.get("chunks") or []
+        if not isinstance(chunks, list) or not all(
+            isinstance(c, dict) and c.get("type") == "markdown_text" and isinstance(c.get("text"), str)
+            for c in chunks
+        ):
+            return None
+        return (text if isinstance(text, str) else "") + "".join(c["text"] for c in chunks)
+
+    def _m_chat_startStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, thread_ts = str(params.get("channel") or ""), params.get("thread_ts")
+        if not channel or not thread_ts:
+            return {"ok": False, "error": "invalid_arguments"}  # a stream always answers in a thread
+        if not channel.startswith("D") and not (params.get("recipient_user_id") and params.get("recipient_team_id")):
+            return {"ok": False, "error": "invalid_arguments"}  # in channels Slack needs the recipient
+        refused = self._thread_error(channel, params)
+        text = self._stream_text(params)
+        if refused or text is None:
+            return refused or {"ok": False, "error": "invalid_chunks"}
+        ts = self._next_ts()
+        with self._lock:
+            self.messages[(channel, ts)] = Message(channel, ts, text, [], str(thread_ts), stream="streaming",
+                                                   streamed=[text] if text else [])
+            thread = self.assistant_threads.get((channel, str(thread_ts)))
+            if thread is not None:
+                thread["status"] = ""
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _streaming(self, params: dict[str, Any]) -> tuple[Message | None, dict[str, Any] | None]:
+        """The stream a call names, or Slack's refusal."""
+        if not params.get("channel") or not params.get("ts"):
+            return None, {"ok": False, "error": "invalid_arguments"}
+        message = self.messages.get((str(params["channel"]), str(params["ts"])))
+        if message is None or message.deleted:
+            return None, {"ok": False, "error": "message_not_found"}
+        if message.stream != "streaming":
+            return None, {"ok": False, "error": "message_not_in_streaming_state"}
+        return message, None
+
+    def _m_chat_appendStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        text = self._stream_text(params)
+        with self._lock:
+            message, refused = self._streaming(params)
+            if message is None or refused:
+                return refused or {}
+            if not text:
+                return {"ok": False, "error": "no_text" if text == "" else "invalid_chunks"}
+            message.text += text
+            message.streamed.append(text)
+        return {"ok": True, "channel": message.channel, "ts": message.ts}
+
+    def _m_chat_stopStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        text = self._stream_text(params)
+        if text is None:
+            return {"ok": False, "error": "invalid_chunks"}
+        with self._lock:
+            message, refused = self._streaming(params)
+            if message is None or refused:
+                return refused or {}
+            message.text += text
+            message.streamed += [text] if text else []
+            message.blocks = params.get("blocks") or message.blocks
+            message.stream = "stopped"
+        return {"ok": True, "channel": message.channel, "ts": message.ts}
 
     def _m_chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
         key = (str(params["channel"]), str(params["ts"]))

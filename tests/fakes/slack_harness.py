@@ -81,12 +81,13 @@ class RunningBot:
         )
 
     def feedback_updates(self, thread: str) -> list[Call]:
-        """Placeholders replaced by feedback, in order."""
+        """Placeholders (or streamed previews) replaced by feedback, in order."""
         placeholders = {
             c.response.get("ts")
             for c in self.fake.calls_to("chat.postMessage", ok=True)
             if c.params.get("thread_ts") == thread and "Thinking" in c.params.get("text", "")
-        }
+        } | {c.response.get("ts") for c in self.fake.calls_to("chat.startStream", ok=True)
+             if c.params.get("thread_ts") == thread}
         return [
             c
             for c in self.fake.calls_to("chat.update", ok=True)
