@@ -21,6 +21,7 @@ import json
 import platform
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
@@ -117,8 +118,11 @@ def main() -> None:
             # Baseline: the same prompt text and grammar, in-process.
             messages = provider.feedback[question.kind].messages(request)
             spec = provider.feedback[question.kind].spec
-            generation = model.generate(plain_prompt(messages), schema=spec.schema, adapter=name,
-                                        max_new_tokens=1024, temperature=spec.temperature)
+            # From a worker thread, as the server generates: on a loaded machine torch generated ~6x
+            # slower from the main thread than from another one (docs/benchmarks.md).
+            with ThreadPoolExecutor(1) as pool:
+                generation = pool.submit(model.generate, plain_prompt(messages), schema=spec.schema, adapter=name,
+                                         max_new_tokens=1024, temperature=spec.temperature).result()
             direct.append({"seconds": generation.seconds, "tokens": generation.new_tokens,
                            "valid": _valid(generation.text)})
         seen = list(server.adapters_seen)

@@ -111,6 +111,32 @@ def test_gate_passes_good_metrics_and_names_every_failure() -> None:
     assert not registry.run_gate(GOOD, "trl", stricter).passed
 
 
+def test_the_gate_refuses_a_version_worse_than_the_incumbent_on_validity_or_mae(database: Database) -> None:
+    """The figures bench/bench_finetune.py reports: held-out JSON validity and score MAE."""
+    first = {**GOOD, "score_mae": 1.2, "json_validity_base": 0.0, "score_mae_base": 1.5}
+    assert add(database, "first", metrics=first).gate_passed  # the incumbent is the base model
+    worse_than_base = add(database, "drifted", metrics={**first, "score_mae": 1.8})
+    assert not worse_than_base.gate_passed
+    assert "score MAE 1.800 is worse than the base model's 1.500" in json.dumps(worse_than_base.metrics)
+    registry.promote(database, "first")
+    less_valid = add(database, "less-valid", metrics={**GOOD, "json_validity": 0.96, "score_mae": 1.0})
+    less_accurate = add(database, "less-accurate", metrics={**GOOD, "json_validity": 1.0, "score_mae": 1.3})
+    unscored = add(database, "unscored", metrics={**GOOD, "json_validity": 1.0})
+    better = add(database, "better", metrics={**GOOD, "json_validity": 0.98, "score_mae": 1.1})
+    failed = {v.name: [c["name"] for c in v.metrics["gate"]["checks"] if not c["passed"]]
+              for v in (less_valid, less_accurate, unscored, better)}  # fmt: skip
+    assert failed == {
+        "less-valid": ["json_validity_vs_incumbent"],
+        "less-accurate": ["score_mae_vs_incumbent"],
+        "unscored": ["score_mae_vs_incumbent"],
+        "better": [],
+    }
+    with pytest.raises(registry.RegistryError, match="worse than the live version first's 0.980"):
+        registry.set_traffic(database, "less-valid", 0.1)
+    registry.set_traffic(database, "better", 0.1)  # the live version itself is never its own incumbent
+    assert registry.check_gate(database, "first").passed
+
+
 # ── split ───────────────────────────────────────────────────────────────────────────
 def test_only_gated_servable_candidates_take_traffic(database: Database) -> None:
     add(database, "failing", metrics={**GOOD, "json_validity": 0.2})

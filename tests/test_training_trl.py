@@ -225,6 +225,13 @@ def test_prefix_tuning_and_full_fine_tuning(tiny_base: Path, tmp_path: Path) -> 
     assert loaded.peft_config["default"].num_virtual_tokens == 8
 
     sft = write_jsonl(tmp_path / "sft.jsonl", sft_rows())
+    sft_prefix = train(
+        _job(tiny_base, sft, "sft", tmp_path / "sft-prefix-run", peft="prefix", prefix_tokens=8, max_steps=2,
+             eval_samples=0)
+    )  # fmt: skip
+    assert sft_prefix.serving == "prefix-adapter" and math.isfinite(sft_prefix.metrics["train_loss"])
+    assert json.loads((sft_prefix.output_dir / "adapter_config.json").read_text())["peft_type"] == "PREFIX_TUNING"
+
     full = train(
         _job(
             tiny_base,

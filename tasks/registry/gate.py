@@ -1,6 +1,8 @@
 """The evaluation gate: a version enters as a candidate and takes traffic or goes live only if
 its held-out metrics pass (JSON validity, agreement with recruiter scores, and, where TRL can
-measure it, preference accuracy no lower than the base model's). Missing measurements fail.
+measure it, preference accuracy no lower than the base model's) and it is no worse than the
+incumbent (the live version, else the base model) on JSON validity and score MAE. Missing
+measurements fail.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.store.db import Database
 from bot.store.models import ModelVersion, utcnow
-from tasks.registry.versions import BACKENDS, CANDIDATE, RegistryError, VersionView, row_named
+from tasks.registry.versions import BACKENDS, CANDIDATE, RegistryError, VersionView, live_row, row_named
 
 
 @dataclass(frozen=True)
@@ -44,11 +47,56 @@ class GateResult:
         return [f"{c.name}: {c.note}" for c in self.checks if not c.passed]
 
 
+@dataclass(frozen=True)
+class Incumbent:
+    """What a candidate must not be worse than: the live version's held-out figures, or (for a first
+    TRL version) the base model's, measured on the same held-out prompts in the same run."""
+
+    label: str
+    json_validity: float | None
+    score_mae: float | None
+
+    @classmethod
+    def for_candidate(cls, metrics: dict[str, Any], live: ModelVersion | None) -> Incumbent | None:
+        if live is not None:
+            m = live.metrics or {}
+            return cls(f"the live version {live.name}", m.get("json_validity"), m.get("score_mae"))
+        if "json_validity_base" in metrics or "score_mae_base" in metrics:
+            return cls("the base model", metrics.get("json_validity_base"), metrics.get("score_mae_base"))
+        return None
+
+
+def _no_worse(metrics: dict[str, Any], incumbent: Incumbent, name: str, higher_is_better: bool) -> Check:
+    label = {"json_validity": "JSON validity", "score_mae": "score MAE"}[name]
+    theirs, ours = getattr(incumbent, name), metrics.get(name)
+    if theirs is None:
+        return Check(f"{name}_vs_incumbent", ours, "n/a", True, f"{incumbent.label} has no {label} to compare")
+    if ours is None:
+        return Check(f"{name}_vs_incumbent", None, f"vs {theirs}", False,
+                     f"{label} was not measured, so it cannot be shown no worse than {incumbent.label}'s {theirs}")
+    ok = ours >= theirs if higher_is_better else ours <= theirs
+    return Check(
+        f"{name}_vs_incumbent", float(ours), f"{'>=' if higher_is_better else '<='} {theirs}", ok,
+        f"{label} {float(ours):.3f} is {'no worse than' if ok else 'worse than'} "
+        f"{incumbent.label}'s {float(theirs):.3f}",
+    )  # fmt: skip
+
+
 def run_gate(
-    metrics: dict[str, Any], backend: str, thresholds: GateThresholds = GateThresholds()
+    metrics: dict[str, Any],
+    backend: str,
+    thresholds: GateThresholds = GateThresholds(),
+    incumbent: Incumbent | None = None,
 ) -> GateResult:
-    """Check measured metrics against the thresholds; a missing required metric fails."""
+    """Check measured metrics against the thresholds and the incumbent; a missing required metric fails.
+
+    A candidate worse than the incumbent on JSON validity or score MAE is refused even when it
+    clears the fixed thresholds: a new version must not make feedback less valid or less accurate.
+    """
     checks: list[Check] = []
+    if incumbent is not None:
+        checks.append(_no_worse(metrics, incumbent, "json_validity", higher_is_better=True))
+        checks.append(_no_worse(metrics, incumbent, "score_mae", higher_is_better=False))
 
     def at_least(name: str, minimum: float, label: str) -> None:
         value = metrics.get(name)
@@ -106,6 +154,18 @@ def run_gate(
     return GateResult(all(c.passed for c in checks), checks)
 
 
+def stored_reasons(view: VersionView) -> list[str]:
+    """Why the version's last gate run failed, as recorded (with the incumbent it was held to)."""
+    checks = view.metrics.get("gate", {}).get("checks", [])
+    return [f"{c['name']}: {c['note']}" for c in checks if not c["passed"]]
+
+
+def _incumbent(session: Session, row: ModelVersion, metrics: dict[str, Any]) -> Incumbent | None:
+    """The incumbent for a version already registered (a live version has none but the base)."""
+    live = live_row(session, row.backend)
+    return Incumbent.for_candidate(metrics, None if live is None or live.id == row.id else live)
+
+
 def register_candidate(
     db: Database,
     *,
@@ -121,8 +181,9 @@ def register_candidate(
     if backend not in BACKENDS:
         raise RegistryError(f"backend must be one of {', '.join(BACKENDS)} (got {backend!r})")
     measured = dict(metrics or {})
-    measured["gate"] = run_gate(measured, backend, thresholds).as_dict()
     with db.session() as session:
+        incumbent = Incumbent.for_candidate(measured, live_row(session, backend))
+        measured["gate"] = run_gate(measured, backend, thresholds, incumbent).as_dict()
         if session.scalar(select(ModelVersion.id).where(ModelVersion.name == name)) is not None:
             raise RegistryError(f"A model version named {name!r} already exists; choose another --name.")
         row = ModelVersion(
@@ -147,7 +208,7 @@ def record_metrics(
     with db.session() as session:
         row = row_named(session, name, lock=True)
         merged = {**(row.metrics or {}), **metrics}
-        merged["gate"] = run_gate(merged, row.backend, thresholds).as_dict()
+        merged["gate"] = run_gate(merged, row.backend, thresholds, _incumbent(session, row, merged)).as_dict()
         row.metrics = merged
         if not merged["gate"]["passed"] and row.status == CANDIDATE:
             row.traffic_share = 0.0  # a candidate that no longer passes takes no traffic
@@ -157,7 +218,7 @@ def record_metrics(
 def check_gate(db: Database, name: str, thresholds: GateThresholds = GateThresholds()) -> GateResult:
     with db.session() as session:
         row = row_named(session, name, lock=True)
-        result = run_gate(row.metrics or {}, row.backend, thresholds)
+        result = run_gate(row.metrics or {}, row.backend, thresholds, _incumbent(session, row, row.metrics or {}))
         row.metrics = {**(row.metrics or {}), "gate": result.as_dict()}
         if not result.passed and row.status == CANDIDATE:
             row.traffic_share = 0.0

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.store.db import Database
 from bot.store.models import ModelVersion, utcnow
 from tasks.registry import sequential
-from tasks.registry.gate import run_gate
+from tasks.registry.gate import stored_reasons
 from tasks.registry.measurement import Comparison, compare, current_policy
 from tasks.registry.versions import CANDIDATE, LIVE, RETIRED, RegistryError, VersionView, live_row, row_named
 
@@ -36,7 +36,7 @@ def promote(db: Database, name: str, *, policy: sequential.Policy | None = None)
                 "(use rollback to bring back a retired version)."
             )
         if not view.gate_passed:
-            reasons = "; ".join(run_gate(view.metrics, row.backend).reasons()) or "the gate has not been run"
+            reasons = "; ".join(stored_reasons(view)) or "the gate has not been run"
             raise RegistryError(f"{name} has not passed the evaluation gate ({reasons}).")
         if row.backend == "trl" and not view.splittable:
             raise RegistryError(

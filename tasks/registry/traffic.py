@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bot.store.db import Database
 from bot.store.models import ModelVersion, utcnow
-from tasks.registry.gate import run_gate
+from tasks.registry.gate import stored_reasons
 from tasks.registry.versions import CANDIDATE, LIVE, PROVIDER_BACKEND, RegistryError, VersionView, row_named
 
 
@@ -27,7 +27,7 @@ def set_traffic(db: Database, name: str, share: float) -> VersionView:
         if row.status != CANDIDATE:
             raise RegistryError(f"{name} is {row.status}; only a candidate takes a traffic share.")
         if share > 0 and not view.gate_passed:
-            reasons = "; ".join(run_gate(view.metrics, row.backend).reasons()) or "the gate has not been run"
+            reasons = "; ".join(stored_reasons(view)) or "the gate has not been run"
             raise RegistryError(f"{name} has not passed the evaluation gate ({reasons}).")
         if share > 0 and not view.splittable:
             raise RegistryError(

@@ -43,13 +43,19 @@ class TrainingData:
     snapshot: dict[str, Any] = field(default_factory=dict)
 
 
-def load(path: Path, method: Method, heldout_fraction: float = 0.15, min_heldout: int = 4) -> TrainingData:
-    """Read ``path`` as ``method`` rows and split it; raises ``DataError`` with a line number on bad input."""
+def load(
+    path: Path, method: Method, heldout_fraction: float = 0.15, min_heldout: int = 4, *, allow_empty: bool = False
+) -> TrainingData:
+    """Read ``path`` as ``method`` rows and split it; raises ``DataError`` with a line number on bad input.
+
+    ``allow_empty``: an empty file is no error (SFT adds the annotated set to whatever the export held)."""
     if method not in METHODS:
         raise DataError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if not path.is_file():
         raise DataError(f"training file {path} does not exist")
     rows = [normalise(row, method, f"{path}, line {number}") for number, row in _lines(path)]
+    if not rows and allow_empty:
+        return TrainingData(method=method, train=[], heldout=[], snapshot={"file": str(path), "rows": 0})
     if not rows:
         raise DataError(f"{path} holds no rows; export some data first (mockingbird dataset export)")
     train, heldout = split(rows, heldout_fraction, min_heldout)

@@ -23,7 +23,6 @@ from tasks.training.data import EXPORT_FORMAT, Method, TrainingData
 log = logging.getLogger(__name__)
 
 
-
 class RetrainError(RuntimeError):
     """Retraining cannot start (configuration, data); nothing was registered."""
 
@@ -41,6 +40,14 @@ def models_dir(settings: Settings) -> Path:
 def datasets_dir(settings: Settings) -> Path:
     """Exported training files, kept apart so redacted user text never travels with an adapter."""
     return settings.data_dir / "datasets"
+
+
+def resolve_trl_base(settings: Settings, spec: str) -> str:
+    """The HF directory to train on: ``spec`` as given, or a GGUF / packaged model converted once
+    into DATA_DIR/base-models (``chains.local.resolve_base``; ``BaseModelError`` says what is wrong)."""
+    from chains.local import base_cache_dir, resolve_base
+
+    return str(resolve_base(spec, base_cache_dir(settings.data_dir)))
 
 
 def export_data(db: Database, method: Method, out: Path, since: datetime | None = None) -> Path:
@@ -204,12 +211,17 @@ def retrain_from_settings(
         )
     if data is None:
         data = export_data(db, method, datasets_dir(settings) / f"{name}-{method}.jsonl", since)
-    loaded: TrainingData = training_data.load(data, method, heldout_fraction)
+    sft_on_trl = backend == "trl" and method == "sft"
+    loaded: TrainingData = training_data.load(data, method, heldout_fraction, allow_empty=sft_on_trl)
     if backend == "trl":
         from tasks.training.trl_backend import TrlJob
 
+        if sft_on_trl:
+            from tasks.training.annotated_rows import with_annotated
+
+            loaded = with_annotated(loaded)
         job = TrlJob(
-            base=str(settings.retrain_base_model),
+            base=resolve_trl_base(settings, str(settings.retrain_base_model)),
             data=loaded,
             output_dir=models_dir(settings) / name,
             name=name,

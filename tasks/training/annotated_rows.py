@@ -1,0 +1,169 @@
+"""Training rows from the recruiter-annotated set, in the product's own feedback prompt.
+
+Why: a model trained on a prompt the product never sends learns nothing the product can
+use. Every prompt here is built by the real feedback chain (``chains.llm.feedback``: the
+system file, the delimited and escaped user template), so a trained adapter serves through
+the same chains, parsing and repair as any other provider.
+
+The reply is the wire JSON the chain parses (``FeedbackOut``): the recruiter's score, their
+reason as the summary, and the offline grader's per-criterion scores. The remark lists stay
+empty: the grader's remarks quote the key points at length, and on two CPU cores every
+generated token costs (~120 tokens per reply as it is); the summary carries the why.
+
+Only the annotated set's training split (by question, ``tasks.evaluation.annotated``) is ever
+trained on; the held-out split is what the benchmark and the gate measure.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from functools import cache
+from typing import Any
+
+from langchain_core.runnables import RunnableLambda
+
+from chains import grading
+from chains.contract import GradeRequest
+from chains.llm.backend import OutputSpec, as_role_dicts
+from chains.llm.feedback import build
+from chains.llm.wire import Criterion, FeedbackOut
+from chains.schemas import Question
+from tasks.evaluation.annotated import AnnotatedAnswer, Split, load
+from tasks.training.data import TrainingData
+
+# What a model that recruiters correct tends to write: generic praise with an inflated score.
+VAGUE = FeedbackOut(
+    score=9,
+    strengths=["Great answer, really well done overall!"],
+    weaknesses=["Nothing major, maybe add a little more detail."],
+    suggestions=["Keep doing what you are doing."],
+    criteria=[],
+    summary="Really good answer, you should feel confident about it.",
+)
+
+
+class _PromptOnly:
+    """A backend the chain is built with but never calls: only its prompt is wanted."""
+
+    name, model, timeout_s, where = "training", "none", 1.0, "nowhere"
+
+    def structured(self, spec: OutputSpec) -> RunnableLambda:
+        return RunnableLambda(lambda messages: "{}")
+
+    def with_model(self, model: str) -> _PromptOnly:
+        return self
+
+
+_CHAINS = {kind: build(_PromptOnly(), kind, 0) for kind in ("behavioral", "technical")}  # type: ignore[arg-type]
+
+
+def product_prompt(question: Question, answer: str) -> list[dict[str, str]]:
+    """The messages the product's feedback chain sends for this answer (no few-shot exemplars)."""
+    messages = _CHAINS[question.kind].messages(GradeRequest(question=question, answer=answer))
+    return as_role_dicts(messages)
+
+
+def reference_reply(item: AnnotatedAnswer, question: Question) -> str:
+    """The recruiter's verdict as the wire JSON the chain parses (score and reason are theirs)."""
+    rubric = grading.grade(question, item.answer)
+    reply = FeedbackOut(
+        score=item.score,
+        strengths=[],
+        weaknesses=[],
+        suggestions=[],
+        criteria=[Criterion(name=name, score=score) for name, score in rubric.criteria.items()],
+        summary=item.reason,
+    )
+    return reply.model_dump_json()
+
+
+def _assistant(text: str) -> list[dict[str, str]]:
+    return [{"role": "assistant", "content": text}]
+
+
+@cache
+def _examples(split: Split) -> tuple[tuple[str, str, int], ...]:
+    """(prompt JSON, reference reply, recruiter score) per annotated answer, built once per process:
+    the grader's criteria cost a few milliseconds per answer and every method reads the same set."""
+    return tuple(
+        (json.dumps(product_prompt(question, item.answer)), reference_reply(item, question), item.score)
+        for item, question in load(split)
+    )
+
+
+def sft_rows(split: Split = "train") -> list[dict[str, Any]]:
+    """``prompt`` / ``completion`` rows (the ``sft`` export shape), one per annotated answer."""
+    return [{"prompt": json.loads(prompt), "completion": _assistant(reply)} for prompt, reply, _ in _examples(split)]
+
+
+def dpo_rows(split: Split = "train") -> list[dict[str, Any]]:
+    """Correction pairs: chosen = the recruiter's verdict, rejected = vague praise with an inflated score."""
+    return [
+        {
+            "prompt": json.loads(prompt),
+            "chosen": _assistant(reply),
+            "rejected": _assistant(VAGUE.model_copy(update={"score": min(10, max(score + 3, 7))}).model_dump_json()),
+        }
+        for prompt, reply, score in _examples(split)
+    ]
+
+
+def kto_rows(split: Split = "train") -> list[dict[str, Any]]:
+    """The pairs unpaired, as 👍 / 👎 labels (the ``trl-kto`` export shape)."""
+    rows = []
+    for row in dpo_rows(split):
+        rows.append({"prompt": row["prompt"], "completion": row["chosen"], "label": True})
+        rows.append({"prompt": row["prompt"], "completion": row["rejected"], "label": False})
+    return rows
+
+
+ROWS = {"sft": sft_rows, "dpo": dpo_rows, "kto": kto_rows}
+
+
+def heldout_question_texts() -> set[str]:
+    """The held-out questions' texts: rows that ask one of them are never trained on."""
+    return {question.text for _, question in load("heldout")}
+
+
+def asks_heldout_question(row: dict[str, Any], texts: set[str]) -> bool:
+    content = json.dumps(row["prompt"], ensure_ascii=False)
+    return any(json.dumps(text, ensure_ascii=False)[1:-1] in content for text in texts)
+
+
+# Held-out annotated answers a retrained SFT version is measured on (the gate's JSON validity and
+# score MAE), in the benchmark's order: the first N are the N that bench/bench_finetune.py generates for.
+GATE_HELDOUT = 40
+
+
+def heldout_sample(rows: list[Any], count: int, seed: int = 0) -> list[int]:
+    """``count`` row indices in a fixed shuffled order, spread over roles (the set is stored role by role)."""
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    return order[:count]
+
+
+def with_annotated(data: TrainingData) -> TrainingData:
+    """SFT rows from the export plus the annotated training split; nothing about a held-out question trains.
+
+    Exported rows (recruiter corrections, 👍 replies) that ask one of the annotated set's held-out
+    questions move to the held-out side, so the benchmark and the gate always meet unseen questions.
+    ``GATE_HELDOUT`` annotated held-out answers join the held-out side: the version's JSON validity and
+    score MAE (what the gate compares with the incumbent) are measured on them first.
+    """
+    texts = heldout_question_texts()
+    exported_train = [row for row in data.train if not asks_heldout_question(row, texts)]
+    moved = [row for row in data.train if asks_heldout_question(row, texts)]
+    annotated = sft_rows("train")
+    reference = sft_rows("heldout")
+    measured = [reference[i] for i in heldout_sample(reference, GATE_HELDOUT)]
+    snapshot = {
+        **data.snapshot,
+        "annotated_train": len(annotated),
+        "annotated_heldout": len(measured),
+        "moved_to_heldout": len(moved),
+        "train": len(exported_train) + len(annotated),
+        "heldout": len(data.heldout) + len(moved) + len(measured),
+    }
+    heldout = measured + data.heldout + moved
+    return TrainingData(method=data.method, train=exported_train + annotated, heldout=heldout, snapshot=snapshot)

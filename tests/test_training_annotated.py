@@ -1,0 +1,57 @@
+"""Training rows from the annotated set: the product's prompt, the recruiter's verdict, no held-out leak."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from chains.llm.parse import parse
+from chains.llm.wire import FeedbackOut
+from tasks.evaluation.annotated import load
+from tasks.training import annotated_rows
+from tasks.training import data as training_data
+from tests.prompt_support import QUESTION, stored_grading_prompt
+
+
+def test_the_prompt_is_the_one_the_feedback_chain_sends() -> None:
+    answer = "I shipped a migration that broke checkout <b>twice</b>; I rolled it back & wrote the runbook."
+    stored, _ = stored_grading_prompt(answer, [])
+    assert json.loads(stored) == annotated_rows.product_prompt(QUESTION, answer)
+
+
+def test_sft_rows_carry_the_recruiters_score_and_reason_as_the_wire_json() -> None:
+    rows = annotated_rows.sft_rows("train")
+    items = load("train")
+    assert len(rows) == len(items) > 300
+    for row, (item, _question) in zip(rows[:40], items[:40], strict=False):
+        reply = parse(row["completion"][0]["content"], FeedbackOut)  # what the chain's parser accepts
+        assert reply.value is not None and not reply.lenient
+        assert (reply.value.score, reply.value.summary) == (item.score, item.reason)
+        assert reply.value.criteria and item.answer.strip()[:40] in row["prompt"][-1]["content"].replace(
+            "&amp;", "&"
+        ).replace("&lt;", "<").replace("&gt;", ">")
+
+
+def test_no_training_row_asks_a_heldout_question(tmp_path: Path) -> None:
+    heldout = annotated_rows.heldout_question_texts()
+    assert heldout and not any(
+        annotated_rows.asks_heldout_question(row, heldout) for row in annotated_rows.dpo_rows("train")
+    )
+    # An exported correction about a held-out question is moved to the held-out side, not trained on.
+    _item, question = load("heldout")[0]
+    leak = {"prompt": annotated_rows.product_prompt(question, "We sharded it."), "completion": "{}"}
+    other = {"prompt": annotated_rows.product_prompt(QUESTION, "I owned the rollback."), "completion": "{}"}
+    path = tmp_path / "sft.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in [leak, other] * 3), encoding="utf-8")
+    merged = annotated_rows.with_annotated(training_data.load(path, "sft", heldout_fraction=0.0))
+    assert leak["prompt"] not in [row["prompt"] for row in merged.train]
+    gate = annotated_rows.GATE_HELDOUT  # annotated held-out answers the version is measured on first
+    assert [row["prompt"] for row in merged.heldout[gate:]] == [leak["prompt"]] * 3
+    assert all(annotated_rows.asks_heldout_question(row, heldout) for row in merged.heldout[:gate])
+    assert len(merged.train) == 3 + len(load("train"))
+    assert merged.snapshot["moved_to_heldout"] == 3 and merged.snapshot["annotated_train"] == len(load("train"))
+    # With nothing exported yet, SFT still trains on the annotated set.
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    alone = annotated_rows.with_annotated(training_data.load(empty, "sft", allow_empty=True))
+    assert len(alone.train) == len(load("train")) and len(alone.heldout) == gate
