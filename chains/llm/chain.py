@@ -133,6 +133,8 @@ class StructuredChain(Generic[In, W, Out]):
                         on_text(text)
                     except Exception:  # a courtesy to the reader: the reply is graded regardless
                         log.exception("%s: on_text callback failed", self.prompt.name)
+        except ProviderError:
+            raise
         except Exception as exc:  # the same readable ProviderError as an unstreamed call
             raise ProviderError(
                 describe(exc, timeout_s=self.backend.timeout_s, where=self.backend.where)
