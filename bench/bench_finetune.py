@@ -232,6 +232,9 @@ def table(results: list[dict[str, Any]]) -> str:
         if "error" in r:
             lines.append(f"| {r['variant']} | error: {r['error']} |")
             continue
+        if "generated" not in r:  # measured with constraints only (this directory holds no train phase)
+            lines.append(f"| {r['variant']} | - | - | {_pct(r.get('valid_constrained'))} of {r.get('constrained')} |")
+            continue
         lines.append(
             f"| {r['variant']} | {r.get('train_steps', '-')} | {_pct(r['valid_unconstrained'])} of {r['generated']} | "
             f"{_pct(r.get('valid_constrained'))}{' of ' + str(r['constrained']) if 'constrained' in r else ''} | "
