@@ -7,6 +7,7 @@ for every piece of work still running, so nothing can arrive after the assertion
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 
@@ -539,3 +540,11 @@ def test_job_ad_form_try_again_button_and_progress_home(fake: FakeSlackAPI, sqli
 def _session_id(db: Database) -> int:
     with db.session() as session:
         return int(session.scalars(select(InterviewSession.id)).one())
+
+
+def test_the_server_stops_even_when_its_trigger_pipe_is_gone(fake: FakeSlackAPI, sqlite_db: Database) -> None:
+    with running_bot(fake, sqlite_db) as bot:
+        assert bot.sender.command("/interview", "help", CAND).status == 200
+        os.close(bot.server.server.trigger.trigger)  # type: ignore[union-attr]  # the pipe's write end
+    thread = bot.server._thread
+    assert thread is not None and not thread.is_alive()
