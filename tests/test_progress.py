@@ -105,3 +105,15 @@ def test_progress_cli_json_and_team_csv(sqlite_db: Database, tmp_path, monkeypat
     lead = runner.invoke(app, ["progress", "--user", "tess", "--team", "--team-lead", "--csv", str(out)])
     assert lead.exit_code == 0, lead.output
     assert out.read_text().splitlines()[1] == "backend,structure,3.0,3,2"
+
+
+def test_the_chart_renders_from_many_threads_at_once() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.engine.progress import CandidateProgress
+    from bot.engine.progress_chart import render_progress_chart
+
+    empty = CandidateProgress(answers=0, sessions=0, average=None, by_role={}, criteria={})
+    with ThreadPoolExecutor(4) as pool:
+        images = list(pool.map(lambda _: render_progress_chart(empty), range(8)))
+    assert all(image.startswith(b"\x89PNG") for image in images) and len(set(images)) == 1

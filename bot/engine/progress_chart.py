@@ -9,12 +9,11 @@ from bot.engine.progress import CandidateProgress
 
 def render_progress_chart(figures: CandidateProgress) -> bytes:
     """Session averages and each criterion over the candidate's sessions, oldest first."""
-    import matplotlib
+    # The object API, not pyplot: pyplot keeps global state and the servers draw from many threads.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(8, 3.5), dpi=100)
+    figure = Figure(figsize=(8, 3.5), dpi=100)
+    axes = figure.subplots()
     xs = list(range(1, len(figures.timeline) + 1))
     if xs:
         axes.plot(xs, [p.average for p in figures.timeline], marker="o", linewidth=2.5, color="#2b7bb9",
@@ -33,5 +32,4 @@ def render_progress_chart(figures: CandidateProgress) -> bytes:
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
-    plt.close(figure)
     return buffer.getvalue()
