@@ -94,7 +94,7 @@ def serve(args: argparse.Namespace) -> None:
     settings = get_settings()
 
     def engine():  # type: ignore[no-untyped-def]
-        built = build_engine(settings)
+        built = build_engine(settings, serving=True)  # warmed up, as `mockingbird slack` serves
         if args.variant == "baseline":  # the next question written after the feedback, as before
             built.next_questions = None
         return built
