@@ -10,7 +10,7 @@ reason as the summary. The remark lists and the criteria stay empty: the grader'
 the key points at length, and the per-criterion scores are the offline grader's, not the
 recruiter's, so a model would only learn to imitate code the product already runs (the provider's
 guard fills empty criteria from that grader, ``chains.providers.llm.guard``). A five- or seven-item
-criteria list also doubled the reply (~130 tokens instead of ~65) and was where a briefly trained
+criteria list also nearly doubled the reply (~130 tokens instead of ~72, at most 104) and was where a briefly trained
 135 M model looped: it repeated criteria until the token cap and never closed the JSON.
 
 Only the annotated set's training split (by question, ``tasks.evaluation.annotated``) is ever
