@@ -13,12 +13,12 @@ from rich.markup import escape
 from bot.config import get_settings
 from bot.store.db import Database, open_database
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # long messages and commands stay copy-pastable
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``message`` as one line (escaped: ``[train]`` is text, not markup); raise what it returns."""
-    err.print(f"[red]{escape(message)}[/]", soft_wrap=True)
+    err.print(f"[red]{escape(message)}[/]")
     return typer.Exit(code)
 
 

@@ -122,3 +122,18 @@ def test_the_guardrail_leaves_an_on_topic_answer_to_the_model(fake: FakeOpenAI, 
     result = build(fake).grade(GradeRequest(question=question, answer=ANSWER + " " + " ".join(question.key_points)))
     assert result.value.score == canned("feedback")["score"] and result.call.guardrail is None
     assert result.value.outline == question.key_points
+
+
+def test_a_reply_without_criteria_gets_the_offline_graders(question: Question) -> None:
+    # Fine-tuned local models are trained to leave the criteria out (they are the grader's, not the recruiters').
+    from chains import grading
+    from chains.contract import CallRecord, Result
+    from chains.providers.llm import guard
+    from chains.schemas import Feedback
+
+    request = GradeRequest(question=question, answer=ANSWER + " " + " ".join(question.key_points))
+    call = CallRecord(provider="local", model="m", prompt_version="v")
+    bare = guard(request, Result(Feedback(score=7, summary="Clear and measured."), call))
+    assert bare.value.criteria == grading.grade(question, request.answer).criteria != {}
+    kept = guard(request, Result(Feedback(score=7, summary="Fine.", criteria={"depth": 4}), call))
+    assert kept.value.criteria == {"depth": 4}

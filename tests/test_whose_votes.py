@@ -4,6 +4,7 @@ person counts once. And KTO training on real (imbalanced, sometimes one-sided) l
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -202,7 +203,7 @@ def test_loaded_kto_data_records_its_weights_and_the_trl_job_uses_them(tmp_path:
     rows = kto_rows()
     rows = [row for row in rows if row["label"]] + [row for row in rows if not row["label"]][:3]
     loaded = data.load(write_jsonl(tmp_path / "kto.jsonl", rows), "kto")
-    expected = data.kto_weights(loaded.train).as_dict()
+    expected = dataclasses.asdict(data.kto_weights(loaded.train))
     assert loaded.snapshot["kto_weights"] == expected and expected["desirable_weight"] == 1.0
     assert expected["undesirable_weight"] > 1.0  # 👎 are rare here
     from tasks.training.trl_backend import TrlJob

@@ -51,9 +51,6 @@ class ExportResult:
     rows: int
     source_rows: int
 
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
 
 # ── row shapes (also the validators) ────────────────────────────────────────────────
 class ChatMessage(BaseModel):

@@ -9,6 +9,7 @@ stores nothing new. A payload that can never succeed becomes a dead letter with 
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -160,14 +161,14 @@ def build_preferences(self: Task, turn_ids: list[int] | None = None, full: bool 
 @shared_task(bind=True, base=PipelineTask, name="mockingbird.export_dataset")
 def export_dataset(self: Task, fmt: str, out: str, since: str | None = None) -> dict[str, Any]:
     moment = datetime.fromisoformat(since) if since else None
-    return export.export(database(), fmt, Path(out), since=moment).as_dict()
+    return asdict(export.export(database(), fmt, Path(out), since=moment))
 
 
 def nightly(db: Database, out_dir: Path) -> dict[str, Any]:
     """Full preference build, then every export format into ``out_dir/<date>/``."""
     built = preferences.build(db)
     folder = out_dir / utcnow().date().isoformat()
-    files = {fmt: export.export(db, fmt, folder / f"{fmt}.jsonl").as_dict() for fmt in export.FORMATS}
+    files = {fmt: asdict(export.export(db, fmt, folder / f"{fmt}.jsonl")) for fmt in export.FORMATS}
     record = {"at": utcnow().isoformat(), "build": built.model_dump(), "files": files}
     with db.session() as session:
         state.put(session, "dataset:last", record)

@@ -7,7 +7,7 @@ measurements fail.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -39,9 +39,6 @@ class GateResult:
     passed: bool
     checks: list[Check]
     at: str = field(default_factory=lambda: utcnow().isoformat())
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "at": self.at, "checks": [c.__dict__ for c in self.checks]}
 
     def reasons(self) -> list[str]:
         return [f"{c.name}: {c.note}" for c in self.checks if not c.passed]
@@ -183,7 +180,7 @@ def register_candidate(
     measured = dict(metrics or {})
     with db.session() as session:
         incumbent = Incumbent.for_candidate(measured, live_row(session, backend))
-        measured["gate"] = run_gate(measured, backend, thresholds, incumbent).as_dict()
+        measured["gate"] = asdict(run_gate(measured, backend, thresholds, incumbent))
         if session.scalar(select(ModelVersion.id).where(ModelVersion.name == name)) is not None:
             raise RegistryError(f"A model version named {name!r} already exists; choose another --name.")
         row = ModelVersion(
@@ -208,7 +205,7 @@ def record_metrics(
     with db.session() as session:
         row = row_named(session, name, lock=True)
         merged = {**(row.metrics or {}), **metrics}
-        merged["gate"] = run_gate(merged, row.backend, thresholds, _incumbent(session, row, merged)).as_dict()
+        merged["gate"] = asdict(run_gate(merged, row.backend, thresholds, _incumbent(session, row, merged)))
         row.metrics = merged
         if not merged["gate"]["passed"] and row.status == CANDIDATE:
             row.traffic_share = 0.0  # a candidate that no longer passes takes no traffic
@@ -219,7 +216,7 @@ def check_gate(db: Database, name: str, thresholds: GateThresholds = GateThresho
     with db.session() as session:
         row = row_named(session, name, lock=True)
         result = run_gate(row.metrics or {}, row.backend, thresholds, _incumbent(session, row, row.metrics or {}))
-        row.metrics = {**(row.metrics or {}), "gate": result.as_dict()}
+        row.metrics = {**(row.metrics or {}), "gate": asdict(result)}
         if not result.passed and row.status == CANDIDATE:
             row.traffic_share = 0.0
         return result

@@ -13,8 +13,9 @@ import math
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field, TypeAdapter, computed_field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -66,26 +67,22 @@ class Arm:
     share_sum: float = 0.0  # sum over sessions of the session's 👍 share
     share_sumsq: float = 0.0
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def rate(self) -> float | None:
         """👍 rate of the ratings on turns the arm's own model answered."""
         return round(self.up / self.total, 4) if self.total else None
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def fallback_rate(self) -> float | None:
         return round(self.fallbacks / self.turns, 4) if self.turns else None
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def session_mean(self) -> float | None:
         """Mean per-session 👍 share, fallbacks counted as failures: what the test compares."""
         return round(self.share_sum / self.sessions, 4) if self.sessions else None
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.__dict__ | {
-            "rate": self.rate,
-            "fallback_rate": self.fallback_rate,
-            "session_mean": self.session_mean,
-        }
 
 
 @dataclass
@@ -94,29 +91,39 @@ class Comparison:
     since: str | None
     candidate_arm: Arm
     baseline_arm: Arm
-    evidence: sequential.Evidence
+    evidence: Annotated[sequential.Evidence, Field(exclude=True)]  # shown as the four figures below
     decision: str  # promote / rollback / retire / wait
     reason: str
     policy: sequential.Policy
 
-    def as_dict(self) -> dict[str, Any]:
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def difference(self) -> float:
+        return round(float(self.evidence.difference), 4)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def confidence_sequence(self) -> list[float]:
         e = self.evidence
-        return {
-            "candidate": self.candidate,
-            "since": self.since,
-            "decision": self.decision,
-            "reason": self.reason,
-            "candidate_arm": self.candidate_arm.as_dict(),
-            "baseline_arm": self.baseline_arm.as_dict(),
-            "difference": round(float(e.difference), 4),
-            "confidence_sequence": [
-                round(float(e.difference - e.half_width), 4),
-                round(float(e.difference + e.half_width), 4),
-            ],
-            "log_likelihood_ratio": round(float(e.log_lr), 4),
-            "threshold": round(float(-math.log(self.policy.alpha)), 4),
-            "policy": self.policy.__dict__,
-        }
+        return [round(float(e.difference - e.half_width), 4), round(float(e.difference + e.half_width), 4)]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def log_likelihood_ratio(self) -> float:
+        return round(float(self.evidence.log_lr), 4)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def threshold(self) -> float:
+        """What ``log_likelihood_ratio`` must reach for a decision."""
+        return round(float(-math.log(self.policy.alpha)), 4)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, by pydantic: the fields, the arms' rates and the test's figures (not the raw evidence)."""
+        return _COMPARISON.dump_python(self, mode="json")
+
+
+_COMPARISON = TypeAdapter(Comparison)
 
 
 def _arm(session: Session, label: str, condition: Any, since: datetime | None) -> Arm:

@@ -38,10 +38,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from pydantic import Field, TypeAdapter, computed_field
 
 WAIT, PROMOTE, ROLLBACK, RETIRE = 0, 1, 2, 3
 DECISIONS = {WAIT: "wait", PROMOTE: "promote", ROLLBACK: "rollback", RETIRE: "retire"}
@@ -165,7 +166,7 @@ class Simulation:
     policy: Policy
     promoted: float  # share of runs
     rolled_back: float
-    retired: float  # "no difference" after max_days
+    retired: Annotated[float, Field(serialization_alias="retired_no_difference")]  # after max_days
     undecided: float  # still waiting when the simulation ended (days < max_days)
     median_hours_to_decision: float | None  # over runs that promoted or rolled back
 
@@ -176,32 +177,42 @@ class Simulation:
         b = self.rates[1] * (1 - self.fallback_rates[1])
         return None if math.isclose(a, b) else ("candidate" if a > b else "baseline")
 
+    # The error rates, named for what they mean: with equal arms every decision is false; with a
+    # better arm, deciding for it is the power and deciding against it the wrong decision.
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def false_promotion(self) -> float | None:
+        return self.promoted if self.better is None else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def false_rollback(self) -> float | None:
+        return self.rolled_back if self.better is None else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def better_arm(self) -> str | None:
+        return self.better
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def power(self) -> float | None:
+        return {None: None, "candidate": self.promoted, "baseline": self.rolled_back}[self.better]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def wrong_decision(self) -> float | None:
+        return {None: None, "candidate": self.rolled_back, "baseline": self.promoted}[self.better]
+
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "rates": list(self.rates),
-            "fallback_rates": list(self.fallback_rates),
-            "per_hour": self.per_hour,
-            "days": self.days,
-            "runs": self.runs,
-            "ratings_per_session": self.ratings_per_session,
-            "icc": self.icc,
-            "policy": self.policy.__dict__,
-            "promoted": self.promoted,
-            "rolled_back": self.rolled_back,
-            "retired_no_difference": self.retired,
-            "undecided": self.undecided,
-            "median_hours_to_decision": self.median_hours_to_decision,
+        """JSON-ready, by pydantic (``retired`` as ``retired_no_difference``); the error rates that
+        do not apply (power with equal arms, false promotion with a better one) are left out."""
+        return _SIMULATION.dump_python(self, mode="json", by_alias=True, exclude_none=True) | {
+            "median_hours_to_decision": self.median_hours_to_decision
         }
-        if self.better is None:
-            out |= {"false_promotion": self.promoted, "false_rollback": self.rolled_back}
-        else:
-            right, wrong = (
-                (self.promoted, self.rolled_back)
-                if self.better == "candidate"
-                else (self.rolled_back, self.promoted)
-            )
-            out |= {"better_arm": self.better, "power": right, "wrong_decision": wrong}
-        return out
+
+
+_SIMULATION = TypeAdapter(Simulation)
 
 
 def simulate(

@@ -13,10 +13,10 @@ from typing import Annotated, Any
 
 import typer
 
+from bot.commands import database as _database
+from bot.commands import err
+from bot.commands import fail as _fail
 from bot.config import get_settings
-from tasks.training.cli_common import database as _database
-from tasks.training.cli_common import err
-from tasks.training.cli_common import fail as _fail
 from tasks.training.cli_common import summary as _summary
 from tasks.training.cli_common import version_json as _version_json
 from tasks.training.models_cli import models_app

@@ -1,4 +1,5 @@
-"""What ``mockingbird retrain`` and ``mockingbird models`` share: the error line, the database, a version as JSON.
+"""What ``mockingbird retrain`` and ``mockingbird models`` share: a share as a percentage, a version as
+JSON, the registration summary. The error line and the database are every command's (``bot.commands``).
 
 No training stack here: ``models list`` must work on a bot install without torch.
 """
@@ -7,24 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import typer
-from rich.console import Console
 from rich.markup import escape
 
-from bot.config import get_settings
-
-err = Console(stderr=True, soft_wrap=True)  # long messages and commands stay copy-pastable
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]{escape(message)}[/]")  # escaped: "pip install -e '.[train]'" must keep its [train]
-    return typer.Exit(code)
-
-
-def database():  # type: ignore[no-untyped-def]
-    from bot.store.db import open_database
-
-    return open_database(get_settings())
+from bot.commands import err
 
 
 def pct(value: Any) -> str:

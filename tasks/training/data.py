@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,7 +76,7 @@ def load(
             raise DataError(_one_class(f"{path}: all {len(rows)} rows", desirable))
         weights = kto_weights(train, f"{path} (training split, held-out prompts set aside)")
         snapshot["desirable"] = desirable
-        snapshot["kto_weights"] = weights.as_dict()
+        snapshot["kto_weights"] = asdict(weights)
     return TrainingData(method=method, train=train, heldout=heldout, snapshot=snapshot)
 
 
@@ -101,14 +101,6 @@ class KtoWeights:
     def ratio(self) -> float:
         """Weighted desirable to weighted undesirable: what TRL wants between 1 and 4/3."""
         return self.desirable_weight * self.desirable / (self.undesirable_weight * self.undesirable)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "desirable": self.desirable,
-            "undesirable": self.undesirable,
-            "desirable_weight": self.desirable_weight,
-            "undesirable_weight": self.undesirable_weight,
-        }
 
 
 def _one_class(what: str, desirable: int) -> str:

@@ -11,10 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bot.commands import database as _database
+from bot.commands import err
+from bot.commands import fail as _fail
 from bot.config import get_settings
-from tasks.training.cli_common import database as _database
-from tasks.training.cli_common import err
-from tasks.training.cli_common import fail as _fail
 from tasks.training.cli_common import pct as _pct
 from tasks.training.cli_common import version_json as _version_json
 
