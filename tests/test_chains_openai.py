@@ -154,3 +154,18 @@ def test_without_a_reader_the_reply_is_not_streamed(fake: FakeOpenAI, question: 
     fake.script(VALID)
     build(fake).grade(GradeRequest(question=question, answer=ANSWER))
     assert not fake.requests[0].body.get("stream")
+
+
+def test_a_reply_without_criteria_gets_the_offline_graders(question: Question) -> None:
+    # Fine-tuned local models are trained to leave the criteria out (they are the grader's, not the recruiters').
+    from chains import grading
+    from chains.contract import CallRecord, Result
+    from chains.providers.llm import guard
+    from chains.schemas import Feedback
+
+    request = GradeRequest(question=question, answer=ANSWER + " " + " ".join(question.key_points))
+    call = CallRecord(provider="local", model="m", prompt_version="v")
+    bare = guard(request, Result(Feedback(score=7, summary="Clear and measured."), call))
+    assert bare.value.criteria == grading.grade(question, request.answer).criteria != {}
+    kept = guard(request, Result(Feedback(score=7, summary="Fine.", criteria={"depth": 4}), call))
+    assert kept.value.criteria == {"depth": 4}
