@@ -27,7 +27,8 @@ def test_sft_rows_carry_the_recruiters_score_and_reason_as_the_wire_json() -> No
         reply = parse(row["completion"][0]["content"], FeedbackOut)  # what the chain's parser accepts
         assert reply.value is not None and not reply.lenient
         assert (reply.value.score, reply.value.summary) == (item.score, item.reason)
-        assert reply.value.criteria and item.answer.strip()[:40] in row["prompt"][-1]["content"].replace(
+        assert not reply.value.criteria  # the offline grader's, filled by the provider's guard, not learned
+        assert item.answer.strip()[:40] in row["prompt"][-1]["content"].replace(
             "&amp;", "&"
         ).replace("&lt;", "<").replace("&gt;", ">")
 

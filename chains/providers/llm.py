@@ -45,10 +45,15 @@ def guard(request: GradeRequest, result: Result[Feedback]) -> Result[Feedback]:
     A model can be talked into praising an off-topic story or a prompt injection; the check
     does not depend on the model, so its verdict caps the score, leads the weaknesses with the
     reason, and is recorded on the call (stats and eval count interventions per model).
+    A reply without per-criterion scores gets the offline grader's (progress charts and the
+    weakest-criteria views read them): the fine-tuned local models are trained to leave them
+    out, as they are the grader's rule-based figures, not something the recruiters taught.
     """
     feedback = result.value
     if not feedback.outline:
         feedback = feedback.model_copy(update={"outline": list(request.question.key_points[:6])})
+    if not feedback.criteria:
+        feedback = feedback.model_copy(update={"criteria": grading.grade(request.question, request.answer).criteria})
     if feedback.score > grading.NON_ANSWER_CAP:
         verdict = grading.relevance_check(request.question, request.answer)
         if verdict is not None:

@@ -5,10 +5,13 @@ use. Every prompt here is built by the real feedback chain (``chains.llm.feedbac
 system file, the delimited and escaped user template), so a trained adapter serves through
 the same chains, parsing and repair as any other provider.
 
-The reply is the wire JSON the chain parses (``FeedbackOut``): the recruiter's score, their
-reason as the summary, and the offline grader's per-criterion scores. The remark lists stay
-empty: the grader's remarks quote the key points at length, and on two CPU cores every
-generated token costs (~120 tokens per reply as it is); the summary carries the why.
+The reply is the wire JSON the chain parses (``FeedbackOut``): the recruiter's score and their
+reason as the summary. The remark lists and the criteria stay empty: the grader's remarks quote
+the key points at length, and the per-criterion scores are the offline grader's, not the
+recruiter's, so a model would only learn to imitate code the product already runs (the provider's
+guard fills empty criteria from that grader, ``chains.providers.llm.guard``). A five- or seven-item
+criteria list also nearly doubled the reply (~130 tokens instead of ~72, at most 104) and was where a briefly trained
+135 M model looped: it repeated criteria until the token cap and never closed the JSON.
 
 Only the annotated set's training split (by question, ``tasks.evaluation.annotated``) is ever
 trained on; the held-out split is what the benchmark and the gate measure.
@@ -23,11 +26,10 @@ from typing import Any
 
 from langchain_core.runnables import RunnableLambda
 
-from chains import grading
 from chains.contract import GradeRequest
 from chains.llm.backend import OutputSpec, as_role_dicts
 from chains.llm.feedback import build
-from chains.llm.wire import Criterion, FeedbackOut
+from chains.llm.wire import FeedbackOut
 from chains.schemas import Question
 from tasks.evaluation.annotated import AnnotatedAnswer, Split, load
 from tasks.training.data import TrainingData
@@ -64,17 +66,9 @@ def product_prompt(question: Question, answer: str) -> list[dict[str, str]]:
     return as_role_dicts(messages)
 
 
-def reference_reply(item: AnnotatedAnswer, question: Question) -> str:
+def reference_reply(item: AnnotatedAnswer) -> str:
     """The recruiter's verdict as the wire JSON the chain parses (score and reason are theirs)."""
-    rubric = grading.grade(question, item.answer)
-    reply = FeedbackOut(
-        score=item.score,
-        strengths=[],
-        weaknesses=[],
-        suggestions=[],
-        criteria=[Criterion(name=name, score=score) for name, score in rubric.criteria.items()],
-        summary=item.reason,
-    )
+    reply = FeedbackOut(score=item.score, strengths=[], weaknesses=[], suggestions=[], criteria=[], summary=item.reason)
     return reply.model_dump_json()
 
 
@@ -85,9 +79,9 @@ def _assistant(text: str) -> list[dict[str, str]]:
 @cache
 def _examples(split: Split) -> tuple[tuple[str, str, int], ...]:
     """(prompt JSON, reference reply, recruiter score) per annotated answer, built once per process:
-    the grader's criteria cost a few milliseconds per answer and every method reads the same set."""
+    rendering the chain's prompt costs a few milliseconds per answer and every method reads the same set."""
     return tuple(
-        (json.dumps(product_prompt(question, item.answer)), reference_reply(item, question), item.score)
+        (json.dumps(product_prompt(question, item.answer)), reference_reply(item), item.score)
         for item, question in load(split)
     )
 
