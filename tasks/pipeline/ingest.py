@@ -5,18 +5,22 @@ one row per (turn, recruiter), replaced on resubmit. Running either twice stores
 
 A payload may carry ``at``, when the person acted (the Celery sink stamps it). The stored row
 keeps the time of the latest click it has seen (also when the value repeats), and an older
-message arriving late (from the outbox, or a retry) never overwrites or withdraws a newer one
-(``apply_ratings``, shared with ``tasks.pipeline.bulk``).
+message arriving late (from the outbox, or a retry) never overwrites or withdraws a newer one.
+
+Ratings are stored by one rule, whether one click or a relay's backlog (``tasks.pipeline.bulk``)
+brings them: ``ratable`` says which turns can be rated at all, ``store_ratings`` does the rest
+(forgotten people stay forgotten, who rates as whom, the latest click wins). A click is a batch
+of one, through the very same statements.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import delete, select, text
+from sqlalchemy import and_, delete, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +30,8 @@ from bot.store.privacy import forgotten_at, stone_moment, tombstone_key
 from bot.store.tally import tally
 from chains.schemas import Feedback
 from tasks.pipeline import outbox
+
+T = TypeVar("T")
 
 
 class PoisonPayload(ValueError):
@@ -102,11 +108,11 @@ def _stale(stored: datetime | None, at: datetime | None) -> bool:
 def record_rating(db: Database, payload: dict[str, Any]) -> dict[str, Any]:
     """Store (or change) one rating; value 0 withdraws it. Returns the turn's tally."""
     data: RatingPayload = _parse(RatingPayload, payload)
-    return _retry_on_conflict(lambda: _store_rating(db, data))
+    return retry_on_conflict(lambda: _store_rating(db, data))
 
 
-def _retry_on_conflict(store: Callable[[], dict[str, Any]], attempts: int = 3) -> dict[str, Any]:
-    """Two writers inserting the same unique row: the loser retries and finds the row there."""
+def retry_on_conflict(store: Callable[[], T], attempts: int = 3) -> T:
+    """Two writers inserting the same unique row: the loser starts again at once and finds the row there."""
     for attempt in range(attempts):
         try:
             return store()
@@ -117,38 +123,132 @@ def _retry_on_conflict(store: Callable[[], dict[str, Any]], attempts: int = 3) -
 
 
 def _store_rating(db: Database, data: RatingPayload) -> dict[str, Any]:
-    """Three Core statements in one transaction: this is the hot path of the pipeline."""
+    """One click: a batch of one through ``ratable`` and ``store_ratings``."""
     with db.session() as session:
-        conn = session.connection()
-        found = conn.execute(_lookup(data)).one()
-        reason = unratable(data.turn_id, found.has_feedback)
+        reason = unratable(data.turn_id, ratable(session, [data.turn_id]).get(data.turn_id))
         if reason:
             raise PoisonPayload(reason)
         outbox.settle(session, [data.idempotency_key])
-        gone = stone_moment(found.forgotten) if found.forgotten is not None else None
-        if sent_before_forgotten(data.at, gone):
-            return tally(session, data.turn_id)
-        if found.user_id is not None and known_as(data.rater, found.role):
-            rater_id = int(found.user_id)
-        else:
-            rater_id = upsert_user(session, data.rater).id
-        stamp = as_utc(data.at) if data.at else utcnow()
-        apply_ratings(session, [{"turn_id": data.turn_id, "rater_id": rater_id, "value": data.value,
-                                 "created_at": stamp, "updated_at": stamp}])
+        store_ratings(session, [data])
         return tally(session, data.turn_id)
 
 
-def _lookup(data: RatingPayload) -> Any:
-    """The turn, the rater and any deletion request, in one round trip."""
-    person = (User.platform == data.rater.platform, User.platform_user_id == data.rater.user_id)
-    stone = tombstone_key(data.rater.platform, data.rater.user_id)
-    return select(
-        select(Turn.feedback.is_not(None)).where(Turn.id == data.turn_id).scalar_subquery()
-        .label("has_feedback"),
-        select(User.id).where(*person).scalar_subquery().label("user_id"),
-        select(User.role).where(*person).scalar_subquery().label("role"),
-        select(PipelineState.value).where(PipelineState.key == stone).scalar_subquery().label("forgotten"),
-    )
+def ratable(session: Session, turn_ids: Iterable[int]) -> dict[int, bool]:
+    """Whether each turn has feedback to rate (a turn that does not exist is absent): one statement."""
+    wanted = set(turn_ids)
+    if not wanted:
+        return {}
+    query = select(Turn.id, Turn.feedback.is_not(None)).where(Turn.id.in_(wanted))
+    return {turn_id: bool(graded) for turn_id, graded in session.execute(query)}
+
+
+class Stored(BaseModel):
+    """What ``store_ratings`` did: ratings stored or withdrawn, and those skipped because their
+    rater had asked to be forgotten by then; ``model_dump()`` leaves the turns out (they stay in
+    the process)."""
+
+    stored: int = 0
+    withdrawn: int = 0
+    skipped: int = 0
+    turn_ids: set[int] = Field(default_factory=set, exclude=True)
+
+
+def store_ratings(session: Session, ratings: list[RatingPayload], into: Stored | None = None) -> Stored:
+    """Store ratings of ratable turns (see ``ratable``): the one rule for a click and for a batch.
+
+    Per (turn, person) only the newest click in the batch counts; a rating sent before its
+    author asked to be forgotten is skipped (and does not create them again); a known person
+    rates under their row (a new one, or one whose role changed, is written first); then
+    ``apply_ratings``. Statements: the deletion requests, the people, the upsert. The counts
+    are added to ``into`` where given.
+    """
+    result = into if into is not None else Stored()
+    ratings = _latest(ratings)
+    if not ratings:
+        return result
+    keys = {tombstone_key(d.rater.platform, d.rater.user_id) for d in ratings}
+    stones = {
+        row.key: stone_moment(row.value)
+        for row in session.scalars(select(PipelineState).where(PipelineState.key.in_(keys)))
+    }
+    kept = [
+        d for d in ratings
+        if not sent_before_forgotten(d.at, stones.get(tombstone_key(d.rater.platform, d.rater.user_id)))
+    ]  # fmt: skip
+    result.skipped += len(ratings) - len(kept)
+    if not kept:
+        return result
+    ids = _people(session, {(d.rater.platform, d.rater.user_id): d.rater for d in kept})
+    now = utcnow()
+    rows = []
+    for data in kept:
+        stamp = as_utc(data.at) if data.at else now
+        rater_id = ids[(data.rater.platform, data.rater.user_id)]
+        rows.append({"turn_id": data.turn_id, "rater_id": rater_id, "value": data.value,
+                     "created_at": stamp, "updated_at": stamp})
+        result.turn_ids.add(data.turn_id)
+    apply_ratings(session, rows)
+    withdrawn = sum(row["value"] == 0 for row in rows)
+    result.withdrawn += withdrawn
+    result.stored += len(rows) - withdrawn
+    return result
+
+
+def _latest(ratings: list[RatingPayload]) -> list[RatingPayload]:
+    """One rating per (turn, person): the newest (by ``at``, else the last in the batch)."""
+    latest: dict[tuple[int, str, str], RatingPayload] = {}
+    for data in ratings:
+        key = (data.turn_id, data.rater.platform, data.rater.user_id)
+        old = latest.get(key)
+        if old is None or old.at is None or data.at is None or as_utc(data.at) >= as_utc(old.at):
+            latest[key] = data
+    return list(latest.values())
+
+
+def _people(session: Session, people: dict[tuple[str, str], Person]) -> dict[tuple[str, str], int]:
+    """User ids for everyone in the batch, creating the new ones (one query when all exist)."""
+    match = or_(*(and_(User.platform == p, User.platform_user_id == u) for p, u in people))
+    found = {
+        (p, u): (i, r)
+        for i, p, u, r in session.execute(
+            select(User.id, User.platform, User.platform_user_id, User.role).where(match)
+        )
+    }
+    new = sorted(key for key in people if key not in found)
+    if new and session.get_bind().dialect.name == "postgresql":
+        # Everyone new in one statement, in key order; a person another batch is creating right
+        # now is waited for and skipped (no unique violation), then read back with the rest.
+        from sqlalchemy.dialects.postgresql import insert
+
+        now = utcnow()
+        rows = [
+            {
+                "platform": people[key].platform,
+                "platform_user_id": people[key].user_id,
+                "display_name": people[key].display_name,
+                "role": people[key].role,
+                "created_at": now,
+            }
+            for key in new
+        ]
+        session.connection().execute(
+            insert(User).on_conflict_do_nothing(index_elements=[User.platform, User.platform_user_id]), rows
+        )
+        again = or_(*(and_(User.platform == p, User.platform_user_id == u) for p, u in new))
+        found.update(
+            ((p, u), (i, r))
+            for i, p, u, r in session.execute(
+                select(User.id, User.platform, User.platform_user_id, User.role).where(again)
+            )
+        )
+    ids: dict[tuple[str, str], int] = {}
+    for key, person in people.items():
+        known = found.get(key)
+        if known is not None and known_as(person, known[1]):
+            ids[key] = known[0]
+        else:
+            ids[key] = upsert_user(session, person).id
+    return ids
 
 
 def _forgotten(session: Session, person: Person, at: datetime | None) -> bool:
@@ -158,7 +258,7 @@ def _forgotten(session: Session, person: Person, at: datetime | None) -> bool:
 
 def apply_ratings(session: Session, rows: list[dict[str, Any]]) -> None:
     """Store ratings (dicts of ``turn_id``, ``rater_id``, ``value``, ``created_at``, ``updated_at``,
-    where ``updated_at`` is when the person clicked); the one rule for single and batched ratings.
+    where ``updated_at`` is when the person clicked); the last step of ``store_ratings``.
 
     The latest click wins whatever order the messages arrive in: a message changes a stored
     rating only when its click is not older than the stored click, and then stores its click
@@ -230,7 +330,7 @@ def record_correction(db: Database, payload: dict[str, Any]) -> dict[str, Any]:
     data: CorrectionPayload = _parse(CorrectionPayload, payload)
     if data.recruiter.role != UserRole.recruiter:
         raise PoisonPayload("corrections must come from a recruiter")
-    return _retry_on_conflict(lambda: _store_correction(db, data))
+    return retry_on_conflict(lambda: _store_correction(db, data))
 
 
 def _store_correction(db: Database, data: CorrectionPayload) -> dict[str, Any]:
