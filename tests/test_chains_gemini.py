@@ -9,12 +9,15 @@ import pytest
 
 from chains import prompts, providers
 from chains.bank import load_bank
+from chains.llm.schema import strict_json_schema
+from chains.llm.wire import FeedbackOut
 from chains.providers import GradeRequest
 from chains.schemas import Feedback, Question
 from tests.conftest import make_settings
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.llm_env import KEYS, env_for
 
+SCHEMA = strict_json_schema(FeedbackOut)
 ANSWER = "When our release slipped, I split the scope, told the client early and we shipped the core on time."
 
 
@@ -89,3 +92,21 @@ def test_the_token_budget_limits_exemplars(fake: FakeGemini, question: Question)
     provider = build(fake, FEWSHOT_TOKEN_BUDGET=0)
     provider.grade(GradeRequest(question=question, answer=ANSWER, exemplars=exemplars))
     assert len(fake.requests[1].body["contents"]) == 1
+
+
+def test_the_fake_streams_and_refuses_as_the_gemini_api_does(fake: FakeGemini) -> None:
+    from google import genai
+    from google.genai import errors, types
+
+    def client(version: str) -> genai.Client:
+        options = types.HttpOptions(base_url=fake.base_url, api_version=version)
+        return genai.Client(api_key=KEYS["gemini"], http_options=options)
+
+    config = types.GenerateContentConfig(response_mime_type="application/json", response_json_schema=SCHEMA)
+    beta, v1 = client("v1beta"), client("v1")  # held: a client closes its connections when collected
+    chunks = beta.models.generate_content_stream(model="gemini-2.0-flash", contents="Hi", config=config)
+    text = "".join(chunk.text or "" for chunk in chunks)
+    assert fake.requests[-1].path.endswith(":streamGenerateContent?alt=sse") and json.loads(text)["score"] == 7
+    with pytest.raises(errors.ClientError) as refused:  # structured output is served on v1beta only
+        v1.models.generate_content(model="gemini-2.0-flash", contents="Hi", config=config)
+    assert refused.value.code == 400

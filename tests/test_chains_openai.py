@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import pairwise
 
 import pytest
 
@@ -123,37 +122,6 @@ def test_the_guardrail_leaves_an_on_topic_answer_to_the_model(fake: FakeOpenAI, 
     result = build(fake).grade(GradeRequest(question=question, answer=ANSWER + " " + " ".join(question.key_points)))
     assert result.value.score == canned("feedback")["score"] and result.call.guardrail is None
     assert result.value.outline == question.key_points
-
-
-def test_streamed_feedback_shows_its_text_as_it_arrives_then_validates(
-    fake: FakeOpenAI, question: Question
-) -> None:
-    fake.script(VALID)
-    shown: list[str] = []
-    result = build(fake).grade(GradeRequest(question=question, answer=ANSWER, on_text=shown.append))
-    assert fake.requests[0].body["stream"] is True and "response_format" in fake.requests[0].body
-    expected = canned("feedback")
-    assert len(shown) > 3 and shown[0].startswith("Score: 7/10")
-    assert all(later.startswith(earlier.rsplit("\n", 1)[0]) for earlier, later in pairwise(shown))
-    assert expected["summary"] in shown[-1] and "• Clear structure." in shown[-1]
-    assert result.value.summary == expected["summary"] and result.call.valid_first_try
-    assert result.call.raw_output.startswith('{"score": 7')
-
-
-def test_a_stream_that_breaks_off_goes_through_the_same_repair(fake: FakeOpenAI, question: Question) -> None:
-    fake.script(MALFORMED, VALID)
-    shown: list[str] = []
-    result = build(fake).grade(GradeRequest(question=question, answer=ANSWER, on_text=shown.append))
-    assert shown and canned("feedback")["summary"] not in shown[-1]  # the stream stopped half-way
-    assert [r.body.get("stream", False) for r in fake.requests] == [True, False]  # the repair is one call
-    assert result.call.repaired and not result.call.valid_first_try
-    assert result.value.summary == canned("feedback")["summary"]
-
-
-def test_without_a_reader_the_reply_is_not_streamed(fake: FakeOpenAI, question: Question) -> None:
-    fake.script(VALID)
-    build(fake).grade(GradeRequest(question=question, answer=ANSWER))
-    assert not fake.requests[0].body.get("stream")
 
 
 def test_a_reply_without_criteria_gets_the_offline_graders(question: Question) -> None:

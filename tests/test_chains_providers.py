@@ -3,14 +3,17 @@
 The same matrix runs for OpenAI (langchain-openai), Gemini (langchain-google-genai on
 google-genai) and TGI (huggingface_hub's InferenceClient): valid, fenced and wrapped JSON,
 malformed JSON (repair call), schema-violating JSON, 429 then success, 500, a hang past the
-timeout, a dead provider and the fallback to the next one.
+timeout, a dead provider and the fallback to the next one; and streamed feedback (#20 item 3):
+text in order, then validated; a stream ending in invalid JSON repaired; retried only before its
+first chunk; a stream cut mid-way failing over.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from itertools import pairwise
 
 import pytest
 
@@ -21,6 +24,7 @@ from chains.schemas import Question
 from tests.conftest import make_settings
 from tests.fakes.llm_env import base_url_of, env_for, fake_for
 from tests.fakes.llm_server import (
+    CUT,
     DROP,
     FENCED,
     HANG,
@@ -70,9 +74,16 @@ def settings_for(name: str, url: str, **extra: object):  # type: ignore[no-untyp
     return make_settings(**values)
 
 
-def grade(name: str, fake: FakeLLMServer, question: Question, answer: str = ANSWER, **extra: object):  # type: ignore[no-untyped-def]
+def grade(  # type: ignore[no-untyped-def]
+    name: str,
+    fake: FakeLLMServer,
+    question: Question,
+    answer: str = ANSWER,
+    on_text: Callable[[str], None] | None = None,
+    **extra: object,
+):
     settings = settings_for(name, base_url_of(name, fake.origin), **extra)
-    return providers.build(settings).grade(GradeRequest(question=question, answer=answer))
+    return providers.build(settings).grade(GradeRequest(question=question, answer=answer, on_text=on_text))
 
 
 def test_valid_json_is_valid_first_try(name: str, fake: FakeLLMServer, question: Question) -> None:
@@ -262,3 +273,61 @@ def test_a_dropped_connection_is_retried(name: str, fake: FakeLLMServer, questio
     result = grade(name, fake, question)
     assert result.call.provider == name and result.value.score == 7
     assert len(fake.requests) == 2
+
+
+# ── streamed feedback ──────────────────────────────────────────────────────────────────
+def constrained(fake: FakeLLMServer, index: int) -> bool:
+    """Whether request ``index`` carried the provider's schema (response format, schema, grammar)."""
+    request = fake.requests[index]
+    return fake.schema_of(str(fake.route(request.path.split("?", 1)[0])), request.body) is not None
+
+
+def test_streamed_feedback_shows_its_text_in_order_then_validates(
+    name: str, fake: FakeLLMServer, question: Question
+) -> None:
+    fake.script(VALID)
+    shown: list[str] = []
+    result = grade(name, fake, question, on_text=shown.append)
+    assert [fake.streamed(r) for r in fake.requests] == [True] and constrained(fake, 0)
+    expected = canned("feedback")
+    assert len(shown) > 3 and shown[0].startswith("Score: 7/10")
+    assert all(later.startswith(earlier.rsplit("\n", 1)[0]) for earlier, later in pairwise(shown))
+    assert expected["summary"] in shown[-1] and "• Clear structure." in shown[-1]
+    assert result.value.summary == expected["summary"] and result.call.valid_first_try
+    assert result.call.raw_output.startswith('{"score": 7') and result.call.provider == name
+
+
+def test_a_stream_that_breaks_off_into_invalid_json_goes_through_the_same_repair(
+    name: str, fake: FakeLLMServer, question: Question
+) -> None:
+    fake.script(MALFORMED, VALID)
+    shown: list[str] = []
+    result = grade(name, fake, question, on_text=shown.append)
+    assert shown and canned("feedback")["summary"] not in shown[-1]  # the stream stopped half-way
+    assert [fake.streamed(r) for r in fake.requests] == [True, False]  # the repair is one call
+    assert constrained(fake, 1)
+    assert result.call.repaired and not result.call.valid_first_try
+    assert result.value.summary == canned("feedback")["summary"]
+
+
+def test_an_error_before_the_first_chunk_is_retried(name: str, fake: FakeLLMServer, question: Question) -> None:
+    fake.script(RATE_LIMITED, VALID)
+    shown: list[str] = []
+    result = grade(name, fake, question, on_text=shown.append)
+    assert [fake.streamed(r) for r in fake.requests] == [True, True]
+    assert result.call.valid_first_try and canned("feedback")["summary"] in shown[-1]
+
+
+def test_a_stream_cut_mid_way_is_not_retried_and_falls_back(name: str, fake: FakeLLMServer, question: Question) -> None:
+    fake.script(CUT)
+    shown: list[str] = []
+    result = grade(name, fake, question, on_text=shown.append, LLM_MAX_RETRIES=2, LLM_FALLBACKS="offline")
+    assert len(fake.requests) == 1 and shown  # text had been shown: a retry would write a second reply after it
+    assert result.call.provider == "offline" and result.call.fell_back
+    assert "dropped" in result.call.errors[0]
+
+
+def test_without_a_reader_the_reply_is_not_streamed(name: str, fake: FakeLLMServer, question: Question) -> None:
+    fake.script(VALID)
+    grade(name, fake, question)
+    assert [fake.streamed(r) for r in fake.requests] == [False] and constrained(fake, 0)

@@ -90,3 +90,26 @@ def test_the_sessions_registry_variant_selects_its_lora_adapter(fake: FakeTGI, q
     candidate = provider.grade(GradeRequest(question=question, answer=ANSWER, model="mockingbird-candidate"))
     assert fake.adapters() == ["mockingbird-live", "mockingbird-candidate"]
     assert (live.call.model, candidate.call.model) == ("mockingbird-live", "mockingbird-candidate")
+
+
+def test_a_model_without_chat_template_streams_from_generate(question: Question) -> None:
+    with FakeTGI(api_key=KEYS["tgi"], chat_template=False) as fake:
+        shown: list[str] = []
+        result = build(fake.base_url).grade(GradeRequest(question=question, answer=ANSWER, on_text=shown.append))
+    chat, generate = fake.requests
+    assert chat.path == "/v1/chat/completions" and chat.body["stream"] is True
+    assert generate.body["stream"] is True and generate.body["parameters"]["details"] is True
+    assert generate.body["parameters"]["grammar"]["type"] == "json"
+    assert len(shown) > 3 and result.call.valid_first_try
+    assert "</s>" not in result.call.raw_output  # the end-of-sequence token is special, not text
+
+
+def test_the_fake_refuses_what_tgi_refuses_when_streaming(fake: FakeTGI) -> None:
+    from huggingface_hub import InferenceClient
+    from huggingface_hub.errors import ValidationError
+
+    client = InferenceClient(base_url=fake.base_url, token=KEYS["tgi"])
+    tokens = client.text_generation("Hi", stream=True, details=True, max_new_tokens=5)
+    assert [t.token.special for t in tokens][-1] is True  # TGI ends with the end-of-sequence token
+    with pytest.raises(ValidationError, match="best_of"):
+        client.text_generation("Hi", stream=True, best_of=2, max_new_tokens=5)

@@ -1,5 +1,6 @@
-"""Streamed feedback end to end (#20 item 3): signed Slack requests, the OpenAI provider streaming
-from a fake OpenAI server, slack_sdk's ``chat_stream`` against the fake Slack's stream methods."""
+"""Streamed feedback end to end (#20 item 3): signed Slack requests, each streaming provider (OpenAI,
+Gemini, TGI) streaming from its fake server through its real SDK, slack_sdk's ``chat_stream`` against
+the fake Slack's stream methods."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from sqlalchemy import select
 
 from bot.store.db import Database
 from bot.store.models import Turn
-from tests.fakes.llm_env import KEYS, env_for
-from tests.fakes.llm_server import MALFORMED, VALID, Recorded, Reply, canned, task_of
+from tests.fakes.llm_env import KEYS, env_for, fake_for
+from tests.fakes.llm_server import MALFORMED, VALID, FakeLLMServer, Recorded, Reply, canned, task_of
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import TEAM, Call, FakeSlackAPI
 from tests.fakes.slack_harness import CHANNEL, RunningBot, action_ids, message_ts, running_bot
 
 CAND = "UCAND"
+STREAMING = ["openai", "gemini", "tgi"]
 
 
 @pytest.fixture
@@ -25,9 +27,11 @@ def fake() -> Iterator[FakeSlackAPI]:
         yield api
 
 
-def _streamed_answer(fake: FakeSlackAPI, db: Database, llm: FakeOpenAI) -> tuple[RunningBot, str, Call]:
-    overrides = {"LLM_PROVIDER": "openai", "LLM_FALLBACKS": "", "LLM_MAX_RETRIES": 0,
-                 **env_for("openai", llm.base_url)}
+def _streamed_answer(
+    fake: FakeSlackAPI, db: Database, llm: FakeLLMServer, provider: str = "openai"
+) -> tuple[RunningBot, str, Call]:
+    overrides = {"LLM_PROVIDER": provider, "LLM_FALLBACKS": "", "LLM_MAX_RETRIES": 0,
+                 **env_for(provider, llm.base_url)}  # type: ignore[attr-defined]
     with running_bot(fake, db, **overrides) as bot:
         thread = bot.start_interview(CAND, "backend technical mid 2")
         shown = bot.answer(CAND, thread)
@@ -53,10 +57,11 @@ def _check_stream_became_feedback(fake: FakeSlackAPI, thread: str, shown: Call) 
     return "".join(message.streamed)
 
 
-def test_a_stream_turns_into_the_final_feedback(fake: FakeSlackAPI, sqlite_db: Database) -> None:
-    with FakeOpenAI(api_key=KEYS["openai"]) as llm:
+@pytest.mark.parametrize("provider", STREAMING)
+def test_a_stream_turns_into_the_final_feedback(fake: FakeSlackAPI, sqlite_db: Database, provider: str) -> None:
+    with fake_for(provider) as llm:
         llm.chunk_chars = 8
-        _, thread, shown = _streamed_answer(fake, sqlite_db, llm)
+        _, thread, shown = _streamed_answer(fake, sqlite_db, llm, provider)
     streamed = _check_stream_became_feedback(fake, thread, shown)
     feedback = canned("feedback")
     assert streamed.startswith("Score: 7/10\nStrengths:\n• Clear structure.")
@@ -65,15 +70,16 @@ def test_a_stream_turns_into_the_final_feedback(fake: FakeSlackAPI, sqlite_db: D
     assert feedback["summary"] in str(shown.params["blocks"])
 
 
+@pytest.mark.parametrize("provider", STREAMING)
 def test_a_stream_that_breaks_into_invalid_json_ends_as_valid_feedback(
-    fake: FakeSlackAPI, sqlite_db: Database
+    fake: FakeSlackAPI, sqlite_db: Database, provider: str
 ) -> None:
     def broken_when_streamed(request: Recorded) -> Reply:
-        return MALFORMED if request.body.get("stream") else VALID  # the repair call is not streamed
+        return MALFORMED if llm.streamed(request) else VALID  # the repair call is not streamed
 
-    with FakeOpenAI(api_key=KEYS["openai"], default=broken_when_streamed) as llm:
-        _, thread, shown = _streamed_answer(fake, sqlite_db, llm)
-        asked = [r.body.get("stream", False) for r in llm.requests]
+    with fake_for(provider, default=broken_when_streamed) as llm:
+        _, thread, shown = _streamed_answer(fake, sqlite_db, llm, provider)
+        asked = [llm.streamed(r) for r in llm.requests]
     streamed = _check_stream_became_feedback(fake, thread, shown)
     summary = canned("feedback")["summary"]
     assert streamed and summary not in streamed  # the preview stopped where the JSON broke...
@@ -81,7 +87,7 @@ def test_a_stream_that_breaks_into_invalid_json_ends_as_valid_feedback(
     assert True in asked and False in asked
     with sqlite_db.session() as session:
         graded = session.scalars(select(Turn).where(Turn.feedback.is_not(None))).all()
-    assert [(t.repaired, t.valid_first_try, t.provider) for t in graded] == [(True, False, "openai")]
+    assert [(t.repaired, t.valid_first_try, t.provider) for t in graded] == [(True, False, provider)]
 
 
 def test_a_refused_stream_leaves_the_feedback_posted_as_without_one(

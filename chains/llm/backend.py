@@ -3,12 +3,15 @@
 Every backend turns ``list[BaseMessage]`` into the reply text, as a LangChain Runnable,
 using its own native constrained output (OpenAI strict json_schema or a strict tool,
 Gemini's response schema, TGI's JSON grammar). Everything else (prompts, few-shot,
-parsing, repair, call records) is shared by ``chains.llm.chain``.
+parsing, repair, call records) is shared by ``chains.llm.chain``. A backend that can
+stream its reply says so (``streams = True``) and has ``stream(messages, spec)``: the
+same constrained request, its text yielded as it arrives, retried only before the first chunk.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,6 +35,10 @@ class Backend(Protocol):
     where: str  # a secret-free description of the endpoint, for error messages
 
     def structured(self, spec: OutputSpec) -> Runnable[list[BaseMessage], str]: ...
+
+    def stream(self, messages: list[BaseMessage], spec: OutputSpec) -> Iterator[str]:
+        """The reply's text as it arrives (only called when the backend ``streams``)."""
+        ...
 
     def with_model(self, model: str) -> Backend:
         """The same endpoint with another model: a fine-tuned model name, or a TGI LoRA adapter id.

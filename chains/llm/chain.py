@@ -124,7 +124,7 @@ class StructuredChain(Generic[In, W, Out]):
             return self._call(messages, model)
         raw, shown = "", ""
         try:
-            for piece in model.stream(messages):
+            for piece in backend.stream(messages, self.spec):
                 raw += piece
                 text = preview.readable(raw)
                 if text and text != shown:

@@ -3,14 +3,17 @@
 The OpenAI and google-genai SDKs retry 429 / 5xx themselves and are configured with the
 same count and a similar backoff, so every provider behaves alike: ``LLM_MAX_RETRIES``
 further attempts, waits of 0.5 s, 1 s, 2 s ... capped at 8 s, or the server's Retry-After.
+A streamed reply is retried only until its first chunk: after that, text has been shown,
+and a second attempt would write a different reply after it.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from chains.llm.errors import causes, retryable
@@ -70,3 +73,26 @@ def with_retries(
             )
             sleep(wait)
     raise AssertionError("unreachable")
+
+
+def stream_with_retries(
+    start: Callable[[], Iterable[T]],
+    retries: int,
+    *,
+    when: Callable[[BaseException], bool] = retryable,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[T]:
+    """The chunks of ``start()``, retried like ``with_retries`` until the first chunk has arrived.
+
+    The first chunk is read here, before returning, so an error before it (a refused request,
+    a model without a chat template) is raised to the caller at once; a later one ends the
+    iteration with that error and is never retried.
+    """
+
+    def first() -> tuple[list[T], Iterator[T]]:
+        chunks = iter(start())
+        return [chunk for chunk in itertools.islice(chunks, 1)], chunks
+
+    head, rest = with_retries(first, retries, when=when, sleep=sleep)
+    return itertools.chain(head, rest)
+

@@ -10,6 +10,7 @@ fine-tuned here: its prompt-tuning is the few-shot exemplars the feedback chain 
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 from google.genai.types import HttpOptions, HttpRetryOptions
@@ -20,7 +21,7 @@ from langchain_google_genai import ChatGoogleGenerativeAI
 from chains.contract import ProviderError
 from chains.llm.backend import OutputSpec, message_text
 from chains.llm.errors import is_dropped
-from chains.llm.retry import INITIAL_BACKOFF_S, MAX_BACKOFF_S, with_retries
+from chains.llm.retry import INITIAL_BACKOFF_S, MAX_BACKOFF_S, stream_with_retries, with_retries
 from chains.providers.llm import LLMProvider
 
 DEFAULT_URL = "https://generativelanguage.googleapis.com"
@@ -32,6 +33,8 @@ RETRY_STATUSES = [408, 429, 500, 502, 503, 504]
 
 class GeminiBackend:
     name = "gemini"
+
+    streams = True  # the reply is plain JSON text, shown while it arrives when a request asks
 
     def __init__(
         self,
@@ -70,19 +73,29 @@ class GeminiBackend:
         variant.llm = self.llm.model_copy(update={"model": model})
         return variant
 
-    def structured(self, spec: OutputSpec) -> Runnable[list[BaseMessage], str]:
-        bound = self.llm.bind(
+    def _bound(self, spec: OutputSpec) -> Runnable[Any, BaseMessage]:
+        return self.llm.bind(
             response_mime_type="application/json",
             response_json_schema=spec.schema,
             temperature=spec.temperature,
             http_options=HttpOptions(api_version=API_VERSION, retry_options=self.retry),
         )
-        chain = bound | RunnableLambda(message_text, name="reply_text")
+
+    def structured(self, spec: OutputSpec) -> Runnable[list[BaseMessage], str]:
+        chain = self._bound(spec) | RunnableLambda(message_text, name="reply_text")
         # google-genai retries timeouts, refused connections, 429 and 5xx, but not a connection the
         # server dropped mid-exchange (an idle keep-alive race); those get the same retry budget here.
         return RunnableLambda(
             lambda messages: with_retries(lambda: chain.invoke(messages), self.max_retries, when=is_dropped),
             name="gemini_generate",
+        )
+
+    def stream(self, messages: list[BaseMessage], spec: OutputSpec) -> Iterator[str]:
+        """``streamGenerateContent?alt=sse`` with the same response schema; retried as above until
+        the first chunk (the SDK's own retries cover the request, which it sends on the first read)."""
+        bound = self._bound(spec)
+        return stream_with_retries(
+            lambda: (message_text(chunk) for chunk in bound.stream(messages)), self.max_retries, when=is_dropped
         )
 
 

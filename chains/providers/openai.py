@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage
-from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableLambda
 from langchain_openai import ChatOpenAI
 
 from chains.contract import ProviderError
@@ -61,7 +61,7 @@ class OpenAIBackend:
         variant.llm = self.llm.model_copy(update={"model_name": model})  # shares the HTTP client
         return variant
 
-    def structured(self, spec: OutputSpec) -> Runnable[list[BaseMessage], str]:
+    def _bound(self, spec: OutputSpec) -> Runnable[Any, BaseMessage]:
         if self.method == "function_calling":
             tool = {
                 "type": "function",
@@ -72,33 +72,29 @@ class OpenAIBackend:
                     "strict": True,
                 },
             }
-            bound = self.llm.bind_tools(
+            return self.llm.bind_tools(
                 [tool],
                 tool_choice=spec.name,
                 strict=True,
                 parallel_tool_calls=False,
                 temperature=spec.temperature,
             )
-        else:
-            # The same ``response_format`` on the wire, passed as extra body: as a keyword, langchain-openai
-            # switches to the SDK's beta ``parse()`` path, which re-walks the schema on every call (about
-            # 1 ms) only to parse a reply this chain parses and validates itself.
-            response_format = {
-                "type": "json_schema",
-                "json_schema": {"name": spec.name, "strict": True, "schema": spec.schema},
-            }
-            bound = self.llm.bind(
-                extra_body={"response_format": response_format}, temperature=spec.temperature
-            )
-            # A generator step keeps ``.stream`` incremental (a plain lambda would wait for the whole
-            # reply); ``.invoke`` joins its one piece, so both paths share this runnable.
-            return bound | RunnableGenerator(_texts, name="reply_text")
-        return bound | RunnableLambda(message_text, name="reply_text")
+        # The same ``response_format`` on the wire, passed as extra body: as a keyword, langchain-openai
+        # switches to the SDK's beta ``parse()`` path, which re-walks the schema on every call (about
+        # 1 ms) only to parse a reply this chain parses and validates itself.
+        response_format = {
+            "type": "json_schema",
+            "json_schema": {"name": spec.name, "strict": True, "schema": spec.schema},
+        }
+        return self.llm.bind(extra_body={"response_format": response_format}, temperature=spec.temperature)
 
+    def structured(self, spec: OutputSpec) -> Runnable[list[BaseMessage], str]:
+        return self._bound(spec) | RunnableLambda(message_text, name="reply_text")
 
-def _texts(messages: Iterator[BaseMessage]) -> Iterator[str]:
-    for message in messages:
-        yield message_text(message)
+    def stream(self, messages: list[BaseMessage], spec: OutputSpec) -> Iterator[str]:
+        """The json_schema reply as it arrives; the SDK retries the request before its first chunk."""
+        for chunk in self._bound(spec).stream(messages):
+            yield message_text(chunk)
 
 
 def build(settings: Any, *, http_client: Any = None, method: Method | None = None) -> LLMProvider:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from huggingface_hub import InferenceClient
 from langchain_core.messages import BaseMessage
@@ -22,10 +23,11 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from chains.contract import ProviderError
 from chains.llm.backend import OutputSpec, as_role_dicts
 from chains.llm.errors import status_of
-from chains.llm.retry import with_retries
+from chains.llm.retry import stream_with_retries, with_retries
 from chains.providers.llm import LLMProvider
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 BASE_MODEL = "tgi"  # TGI's name for "no adapter" on the Messages API
 MAX_NEW_TOKENS = 1024
 
@@ -45,6 +47,7 @@ def _template_missing(exc: BaseException) -> bool:
 
 class TGIBackend:
     name = "tgi"
+    streams = True  # both APIs stream their constrained text (server-sent events)
 
     def __init__(
         self,
@@ -67,36 +70,69 @@ class TGIBackend:
         self.chat_api = True  # until the server says the model has no chat template
 
     def _chat(self, messages: list[BaseMessage], spec: OutputSpec) -> str:
-        output = self.client.chat_completion(
-            as_role_dicts(messages),
-            model=self.adapter_id or BASE_MODEL,
-            max_tokens=MAX_NEW_TOKENS,
-            temperature=spec.temperature,
-            response_format={"type": "json", "value": spec.schema},
-        )
+        output = self.client.chat_completion(as_role_dicts(messages), **self._chat_args(spec))
         return output.choices[0].message.content or ""
 
-    def _generate(self, messages: list[BaseMessage], spec: OutputSpec) -> str:
-        return str(
-            self.client.text_generation(
-                plain_prompt(messages),
-                max_new_tokens=MAX_NEW_TOKENS,
-                temperature=spec.temperature,
-                grammar={"type": "json", "value": spec.schema},
-                adapter_id=self.adapter_id,
-            )
-        )
+    def _chat_args(self, spec: OutputSpec) -> dict[str, Any]:
+        return {
+            "model": self.adapter_id or BASE_MODEL,
+            "max_tokens": MAX_NEW_TOKENS,
+            "temperature": spec.temperature,
+            "response_format": {"type": "json", "value": spec.schema},
+        }
 
-    def complete(self, messages: list[BaseMessage], spec: OutputSpec) -> str:
+    def _generate_args(self, spec: OutputSpec) -> dict[str, Any]:
+        return {
+            "max_new_tokens": MAX_NEW_TOKENS,
+            "temperature": spec.temperature,
+            "grammar": {"type": "json", "value": spec.schema},
+            "adapter_id": self.adapter_id,
+        }
+
+    def _generate(self, messages: list[BaseMessage], spec: OutputSpec) -> str:
+        return str(self.client.text_generation(plain_prompt(messages), **self._generate_args(spec)))
+
+    def _chat_stream(self, messages: list[BaseMessage], spec: OutputSpec) -> Iterator[str]:
+        """``/v1/chat/completions`` with ``stream: true``: the content deltas."""
+        for chunk in self.client.chat_completion(as_role_dicts(messages), stream=True, **self._chat_args(spec)):
+            if chunk.choices and chunk.choices[0].delta.content:
+                yield chunk.choices[0].delta.content
+
+    def _generate_stream(self, messages: list[BaseMessage], spec: OutputSpec) -> Iterator[str]:
+        """TGI's token stream (``/generate_stream`` semantics); with ``details`` each token says whether
+        it is special, so the end-of-sequence token stays out of the text, as in ``generated_text``."""
+        tokens = self.client.text_generation(
+            plain_prompt(messages), stream=True, details=True, **self._generate_args(spec)
+        )
+        for output in tokens:
+            if not output.token.special:
+                yield output.token.text
+
+    def _either(self, chat: Callable[[], T], generate: Callable[[], T]) -> T:
+        """The Messages API until the server says the model has no chat template, then ``/generate``."""
         if self.chat_api:
             try:
-                return with_retries(lambda: self._chat(messages, spec), self.max_retries)
+                return chat()
             except Exception as exc:
                 if not _template_missing(exc):
                     raise
                 log.warning("TGI at %s has no chat template; using /generate with a plain prompt", self.where)
                 self.chat_api = False
-        return with_retries(lambda: self._generate(messages, spec), self.max_retries)
+        return generate()
+
+    def complete(self, messages: list[BaseMessage], spec: OutputSpec) -> str:
+        return self._either(
+            lambda: with_retries(lambda: self._chat(messages, spec), self.max_retries),
+            lambda: with_retries(lambda: self._generate(messages, spec), self.max_retries),
+        )
+
+    def stream(self, messages: list[BaseMessage], spec: OutputSpec) -> Iterator[str]:
+        """The same grammar-constrained request, streamed; retried (and switched to ``/generate``)
+        only before the first chunk."""
+        return self._either(
+            lambda: stream_with_retries(lambda: self._chat_stream(messages, spec), self.max_retries),
+            lambda: stream_with_retries(lambda: self._generate_stream(messages, spec), self.max_retries),
+        )
 
     def with_model(self, model: str) -> TGIBackend:
         """The same TGI server with another LoRA adapter (``adapter_id`` per request)."""

@@ -30,7 +30,8 @@ class Reply:
 
     mode: ``valid`` | ``fenced`` (in a Markdown fence) | ``prose`` (text around the JSON) |
     ``malformed`` (broken JSON) | ``violating`` (valid JSON, wrong schema) | ``text`` (``text`` as is) |
-    ``status`` (an HTTP error ``status``) | ``hang`` (never answer) | ``drop`` (close the connection).
+    ``status`` (an HTTP error ``status``) | ``hang`` (never answer) | ``drop`` (close the connection) |
+    ``cut`` (a streamed reply breaks off: half its events, then the connection closes; unstreamed, a drop).
     rewrite: changes the canned JSON before it is sent, ``rewrite(task, data) -> data`` (see ``rewritten``).
     """
 
@@ -48,6 +49,7 @@ MALFORMED = Reply("malformed")
 VIOLATING = Reply("violating")
 HANG = Reply("hang")
 DROP = Reply("drop")
+CUT = Reply("cut")
 
 
 def status(code: int, retry_after_s: float | None = None) -> Reply:
@@ -135,6 +137,7 @@ class FakeLLMServer(LoopbackServer):
     """Subclasses speak one wire protocol: ``route``, ``schema_of``, ``success``, ``error``."""
 
     api_key_header = "authorization"
+    chunk_chars = 12  # characters of content per streamed chunk
 
     def __init__(
         self,
@@ -168,6 +171,15 @@ class FakeLLMServer(LoopbackServer):
     def stream_events(self, endpoint: str, request: Recorded, content: str) -> list[Any] | None:
         """The server-sent events of a streamed reply, or None when the request did not ask to stream."""
         return None
+
+    def streamed(self, request: Recorded) -> bool:
+        """Whether ``request`` asked for a streamed reply (each protocol says so its own way)."""
+        return False
+
+    def pieces(self, content: str) -> list[str]:
+        """``content`` as the model would stream it, ``chunk_chars`` characters at a time."""
+        step = self.chunk_chars
+        return [content[i : i + step] for i in range(0, len(content), step)]
 
     def authorised(self, request: Recorded) -> bool:
         if self.api_key is None:
@@ -245,7 +257,7 @@ class _Handler(BaseHTTPRequestHandler):
             fake.wait_released(60)
             self.close_connection = True
             return
-        if reply.mode == "drop":
+        if reply.mode == "drop" or (reply.mode == "cut" and not fake.streamed(request)):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
@@ -255,7 +267,12 @@ class _Handler(BaseHTTPRequestHandler):
         content = content_for(reply, task_of(fake.schema_of(endpoint, body)))
         events = fake.stream_events(endpoint, request, content)
         if events is not None:
-            self._send_events(events)
+            self._send_events(events[: max(1, len(events) // 2)] if reply.mode == "cut" else events)
+            if reply.mode == "cut":  # no closing chunk: the client sees an incomplete body
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self._end_events()
             return
         self._send(200, fake.success(endpoint, request, content), reply.headers)
 
@@ -269,6 +286,8 @@ class _Handler(BaseHTTPRequestHandler):
             data = f"data: {event if isinstance(event, str) else json.dumps(event)}\n\n".encode()
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
+
+    def _end_events(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
@@ -296,6 +315,7 @@ def flaky(
 
 
 __all__ = [
+    "CUT",
     "DROP",
     "FENCED",
     "HANG",

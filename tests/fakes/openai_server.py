@@ -17,8 +17,6 @@ ERROR_TYPES = {401: "invalid_request_error", 429: "rate_limit_exceeded", 500: "s
 
 
 class FakeOpenAI(FakeLLMServer):
-    chunk_chars = 12  # characters of content per streamed chunk
-
     @property
     def base_url(self) -> str:
         return f"{self.origin}/v1"
@@ -58,7 +56,7 @@ class FakeOpenAI(FakeLLMServer):
 
     def stream_events(self, endpoint: str, request: Recorded, content: str) -> list[Any] | None:
         body = request.body
-        if not body.get("stream"):
+        if not self.streamed(request):
             return None
         if body.get("tools"):
             raise NotImplementedError("the fake streams content replies only")
@@ -73,14 +71,15 @@ class FakeOpenAI(FakeLLMServer):
                 "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
             }
 
-        step = self.chunk_chars
-        pieces = [content[i : i + step] for i in range(0, len(content), step)]
         return [
             chunk({"role": "assistant", "content": ""}),
-            *(chunk({"content": piece}) for piece in pieces),
+            *(chunk({"content": piece}) for piece in self.pieces(content)),
             chunk({}, "stop"),
             "[DONE]",
         ]
+
+    def streamed(self, request: Recorded) -> bool:
+        return bool(request.body.get("stream"))
 
     def error(self, endpoint: str, code: int) -> Any:
         message = "Incorrect API key provided." if code == 401 else f"Fake error {code}."
