@@ -215,7 +215,10 @@ def _child(variant: str, args: argparse.Namespace, phase: str) -> dict[str, Any]
         done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stream, text=True)
     if done.returncode != 0:
         return {"variant": variant, "error": f"exit {done.returncode}, see {log}"}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    try:
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        return {"variant": variant, "error": f"no result line on stdout, see {log}"}
 
 
 def _pct(value: Any) -> str:
@@ -280,16 +283,24 @@ def main() -> None:
     store = Path(args.out) / "results.json"
     known = {r["variant"]: r for r in json.loads(store.read_text())} if store.is_file() else {}
     started = datetime.now(UTC)
+    failed: list[dict[str, Any]] = []
     with ThreadPoolExecutor(args.workers) as pool:
         for result in pool.map(lambda v: _child(v, args, args.phase), variants):
-            known[result["variant"]] = {**known.get(result["variant"], {}), **result}
+            earlier = {k: v for k, v in known.get(result["variant"], {}).items() if k != "error"}
+            known[result["variant"]] = {**earlier, **result}  # a rerun that succeeds clears an old error
             store.write_text(json.dumps(list(known.values()), indent=2))
             print(f"{result['variant']}: {json.dumps(result)}", file=sys.stderr, flush=True)
+            if "error" in result:
+                failed.append(result)
     minutes = (datetime.now(UTC) - started).total_seconds() / 60
     print(f"{started:%Y-%m-%d %H:%M} UTC, {platform.machine()} {os.cpu_count()} CPUs, "
           f"{args.threads} thread(s) x {args.workers} worker(s), load {os.getloadavg()[0]:.1f}, "
           f"{minutes:.0f} min; {' '.join(sys.argv[1:])}")  # fmt: skip
     print(table([known[v] for v in VARIANTS if v in known]))
+    if failed:  # the table is still printed; a script or CI running the benchmark sees the failure
+        names = "; ".join(f"{r['variant']} ({r['error']})" for r in failed)
+        print(f"{len(failed)} of {len(variants)} variant(s) failed: {names}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

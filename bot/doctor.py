@@ -1,8 +1,9 @@
 """``mockingbird doctor``: is this installation ready, and if not, what to change.
 
-One line per check (configuration, data location, database, broker, LLM providers, Slack,
-Discord), each ``ok``, ``warning`` or ``problem`` with the fix. It only looks: it creates no
-directory or database, applies no migration, and prints whether a secret is set, never its value.
+One line per check (configuration, data location, database, broker, LLM providers, the local model
+when a provider uses it, Slack, Discord), each ``ok``, ``warning`` or ``problem`` with the fix. It
+only looks: it creates no directory or database, converts no model, applies no migration, and prints
+whether a secret is set, never its value.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def diagnose() -> list[Check]:
         _database(settings),
         _broker(settings),
         _providers(settings),
+        *_local_model(settings),
         _slack(settings),
         _discord(settings),
     ]
@@ -148,6 +150,37 @@ def _providers(settings: Settings) -> Check:
                      f"set {needs}, or take {name} out of LLM_FALLBACKS")
     present = [needs for name, needs in PROVIDER_NEEDS.items() if name in order]
     return Check("providers", "ok", chain + (f" ({', '.join(present)} set)" if present else " (no keys needed)"))
+
+
+def _local_model(settings: Settings) -> list[Check]:
+    """The ``local`` provider's model, adapter and packages, when it is in the provider order; looked
+    up without importing torch or converting anything (a first conversion takes about a minute)."""
+    from chains.contract import ProviderError
+    from chains.local.bases import BaseModelError, base_cache_dir, locate_base, missing_local_packages
+    from chains.providers.local import adapter_path
+
+    order = [settings.llm_provider, *settings.llm_fallbacks]
+    if "local" not in order:
+        return []
+    severity: Status = "problem" if settings.llm_provider == "local" else "warning"
+    try:
+        base, is_gguf = locate_base(settings.local_model)
+    except BaseModelError as exc:
+        return [Check("local model", severity, f"LOCAL_MODEL: {exc}",
+                      "set LOCAL_MODEL to an HF model directory, a .gguf file or smollm2")]
+    missing = missing_local_packages(is_gguf)
+    if missing:
+        return [Check("local model", severity, f"the local provider needs the train extra ({', '.join(missing)} "
+                      "not installed)", "uv sync --extra train (docs/local-model.md)")]
+    where = f"{base.name}, converted once into {base_cache_dir(settings.data_dir)}" if is_gguf else str(base)
+    if not settings.local_adapter:
+        return [Check("local model", "ok", f"{where}; no adapter (LOCAL_ADAPTER unset)")]
+    try:
+        _name, adapter = adapter_path(settings.local_adapter, settings.data_dir / "models")
+    except ProviderError as exc:
+        return [Check("local model", severity, f"LOCAL_ADAPTER: {exc}",
+                      "train one with `mockingbird retrain --backend trl`, or unset LOCAL_ADAPTER")]
+    return [Check("local model", "ok", f"{where}; adapter {adapter}")]
 
 
 def _slack(settings: Settings) -> Check:

@@ -350,3 +350,16 @@ def make_graded_turns(
             return [t.id for t in turns]
     finally:
         db.dispose()
+
+
+def stored_signals(db: Any) -> tuple[list[int], list[int]]:
+    """The stored ratings' values and the corrections' scores: what a worker has written so far."""
+    from sqlalchemy import select
+
+    from bot.store.models import Correction, Rating
+
+    with db.session() as session:
+        return (
+            list(session.scalars(select(Rating.value))),
+            [c.feedback["score"] for c in session.scalars(select(Correction))],
+        )

@@ -16,6 +16,7 @@ import sys
 import termios
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -23,7 +24,7 @@ from sqlalchemy import select
 
 from bot.config import get_settings
 from bot.console.practice import LineSource, Practice
-from bot.engine import Actor, InterviewEngine, Progress
+from bot.engine import Actor, InterviewEngine, Progress, Started
 from bot.store.db import Database
 from bot.store.models import Correction, InterviewSession, Rating, SessionState, SurveyResponse, Turn
 from chains.bank import load_bank
@@ -244,12 +245,17 @@ class Keyboard:
         return "" if key is None else key + "\n"
 
 
-def _practice_at_the_keyboard(*keys: str | None) -> tuple[Practice, str, int]:
+def _started(provider: Any, name: str, questions: int) -> tuple[InterviewEngine, Actor, Started]:
+    """A fresh database, an engine over ``provider`` and ``name``'s interview, started."""
     db = _db()
     db.upgrade()
-    engine = InterviewEngine(db, OfflineProvider(), get_settings(), signals=InProcessSink(db))
-    cara = Actor("console", "cara", display_name="cara")
-    started = engine.start(cara, role="backend", kind="behavioral", level="mid", questions=2)
+    engine = InterviewEngine(db, provider, get_settings(), signals=InProcessSink(db))
+    person = Actor("console", name, display_name=name)
+    return engine, person, engine.start(person, role="backend", kind="behavioral", level="mid", questions=questions)
+
+
+def _practice_at_the_keyboard(*keys: str | None) -> tuple[Practice, str, int]:
+    engine, cara, started = _started(OfflineProvider(), "cara", questions=2)
     screen = io.StringIO()
     practice = Practice(engine, cara, LineSource(Keyboard(*keys), interactive=True),  # type: ignore[arg-type]
                         Console(file=screen, width=200))
@@ -403,11 +409,7 @@ class Hostile(OfflineProvider):
 
 
 def test_markup_in_model_and_user_text_prints_literally() -> None:
-    db = _db()
-    db.upgrade()
-    engine = InterviewEngine(db, Hostile(), get_settings(), signals=InProcessSink(db))
-    rita = Actor("console", "rita", display_name="rita")
-    started = engine.start(rita, role="backend", kind="behavioral", level="mid", questions=1)
+    engine, rita, started = _started(Hostile(), "rita", questions=1)
     screen = io.StringIO()
     # a real terminal's console: styles and OSC 8 hyperlinks would be written if markup were read
     console = Console(file=screen, width=400, force_terminal=True, color_system="truecolor")

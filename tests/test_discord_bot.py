@@ -13,7 +13,8 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -38,7 +39,7 @@ from bot.store.models import (
 from chains.providers.offline import OfflineProvider
 from tasks.pipeline.dispatch import InProcessSink
 from tasks.pipeline.sink import CelerySink
-from tests.celery_support import celery_worker, fresh_postgres, wait_for
+from tests.celery_support import celery_worker, fresh_postgres, stored_signals, wait_for
 from tests.fakes.discord_api import BotRunner, Call, FakeDiscord
 from tests.fakes.llm_env import KEYS, env_for
 from tests.fakes.llm_server import SERVER_ERROR, VALID
@@ -124,18 +125,15 @@ def discord_engine(sqlite_db: Database, discord_settings: Settings) -> Interview
     return InterviewEngine(sqlite_db, OfflineProvider(), discord_settings, signals=InProcessSink(sqlite_db))
 
 
-def start_bot(engine: InterviewEngine, settings: Settings) -> tuple[ObservedBot, BotRunner]:
+@contextmanager
+def running_bot(engine: InterviewEngine, settings: Settings) -> Iterator[ObservedBot]:
+    """The bot connected to the fake Discord until the block ends."""
     bot = ObservedBot(engine, settings, guild_ready_timeout=0.05)
-    return bot, BotRunner(bot).start()
-
-
-@pytest.fixture
-def bot(
-    fake: FakeDiscord, discord_engine: InterviewEngine, discord_settings: Settings
-) -> Iterator[ObservedBot]:
-    client, runner = start_bot(discord_engine, discord_settings)
-    yield client
-    runner.stop()
+    runner = BotRunner(bot).start()
+    try:
+        yield bot
+    finally:
+        runner.stop()
 
 
 @pytest.fixture
@@ -144,13 +142,20 @@ def engine_on_each_db(database: Database, discord_settings: Settings) -> Intervi
     return InterviewEngine(database, OfflineProvider(), discord_settings, signals=InProcessSink(database))
 
 
-@pytest.fixture
-def bot_on_each_db(
-    fake: FakeDiscord, engine_on_each_db: InterviewEngine, discord_settings: Settings
-) -> Iterator[ObservedBot]:
-    client, runner = start_bot(engine_on_each_db, discord_settings)
-    yield client
-    runner.stop()
+def _bot_over(engine_fixture: str) -> Callable[..., Iterator[ObservedBot]]:
+    """A fixture: the bot over the engine fixture named ``engine_fixture``, connected to the fake."""
+
+    def running(
+        fake: FakeDiscord, discord_settings: Settings, request: pytest.FixtureRequest
+    ) -> Iterator[ObservedBot]:
+        with running_bot(request.getfixturevalue(engine_fixture), discord_settings) as client:
+            yield client
+
+    return pytest.fixture(running)
+
+
+bot = _bot_over("discord_engine")
+bot_on_each_db = _bot_over("engine_on_each_db")
 
 
 def start_interview(fake: FakeDiscord, member: dict[str, Any], **options: Any) -> tuple[dict[str, Any], Call]:
@@ -351,17 +356,13 @@ def test_buttons_keep_working_after_a_restart(
     discord_settings: Settings,
     people: dict[str, dict[str, Any]],
 ) -> None:
-    first, runner = start_bot(discord_engine, discord_settings)
-    try:
+    with running_bot(discord_engine, discord_settings) as first:
         thread, feedback, turn_id = graded_once(fake, first, people, count=1)
         mark, _ = answer(fake, first, thread, people["candidate"], "skip")  # nothing open any more
-    finally:
-        runner.stop()
     assert first.is_closed()
 
     # a new process: nothing in memory but the registered button classes
-    second, runner = start_bot(discord_engine, discord_settings)
-    try:
+    with running_bot(discord_engine, discord_settings):
         mark, callback = press(fake, feedback, f"mb:rate:{turn_id}:up", people["candidate"])
         fake.wait_for_call("POST", FOLLOWUP, after=mark)
         assert ratings(discord_engine.db) == [(turn_id, 1)]
@@ -376,8 +377,6 @@ def test_buttons_keep_working_after_a_restart(
         assert refusal.json["flags"] & 64 and "Only the candidate" in refusal.json["content"]
         with discord_engine.db.session() as session:
             assert session.scalars(select(SurveyResponse.usefulness)).all() == [4]
-    finally:
-        runner.stop()
 
 
 def test_correct_is_refused_privately_to_anyone_but_recruiters(
@@ -623,8 +622,7 @@ def test_when_the_model_is_down_the_answer_is_kept_and_retry_grades_it(
             **env_for("openai", llm.base_url),
         )
         engine = build_engine(settings, db=sqlite_db)
-        bot, runner = start_bot(engine, settings)
-        try:
+        with running_bot(engine, settings) as bot:
             thread, question = start_interview(fake, people["candidate"], role="backend", count=2)
             assert question.json["embeds"][0]["description"].startswith("Fake question")  # asked by the model
             llm.default = SERVER_ERROR
@@ -643,8 +641,6 @@ def test_when_the_model_is_down_the_answer_is_kept_and_retry_grades_it(
             assert second.json["embeds"][0]["title"] == "Question 2 of 2"
             session = engine.get(session.id)
             assert [t.state for t in session.turns] == [TurnState.graded, TurnState.asked]
-        finally:
-            runner.stop()
 
 
 
@@ -662,8 +658,7 @@ def test_a_model_writing_masked_links_and_mentions_never_links_or_pings(
         settings = Settings(**discord_env, LLM_PROVIDER="openai", LLM_FALLBACKS="", LLM_MAX_RETRIES=0,
                             **env_for("openai", llm.base_url))
         engine = build_engine(settings, db=sqlite_db)
-        bot, runner = start_bot(engine, settings)
-        try:
+        with running_bot(engine, settings) as bot:
             candidate = people["candidate"]
             thread, question = start_interview(fake, candidate, role="backend", count=2)
             assert "evil.example" in json.dumps(question.json)  # asked by the hostile model
@@ -673,8 +668,6 @@ def test_a_model_writing_masked_links_and_mentions_never_links_or_pings(
             mark, _ = answer(fake, bot, thread, candidate, "I would add an index and read the query plan.")
             feedback, report = sent_messages(fake, thread, mark)
             assert report.json["embeds"][0]["title"].startswith("Session report")
-        finally:
-            runner.stop()
     assert llm.requests
     sent = [c for c in fake.calls if c.json]
     bodies = [json.dumps(c.json, ensure_ascii=False) for c in sent]
@@ -704,34 +697,25 @@ def test_ratings_and_corrections_reach_the_celery_worker(
             **discord_env, REDIS_URL=redis_url, CELERY_QUEUE=worker.queue, DATABASE_URL=pg_url
         )
         engine = InterviewEngine(db, OfflineProvider(), settings, signals=CelerySink(db, settings))
-        bot, runner = start_bot(engine, settings)
         try:
-            thread, feedback, turn_id = graded_once(fake, bot, people)
-            mark, _ = press(fake, feedback, f"mb:rate:{turn_id}:down", people["candidate"])
-            fake.wait_for_call("POST", FOLLOWUP, after=mark)
-            _, callback = press(fake, feedback, f"mb:correct:{turn_id}", people["recruiter"])
-            mark = fake.mark()
-            values = {"Score (1-10)": "3", "Summary": "Recruiter: the numbers are missing."}
-            modal = callback.json["data"]
-            fake.dispatch(
-                "INTERACTION_CREATE", fake.submit(modal, values, people["recruiter"], feedback, thread["id"])
-            )
-            fake.wait_for_call("POST", FOLLOWUP, after=mark)
-
-            def stored() -> tuple[list[int], list[int]]:
+            with running_bot(engine, settings) as bot:
+                thread, feedback, turn_id = graded_once(fake, bot, people)
+                mark, _ = press(fake, feedback, f"mb:rate:{turn_id}:down", people["candidate"])
+                fake.wait_for_call("POST", FOLLOWUP, after=mark)
+                _, callback = press(fake, feedback, f"mb:correct:{turn_id}", people["recruiter"])
+                mark = fake.mark()
+                values = {"Score (1-10)": "3", "Summary": "Recruiter: the numbers are missing."}
+                modal = callback.json["data"]
+                fake.dispatch(
+                    "INTERACTION_CREATE", fake.submit(modal, values, people["recruiter"], feedback, thread["id"])
+                )
+                fake.wait_for_call("POST", FOLLOWUP, after=mark)
+                wait_for(
+                    lambda: stored_signals(db) == ([-1], [3]), 60, f"the worker to store both signals:\n{worker.output}"
+                )
                 with db.session() as session:
-                    return (
-                        list(session.scalars(select(Rating.value))),
-                        [c.feedback["score"] for c in session.scalars(select(Correction))],
-                    )
-
-            wait_for(
-                lambda: stored() == ([-1], [3]), 60, f"the worker to store both signals:\n{worker.output}"
-            )
-            with db.session() as session:
-                assert session.scalars(select(OutboxMessage)).all() == []  # delivered, not parked
+                    assert session.scalars(select(OutboxMessage)).all() == []  # delivered, not parked
         finally:
-            runner.stop()
             db.dispose()
 
 
@@ -741,14 +725,10 @@ def test_an_interview_continues_after_a_restart_even_in_a_thread_the_bot_has_not
     discord_settings: Settings,
     people: dict[str, dict[str, Any]],
 ) -> None:
-    first, runner = start_bot(discord_engine, discord_settings)
-    try:
+    with running_bot(discord_engine, discord_settings):
         thread, _ = start_interview(fake, people["candidate"], role="qa", count=2)
-    finally:
-        runner.stop()
     fake.announce_threads = False  # e.g. it was archived: the new process does not know the thread
-    second, runner = start_bot(discord_engine, discord_settings)
-    try:
+    with running_bot(discord_engine, discord_settings) as second:
         assert second.get_channel(int(thread["id"])) is None
         mark, _ = answer(fake, second, thread, people["candidate"], STRONG)
         feedback, question = sent_messages(fake, thread, mark)
@@ -756,8 +736,6 @@ def test_an_interview_continues_after_a_restart_even_in_a_thread_the_bot_has_not
         assert question.json["embeds"][0]["title"] == "Question 2 of 2"
         mark, _ = answer(fake, second, thread, people["bystander"], STRONG)
         assert sent_messages(fake, thread, mark) == []
-    finally:
-        runner.stop()
 
 
 # ── no orphan sessions ──────────────────────────────────────────────────────────────
@@ -834,8 +812,7 @@ def test_a_first_question_the_model_could_not_write_is_retried_in_the_thread(
             **env_for("openai", llm.base_url),
         )
         engine = build_engine(settings, db=sqlite_db)
-        bot, runner = start_bot(engine, settings)
-        try:
+        with running_bot(engine, settings) as bot:
             llm.default = SERVER_ERROR
             mark = fake.mark()
             fake.dispatch("INTERACTION_CREATE", fake.slash("interview", people["candidate"], role="backend"))
@@ -849,8 +826,6 @@ def test_a_first_question_the_model_could_not_write_is_retried_in_the_thread(
             mark, _ = answer(fake, bot, fake.threads[thread_id], people["candidate"], "retry")
             (question,) = sent_messages(fake, fake.threads[thread_id], mark)
             assert question.json["embeds"][0]["title"].startswith("Question 1 of")
-        finally:
-            runner.stop()
 
 
 def test_an_error_that_echoes_what_was_typed_shows_no_masked_link(

@@ -117,3 +117,38 @@ def test_an_unknown_provider_and_a_data_dir_that_is_a_file(tmp_path: Path, monke
     checks = _checks(result)
     assert checks["providers"]["status"] == "problem" and "'offlien'" in checks["providers"]["detail"]
     assert checks["data location"]["status"] == "problem" and "is a file" in checks["data location"]["detail"]
+
+
+def test_the_local_provider_names_its_model_adapter_and_packages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chains.local import bases
+
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "config.json").write_text("{}")
+    models = tmp_path / "data" / "models"
+    (models / "mb-sft-1").mkdir(parents=True)
+    (models / "mb-sft-1" / "adapter_config.json").write_text("{}")
+    monkeypatch.setattr(bases, "missing_local_packages", lambda gguf: [])  # whether or not the extra is here
+    ok = _checks(_doctor(monkeypatch, "--json", LLM_PROVIDER="local", LOCAL_MODEL=str(base), LOCAL_ADAPTER="mb-sft-1",
+                         MOCKINGBIRD_DATA_DIR=str(tmp_path / "data")))["local model"]
+    assert ok["status"] == "ok" and ok["detail"] == f"{base}; adapter {models / 'mb-sft-1'}"
+
+    no_adapter = _doctor(monkeypatch, "--json", LOCAL_ADAPTER="mb-sft-9")
+    check = _checks(no_adapter)["local model"]
+    assert no_adapter.exit_code == 1 and check["status"] == "problem"
+    assert check["detail"].startswith("LOCAL_ADAPTER: no PEFT adapter at 'mb-sft-9'") and "\n" not in check["detail"]
+    assert "mockingbird retrain --backend trl" in check["fix"]
+
+    nowhere = _checks(_doctor(monkeypatch, "--json", LOCAL_MODEL=str(tmp_path / "nope"), LOCAL_ADAPTER=""))
+    assert nowhere["local model"]["detail"].startswith("LOCAL_MODEL: no base model at")
+
+    # Only a fallback: a warning, not a problem; without the train extra, the fix is the install line.
+    monkeypatch.setattr(bases, "missing_local_packages", lambda gguf: ["torch", "outlines"])
+    fallback = _doctor(monkeypatch, "--json", LLM_PROVIDER="offline", LLM_FALLBACKS="local", LOCAL_MODEL=str(base))
+    check = _checks(fallback)["local model"]
+    assert fallback.exit_code == 0 and check["status"] == "warning"
+    assert "needs the train extra (torch, outlines not installed)" in check["detail"]
+    assert check["fix"].startswith("uv sync --extra train")
+    assert "local model" not in _checks(_doctor(monkeypatch, "--json", LLM_FALLBACKS=""))  # not in the order

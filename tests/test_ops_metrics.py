@@ -73,26 +73,24 @@ def test_an_interview_records_llm_latency_json_validity_and_ratings(
     engine: InterviewEngine, candidate: Actor
 ) -> None:
     grade = {"provider": "offline", "operation": "grade"}
-    before = (
-        sample("mockingbird_llm_seconds_count", **grade),
-        sample("mockingbird_llm_json_total", **grade, outcome="valid_first_try"),
-        sample("mockingbird_llm_seconds_count", provider="offline", operation="question"),
-        sample("mockingbird_ratings_total", platform="console", value="up"),
-        sample("mockingbird_ratings_total", platform="console", value="withdrawn"),
-    )
+
+    def counts() -> tuple[float, ...]:
+        return (
+            sample("mockingbird_llm_seconds_count", **grade),
+            sample("mockingbird_llm_json_total", **grade, outcome="valid_first_try"),
+            sample("mockingbird_llm_seconds_count", provider="offline", operation="question"),
+            sample("mockingbird_ratings_total", platform="console", value="up"),
+            sample("mockingbird_ratings_total", platform="console", value="withdrawn"),
+        )
+
+    before = counts()
     started = engine.start(candidate, role="backend", questions=2)
     first = engine.answer(started.session.id, candidate, ANSWER)
     engine.answer(started.session.id, candidate, ANSWER)
     assert first.graded is not None
     engine.rate(first.graded.id, candidate, 1)
     engine.rate(first.graded.id, candidate, 0)
-    after = (
-        sample("mockingbird_llm_seconds_count", **grade),
-        sample("mockingbird_llm_json_total", **grade, outcome="valid_first_try"),
-        sample("mockingbird_llm_seconds_count", provider="offline", operation="question"),
-        sample("mockingbird_ratings_total", platform="console", value="up"),
-        sample("mockingbird_ratings_total", platform="console", value="withdrawn"),
-    )
+    after = counts()
     assert [a - b for a, b in zip(after, before, strict=True)] == [2, 2, 2, 1, 1]
 
 

@@ -38,6 +38,13 @@ def _settings(redis_url: str, queue: str, **extra: object) -> Settings:
     return Settings(REDIS_URL=redis_url, CELERY_QUEUE=queue, **extra)
 
 
+def _ratings_by_rater(db: Database) -> dict[tuple[int, str], int]:
+    """Every stored rating's value by (turn, the rater's platform user id)."""
+    query = select(Rating.turn_id, User.platform_user_id, Rating.value).join(User, Rating.rater_id == User.id)
+    with db.session() as session:
+        return {(turn_id, uid): value for turn_id, uid, value in session.execute(query)}
+
+
 def _outbox_rows(db: Database) -> int:
     with db.session() as session:
         return session.scalar(select(func.count()).select_from(OutboxMessage)) or 0
@@ -98,15 +105,8 @@ def test_ten_thousand_ratings_survive_a_sigkilled_worker(pg_url: str, redis_url:
             state = (f"stored={_count(db)} queued={broker.llen(queue)} unacked={unacked(broker, queue)} "
                      f"outbox={_outbox_rows(db)}")
             raise AssertionError(f"{exc}: {state}\n{worker.output[-800:]}") from None
+    stored = _ratings_by_rater(db)
     with db.session() as session:
-        stored = {
-            (turn_id, uid): value
-            for turn_id, uid, value in session.execute(
-                select(Rating.turn_id, User.platform_user_id, Rating.value).join(
-                    User, Rating.rater_id == User.id
-                )
-            )
-        }
         rows = session.scalar(select(func.count()).select_from(Rating))
         dead = session.scalar(select(func.count()).select_from(DeadLetter))
     wrong = {key: (stored.get(key), value) for key, value in expected.items() if stored.get(key) != value}
@@ -161,15 +161,8 @@ def test_ratings_sent_while_redis_is_down_for_30s_are_delivered_when_it_is_back(
             wait_for(
                 lambda: _count(db) == n, 90, f"all {n} ratings after the outage ({worker.output[-300:]})"
             )
+        stored = _ratings_by_rater(db)
         with db.session() as session:
-            stored = {
-                (turn_id, uid): value
-                for turn_id, uid, value in session.execute(
-                    select(Rating.turn_id, User.platform_user_id, Rating.value).join(
-                        User, Rating.rater_id == User.id
-                    )
-                )
-            }
             pending = session.scalar(
                 select(func.count()).select_from(OutboxMessage).where(OutboxMessage.delivered_at.is_(None))
             )

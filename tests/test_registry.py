@@ -83,6 +83,14 @@ def seed_ratings(
             session.add(Rating(turn_id=turn.id, rater_id=owner.id, value=value))  # the candidate's vote
 
 
+def split(db: Database, candidate: str, share: float, live: str = "v1") -> None:
+    """A ``live`` version and a gated ``candidate`` taking ``share`` of new sessions."""
+    add(db, live)
+    registry.promote(db, live)
+    add(db, candidate)
+    registry.set_traffic(db, candidate, share)
+
+
 def seed_sessions(
     db: Database, model_version: str | None, patterns: list[tuple[int, int]], times: int
 ) -> None:
@@ -162,10 +170,7 @@ def test_only_gated_servable_candidates_take_traffic(database: Database) -> None
 def test_choose_variant_splits_new_sessions_by_share(database: Database) -> None:
     rng = random.Random(7)
     assert registry.choose_variant(database, rng, "trl") is None  # nothing registered: configured default
-    add(database, "old")
-    registry.promote(database, "old")
-    add(database, "new")
-    registry.set_traffic(database, "new", 0.25)
+    split(database, "new", 0.25, live="old")
     add(
         database,
         "ft",
@@ -184,10 +189,7 @@ def test_choose_variant_splits_new_sessions_by_share(database: Database) -> None
 
 
 def test_engine_records_the_chosen_variant_per_session(database: Database) -> None:
-    add(database, "live-adapter")
-    registry.promote(database, "live-adapter")
-    add(database, "cand-adapter")
-    registry.set_traffic(database, "cand-adapter", 0.5)
+    split(database, "cand-adapter", 0.5, live="live-adapter")
     chooser = registry.variant_chooser(database, "tgi", random.Random(3))
     engine = InterviewEngine(
         database, OfflineProvider(), make_settings(), signals=InProcessSink(database), variants=chooser
@@ -222,10 +224,7 @@ def test_build_engine_wires_the_registry(sqlite_db: Database) -> None:
 # The rule is the sequential test of tasks.registry.sequential on per-session 👍 shares (see
 # tests/test_sequential.py for its error rates); these tests check the wiring.
 def test_review_promotes_a_clearly_better_candidate(database: Database) -> None:
-    add(database, "v1")
-    registry.promote(database, "v1")
-    add(database, "v2")
-    registry.set_traffic(database, "v2", 0.5)
+    split(database, "v2", 0.5)
     seed_sessions(database, "v2", [(3, 1)], 20)
     seed_sessions(database, "v1", [(2, 2)], 20)
     waiting = registry.compare(database, "v2")
@@ -247,10 +246,7 @@ def test_review_promotes_a_clearly_better_candidate(database: Database) -> None:
 
 
 def test_review_rolls_back_a_clearly_worse_candidate(database: Database) -> None:
-    add(database, "v1")
-    registry.promote(database, "v1")
-    add(database, "bad")
-    registry.set_traffic(database, "bad", 0.2)
+    split(database, "bad", 0.2)
     seed_sessions(database, "bad", [(1, 2), (0, 3)], 16)
     seed_sessions(database, "v1", [(2, 1), (3, 0)], 16)
     with pytest.raises(registry.RegistryError, match="measured worse"):
@@ -263,10 +259,7 @@ def test_review_rolls_back_a_clearly_worse_candidate(database: Database) -> None
 
 def test_many_ratings_in_one_session_are_one_observation(database: Database) -> None:
     """The old z-test counted 400 correlated ratings from two sessions as 400 units of evidence."""
-    add(database, "v1")
-    registry.promote(database, "v1")
-    add(database, "v2")
-    registry.set_traffic(database, "v2", 0.5)
+    split(database, "v2", 0.5)
     seed_ratings(database, "v2", up=200, down=0)
     seed_ratings(database, "v1", up=0, down=200)
     comparison = registry.compare(database, "v2")
@@ -275,10 +268,7 @@ def test_many_ratings_in_one_session_are_one_observation(database: Database) -> 
 
 
 def test_no_difference_after_max_days_retires_the_candidate(database: Database) -> None:
-    add(database, "v1")
-    registry.promote(database, "v1")
-    add(database, "same")
-    registry.set_traffic(database, "same", 0.5)
+    split(database, "same", 0.5)
     seed_sessions(database, "same", [(2, 1), (1, 2)], 20)
     seed_sessions(database, "v1", [(1, 2), (2, 1)], 20)
     assert registry.compare(database, "same").decision == "wait"

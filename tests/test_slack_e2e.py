@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from bot.config import get_settings
 from bot.store.db import Database
-from bot.store.models import Correction, InterviewSession, OutboxMessage, Rating, SessionState
+from bot.store.models import InterviewSession, OutboxMessage, SessionState
 from tasks.pipeline.sink import CelerySink
-from tests.celery_support import celery_worker, fresh_postgres, wait_for
+from tests.celery_support import celery_worker, fresh_postgres, stored_signals, wait_for
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.slack_harness import CHANNEL, rating_labels, running_bot, turn_of
 
@@ -68,16 +68,8 @@ def test_slash_command_to_stats_through_a_real_worker(
                     lambda: any("corrected feedback" in c.params["text"] for c in bot.thread_posts(thread)),
                     what="correction posted",
                 )
-
-                def stored() -> tuple[list[int], list[int]]:
-                    with db.session() as session:
-                        return (
-                            list(session.scalars(select(Rating.value))),
-                            [c.feedback["score"] for c in session.scalars(select(Correction))],
-                        )
-
                 wait_for(
-                    lambda: stored() == ([-1], [3]), 60, f"the worker to store both signals:\n{worker.output}"
+                    lambda: stored_signals(db) == ([-1], [3]), 60, f"the worker to store both signals:\n{worker.output}"
                 )
 
                 bot.sender.command("/interview-stats", "30", LEAD)

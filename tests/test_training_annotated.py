@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from chains.llm.parse import parse
 from chains.llm.wire import FeedbackOut
 from tasks.evaluation.annotated import load
@@ -56,3 +58,36 @@ def test_no_training_row_asks_a_heldout_question(tmp_path: Path) -> None:
     empty.write_text("", encoding="utf-8")
     alone = annotated_rows.with_annotated(training_data.load(empty, "sft", allow_empty=True))
     assert len(alone.train) == len(load("train")) and len(alone.heldout) == gate
+
+
+@pytest.mark.parametrize("method", ["dpo", "kto"])
+def test_preference_versions_are_measured_on_the_annotated_heldout_pairs(method: str, tmp_path: Path) -> None:
+    # DPO / KTO train on the export alone, never on a held-out question, and are gated on held-out pairs.
+    from tasks.training import evaluate
+
+    _item, question = load("heldout")[0]
+    replies = {"chosen": "{}", "rejected": "no"}
+    leak = {"prompt": annotated_rows.product_prompt(question, "We sharded it."), **replies}
+    other = {"prompt": annotated_rows.product_prompt(QUESTION, "I owned the rollback."), **replies}
+    rows = [leak, other] * 3
+    if method == "kto":
+        rows = [{"prompt": r["prompt"], "completion": r[side], "label": side == "chosen"}
+                for r in rows for side in ("chosen", "rejected")]  # fmt: skip
+    path = tmp_path / f"{method}.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    merged = annotated_rows.with_annotated(training_data.load(path, method, heldout_fraction=0.0))  # type: ignore[arg-type]
+    assert [row["prompt"] for row in merged.train] == [other["prompt"]] * len(merged.train) and merged.train
+    gate = annotated_rows.GATE_HELDOUT
+    pairs = evaluate.preference_pairs(merged.heldout, method)
+    assert len(pairs) == gate + 3 and merged.snapshot["annotated_train"] == 0
+    sft = annotated_rows.gate_heldout_rows("sft")  # the answers the SFT gate and the benchmark generate for
+    assert [prompt for prompt, _, _ in pairs[:gate]] == [row["prompt"] for row in sft]
+    assert all(chosen == row["completion"] for (_, chosen, _), row in zip(pairs, sft, strict=False))
+    vague = annotated_rows.VAGUE.summary
+    assert all(json.loads(rejected[0]["content"])["summary"] == vague for *_, rejected in pairs[:gate])
+    # An export that asks nothing but held-out questions leaves nothing to train: said, not trained.
+    only_leak = tmp_path / "leak.jsonl"
+    leaked = [row for row in rows if row["prompt"] == leak["prompt"]]
+    only_leak.write_text("".join(json.dumps(row) + "\n" for row in leaked), encoding="utf-8")
+    with pytest.raises(training_data.DataError, match="nothing is left to train on"):
+        annotated_rows.with_annotated(training_data.load(only_leak, method, heldout_fraction=0.0))  # type: ignore[arg-type]

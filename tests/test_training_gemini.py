@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import build_engine
+from bot.config import Settings
 from bot.engine import Actor, InterviewEngine
 from bot.store.db import Database
 from bot.store.exemplars import ExemplarSource
@@ -51,14 +52,19 @@ def seed(engine: InterviewEngine, recruiter: Actor) -> None:
         )
 
 
-def test_gemini_refresh_snapshots_the_best_feedback_and_measures_it(
-    fake: FakeGemini, database: Database, engine: InterviewEngine, recruiter: Actor, tmp_path: Path
-) -> None:
+@pytest.fixture
+def gemini_settings(fake: FakeGemini, engine: InterviewEngine, recruiter: Actor, tmp_path: Path) -> Settings:
+    """Gemini served by the fake, over a database seeded with corrections and ratings (``seed``)."""
     seed(engine, recruiter)
-    settings = make_settings(
+    return make_settings(
         LLM_PROVIDER="gemini", MOCKINGBIRD_DATA_DIR=str(tmp_path / "data"), **env_for("gemini", fake.base_url)
     )
-    view = entry.run_gemini(database, settings, "mb-gemini-fewshot-1", eval_limit=6)
+
+
+def test_gemini_refresh_snapshots_the_best_feedback_and_measures_it(
+    fake: FakeGemini, database: Database, gemini_settings: Settings
+) -> None:
+    view = entry.run_gemini(database, gemini_settings, "mb-gemini-fewshot-1", eval_limit=6)
 
     groups = view.data_snapshot["exemplar_set"]
     assert set(groups) == {"backend/behavioral", "qa/technical"}
@@ -81,13 +87,9 @@ def test_gemini_refresh_snapshots_the_best_feedback_and_measures_it(
 
 
 def test_a_promoted_set_serves_gemini_sessions_and_rollback_restores_the_live_query(
-    fake: FakeGemini, database: Database, engine: InterviewEngine, recruiter: Actor, tmp_path: Path
+    fake: FakeGemini, database: Database, engine: InterviewEngine, recruiter: Actor, gemini_settings: Settings
 ) -> None:
-    seed(engine, recruiter)
-    settings = make_settings(
-        LLM_PROVIDER="gemini", MOCKINGBIRD_DATA_DIR=str(tmp_path / "data"), **env_for("gemini", fake.base_url)
-    )
-    entry.run_gemini(database, settings, "set-1", evaluate_with=None)
+    entry.run_gemini(database, gemini_settings, "set-1", evaluate_with=None)
     assert not registry.get_version(database, "set-1").gate_passed  # unmeasured: the gate stays closed
     with pytest.raises(registry.RegistryError, match="was not measured"):
         registry.promote(database, "set-1")
@@ -100,7 +102,7 @@ def test_a_promoted_set_serves_gemini_sessions_and_rollback_restores_the_live_qu
     late = engine.answer(started.session.id, person, "I organised the release and shipped it on time.").graded
     engine.correct(late.id, recruiter, late.feedback.model_copy(update={"summary": "Late note."}))
 
-    served = build_engine(settings, db=database)
+    served = build_engine(gemini_settings, db=database)
     assert isinstance(served.exemplars, RegistryExemplars)
     summaries = [f.summary for _, _, f in served.exemplars("backend", "behavioral")]
     assert summaries == ["Recruiter note 1.", "Recruiter note 0."]

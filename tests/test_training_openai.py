@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -15,6 +16,7 @@ from bot.config import get_settings
 from bot.engine import Actor, InterviewEngine
 from bot.store.db import Database
 from bot.store.models import utcnow
+from chains.schemas import Feedback
 from tasks import registry
 from tasks.training import entry
 from tests.conftest import make_settings
@@ -174,19 +176,31 @@ def test_every_retrain_option_says_which_backends_read_it() -> None:
     assert not set(cli.OPTION_BACKENDS) & set(cli.EVERY_BACKEND)
 
 
+def _corrected_answers(
+    engine: InterviewEngine,
+    recruiter: Actor,
+    count: int,
+    role: str,
+    answer: str,
+    change: Callable[[Feedback, int], dict[str, Any]],
+) -> None:
+    """``count`` candidates each answer one ``role`` question (``answer`` formatted with their
+    index) and the recruiter corrects each feedback by ``change(feedback, index)``."""
+    for index in range(count):
+        person = Actor("console", f"{role}-{index}")
+        started = engine.start(person, role=role, kind="technical", questions=1)
+        turn = engine.answer(started.session.id, person, answer.format(index)).graded
+        engine.correct(turn.id, recruiter, turn.feedback.model_copy(update=change(turn.feedback, index)))
+
+
 def test_retrain_from_settings_exports_the_stored_pairs(
     fake: FakeOpenAIFineTuning, database: Database, engine: InterviewEngine, recruiter: Actor
 ) -> None:
     """What the beat trigger calls: export the stored corrections, fine-tune, register a candidate."""
-    for index in range(14):
-        person = Actor("console", f"cand{index}")
-        started = engine.start(person, role="backend", kind="technical", questions=1)
-        turn = engine.answer(
-            started.session.id, person, f"I would add an index, then measure p95 latency ({index} ms budget)."
-        ).graded
-        engine.correct(
-            turn.id, recruiter, turn.feedback.model_copy(update={"score": turn.feedback.score % 10 + 1})
-        )
+    _corrected_answers(
+        engine, recruiter, 14, "backend", "I would add an index, then measure p95 latency ({} ms budget).",
+        lambda feedback, _: {"score": feedback.score % 10 + 1},
+    )
     settings = make_settings(
         RETRAIN_BACKEND="openai",
         RETRAIN_BASE_MODEL="gpt-4o-mini-2024-07-18",
@@ -215,17 +229,10 @@ def test_the_beat_trigger_retrains_once_and_registers_a_candidate(
     from tasks.training import openai_backend
 
     monkeypatch.setattr(openai_backend, "POLL_INTERVAL_S", 0.0)  # the fake finishes a job in three polls
-    for index in range(16):
-        person = Actor("console", f"t{index}")
-        started = engine.start(person, role="qa", kind="technical", questions=1)
-        turn = engine.answer(
-            started.session.id, person, f"I would write regression tests first ({index})."
-        ).graded
-        engine.correct(
-            turn.id,
-            recruiter,
-            turn.feedback.model_copy(update={"summary": f"Recruiter: name a test strategy ({index})."}),
-        )
+    _corrected_answers(
+        engine, recruiter, 16, "qa", "I would write regression tests first ({}).",
+        lambda _, index: {"summary": f"Recruiter: name a test strategy ({index})."},
+    )
     preferences.build(database)
     settings = make_settings(
         RETRAIN_BACKEND="openai", RETRAIN_MIN_PAIRS=10, OPENAI_API_KEY=KEY, OPENAI_BASE_URL=fake.base_url

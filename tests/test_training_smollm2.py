@@ -39,7 +39,7 @@ def test_one_lora_step_of_sft_and_dpo_on_the_packaged_smollm2(
         out = tmp_path / f"smol-{method}"
         result = CliRunner().invoke(app, [
             "retrain", "--backend", "trl", "--base", "smollm2", "--data", str(rows), "--method", method,
-            *(["--no-annotated"] if method == "sft" else []), "--heldout", "0", "--max-steps", "1",
+            "--no-annotated", "--heldout", "0", "--max-steps", "1",
             "--batch-size", "1", "--lora-r", "4", "--max-length", "1280", "--eval-samples", "0", "--out", str(out),
         ])  # fmt: skip
         assert result.exit_code == 0, result.output

@@ -12,20 +12,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, NamedTuple
+from functools import partial
+from typing import Any
 
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 from slack_sdk.webhook import WebhookClient
 
-from bot.engine import Actor, ConcurrentUpdate, EngineError, InterviewEngine, Progress, SessionView, TurnView
+from bot.engine import Actor, ConcurrentUpdate, EngineError, InterviewEngine, SessionView, TurnView
 from bot.engine.text import THREAD_HELP, thread_command
-from bot.slack import blocks, web
+from bot.slack import blocks, posts, web
 from bot.slack.blocks import HELP_TEXT
 from bot.slack.commands import ForgetMe, InterviewRequest, Reply, parse_interview
 from bot.slack.modals import metadata, parse_start, start_form
 from bot.slack.people import PLATFORM, People
+from bot.slack.posts import Thread
 from bot.slack.streaming import FeedbackStream
 
 log = logging.getLogger(__name__)
@@ -41,13 +43,6 @@ ANSWER_NOT_TAKEN = EngineError(
     "Sorry, something went wrong on my side and your answer was not saved. Please send it again in a minute."
 )
 START_FAILED = EngineError("Sorry, something went wrong on my side. Please run `/interview` again in a minute.")
-
-
-class Thread(NamedTuple):
-    """Where an interview runs: the channel and the parent message's ts."""
-
-    channel: str
-    thread: str
 
 
 def webhook_notifier(response_url: str | None) -> Notify:
@@ -177,7 +172,7 @@ class Interviews:
         except Exception:  # e.g. the database went away: the intro must not promise a question
             web.update(client, channel, posted, *blocks.notice(f"{intro}\n:warning: {START_FAILED}"))
             raise
-        self._post(client, channel, parent, *blocks.question_message(started.question, started.session))
+        posts.post(client, Thread(channel, parent), *blocks.question_message(started.question, started.session))
 
     # ── replies in a thread ─────────────────────────────────────────────────────────
     def run_message(
@@ -218,14 +213,14 @@ class Interviews:
         elif command == "help":
             web.tell(client, channel, user, THREAD_HELP, thread_ts=thread)
         elif command == "skip":
-            self._run(client, where, None, lambda: self.engine.skip(interview.id, actor))
+            posts.run(client, where, None, lambda: self.engine.skip(interview.id, actor))
         elif command == "end":
-            self._run(client, where, None, lambda: self.engine.end(interview.id, actor))
+            posts.run(client, where, None, lambda: self.engine.end(interview.id, actor))
         elif command == "again":
-            self._run(client, where, None, lambda: self.engine.again(interview.id, actor))
+            posts.run(client, where, None, lambda: self.engine.again(interview.id, actor))
         else:
-            placeholder = working() if working else self._placeholder(client, where)
-            self._run(client, where, placeholder, lambda: self.engine.retry(interview.id, actor))
+            shown_in = working() if working else posts.placeholder(client, where)
+            posts.run(client, where, shown_in, lambda: self.engine.retry(interview.id, actor))
 
     def _answer(
         self,
@@ -258,7 +253,7 @@ class Interviews:
 
         def on_claimed() -> None:
             # A status (``working``) is awaited like a placeholder, so it is set before the feedback clears it.
-            show = working or (lambda: self._placeholder(client, where))
+            show = working or (lambda: posts.placeholder(client, where))
             pending.append(self._posts.submit(show))
 
         def placeholder() -> str | None:
@@ -268,7 +263,7 @@ class Interviews:
             """The streamed message rewritten as ``message``, the placeholder gone; False without a stream."""
             if stream is None or not stream.finish(*message):
                 return False
-            self._delete(client, channel, placeholder())
+            posts.delete(client, channel, placeholder())
             return True
 
         def on_graded(turn: TurnView, session: SessionView) -> None:
@@ -288,107 +283,34 @@ class Interviews:
             interview = self.engine.in_thread(PLATFORM, channel, thread)
             if interview is not None and self.engine.answer_stored(interview.id, event_id):
                 return  # our own redelivery won the race
-            self._notice(client, channel, thread, placeholder(), exc)
+            posts.notice(client, where, placeholder(), exc)
             return
         except EngineError as exc:
             if not settled(blocks.notice(f":warning: {blocks.esc(exc)}")):
-                self._notice(client, channel, thread, placeholder(), exc)
+                posts.notice(client, where, placeholder(), exc)
             return
         except Exception:  # e.g. the database went away: say so, then let the error handler log it
             if pending:  # a stream, if one began, becomes the notice; else the placeholder does
                 if not settled(blocks.notice(f":warning: {SOMETHING_WENT_WRONG}")):
-                    self._notice(client, channel, thread, placeholder(), SOMETHING_WENT_WRONG)
+                    posts.notice(client, where, placeholder(), SOMETHING_WENT_WRONG)
             elif bot_thread:
-                self._notice(client, channel, thread, None, ANSWER_NOT_TAKEN)
+                posts.notice(client, where, None, ANSWER_NOT_TAKEN)
             raise
         if progress is not None:
-            self.show(client, channel, thread, progress, placeholder(), feedback_shown=bool(shown))
-
-    def _placeholder(self, client: WebClient, where: Thread) -> str | None:
-        try:
-            return web.post(client, where.channel, *blocks.thinking_message(), thread_ts=where.thread)
-        except SlackClientError as exc:
-            log.warning("could not post the placeholder in %s: %s", where.channel, web.error_code(exc))
-            return None
-
-    def _notice(
-        self, client: WebClient, channel: str, thread: str, placeholder: str | None, exc: Exception
-    ) -> None:
-        message = blocks.notice(f":warning: {blocks.esc(exc)}")
-        if placeholder is None or not web.update(client, channel, placeholder, *message):
-            self._post(client, channel, thread, *message)
-
-    def _run(
-        self, client: WebClient, where: Thread, placeholder: str | None, call: Callable[[], Progress]
-    ) -> None:
-        try:
-            progress = call()
-        except EngineError as exc:
-            self._notice(client, where.channel, where.thread, placeholder, exc)
-            return
-        self.show(client, where.channel, where.thread, progress, placeholder)
-
-    def show(
-        self,
-        client: WebClient,
-        channel: str,
-        thread: str,
-        progress: Progress,
-        placeholder: str | None = None,
-        *,
-        feedback_shown: bool = False,
-    ) -> None:
-        """Feedback (replacing the placeholder), then the next question or the report."""
-        if progress.duplicate:
-            self._delete(client, channel, placeholder)
-            return
-        graded = progress.graded
-        if graded is not None and graded.feedback is not None and not feedback_shown:
-            message = blocks.feedback_message(graded, progress.session)
-            if placeholder is None or not web.update(client, channel, placeholder, *message):
-                self._post(client, channel, thread, *message)
-        elif not feedback_shown:
-            self._delete(client, channel, placeholder)
-        if progress.next_question is not None:
-            self._post(
-                client, channel, thread, *blocks.question_message(progress.next_question, progress.session)
-            )
-        if progress.report is not None:
-            self._post(client, channel, thread, *blocks.report_message(progress.report))
-
-    @staticmethod
-    def _post(client: WebClient, channel: str, thread: str, text: str, body: list[dict[str, Any]]) -> None:
-        try:
-            web.post(client, channel, text, body, thread_ts=thread)
-        except SlackClientError as exc:  # the content is stored; 'retry' or the App Home shows it again
-            log.warning("could not post in %s/%s: %s", channel, thread, web.error_code(exc))
-
-    @staticmethod
-    def _delete(client: WebClient, channel: str, ts: str | None) -> None:
-        if ts is None:
-            return
-        try:
-            client.chat_delete(channel=channel, ts=ts)
-        except SlackClientError as exc:
-            log.warning("could not delete %s/%s: %s", channel, ts, web.error_code(exc))
+            posts.show(client, where, progress, placeholder(), feedback_shown=bool(shown))
 
     # ── the end-of-session survey ───────────────────────────────────────────────────
     def run_again(self, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         """The "Try again" button under a feedback: the candidate answers that question once more."""
-        user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
-        thread = (body.get("container") or {}).get("thread_ts") or (body.get("message") or {}).get("thread_ts")
+        user, channel, thread = _clicked_in(body)
         session_id, _, turn_id = str(action.get("value", "")).partition(":")
         if not channel or not thread or not session_id.isdecimal() or not turn_id.isdecimal():
             return
-        actor = self.people.actor(user)
-        self._run(client, Thread(channel, thread), None,
-                  lambda: self.engine.again(int(session_id), actor, int(turn_id)))
+        again = partial(self.engine.again, int(session_id), self.people.actor(user), int(turn_id))
+        posts.run(client, Thread(channel, thread), None, again)
 
     def run_survey(self, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
-        thread = (body.get("container") or {}).get("thread_ts") or (body.get("message") or {}).get(
-            "thread_ts"
-        )
+        user, channel, thread = _clicked_in(body)
         try:
             session_id, value = (int(part) for part in str(action.get("value", "")).split(":", 1))
             self.engine.survey(session_id, self.people.actor(user), value)
@@ -400,3 +322,8 @@ class Interviews:
         if channel:
             web.tell(client, channel, user, reply, thread_ts=thread)
 
+
+def _clicked_in(body: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    """Who clicked a button, and the channel and thread of its message."""
+    thread = (body.get("container") or {}).get("thread_ts") or (body.get("message") or {}).get("thread_ts")
+    return body["user"]["id"], (body.get("channel") or {}).get("id"), thread

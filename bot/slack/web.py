@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
@@ -143,19 +144,26 @@ def post(
 
 def update(client: WebClient, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> bool:
     """``chat.update``; False (logged) when Slack refuses, since the content is also in the database."""
-    try:
-        client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
-        return True
-    except SlackClientError as exc:
-        log.warning("chat.update %s/%s failed: %s", channel, ts, error_code(exc))
-        return False
+    return _tolerated(
+        lambda: client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks),
+        f"chat.update {channel}/{ts}",
+    )
 
 
 def tell(client: WebClient, channel: str, user: str, text: str, thread_ts: str | None = None) -> bool:
     """An ephemeral message to one person; False (logged) when Slack refuses."""
+    return _tolerated(
+        lambda: client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts),
+        f"chat.postEphemeral to {user} in {channel}",
+    )
+
+
+def _tolerated(call: Callable[[], object], what: str) -> bool:
+    """Run a Web API call whose refusal the caller can live with: True when it went through,
+    False (logged with Slack's error code) when Slack refused."""
     try:
-        client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
-        return True
+        call()
     except SlackClientError as exc:
-        log.warning("chat.postEphemeral to %s in %s failed: %s", user, channel, error_code(exc))
+        log.warning("%s failed: %s", what, error_code(exc))
         return False
+    return True

@@ -55,21 +55,38 @@ def packaged_gguf(name: str) -> Path:
     return path
 
 
-def resolve_base(spec: str | Path, cache_dir: Path) -> Path:
-    """The HF model directory for ``spec``, converting (once) a GGUF file or a packaged model."""
+def locate_base(spec: str | Path) -> tuple[Path, bool]:
+    """``(path, is_gguf)`` for ``spec`` without converting or loading anything (``mockingbird doctor``
+    calls it); raises ``BaseModelError`` with the fix when the spec names nothing usable."""
     text = str(spec).strip()
     if text.lower() in PACKAGED:
-        return convert_gguf(packaged_gguf(text.lower()), cache_dir)
+        return packaged_gguf(text.lower()), True
     path = Path(text).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise BaseModelError(f"{path} is a directory without config.json; give an HF model directory, "
                                  f"a .gguf file, or one of: {', '.join(PACKAGED)}")
-        return path
+        return path, False
     if path.is_file() and path.suffix.lower() == ".gguf":
-        return convert_gguf(path, cache_dir)
+        return path, True
     raise BaseModelError(f"no base model at {text!r}; give an HF model directory, a .gguf file, "
                          f"or one of: {', '.join(PACKAGED)}")
+
+
+def resolve_base(spec: str | Path, cache_dir: Path) -> Path:
+    """The HF model directory for ``spec``, converting (once) a GGUF file or a packaged model."""
+    path, is_gguf = locate_base(spec)
+    return convert_gguf(path, cache_dir) if is_gguf else path
+
+
+# What loading and generating with a local model imports (the ``train`` extra); ``gguf`` only to convert.
+LOCAL_STACK = ("torch", "transformers", "peft", "outlines")
+
+
+def missing_local_packages(gguf: bool) -> list[str]:
+    """The packages the local provider needs that are not installed, found without importing them."""
+    wanted = (*LOCAL_STACK, "gguf") if gguf else LOCAL_STACK
+    return [name for name in wanted if importlib.util.find_spec(name) is None]
 
 
 def _fingerprint(path: Path) -> str:

@@ -22,6 +22,18 @@ from chains.providers.base import ChatProvider
 BASE_NAME = "local-base"  # the model recorded with calls the base answered
 
 
+def adapter_path(adapter: str, adapters_dir: Path) -> tuple[str, Path]:
+    """``(name, directory)`` of a PEFT adapter given as a directory or a version name under
+    ``adapters_dir``; raises ``ProviderError`` when there is no ``adapter_config.json`` there."""
+    path = Path(adapter).expanduser()
+    name = path.name if path.is_dir() else adapter
+    if not path.is_dir():
+        path = adapters_dir / adapter
+    if not (path / "adapter_config.json").is_file():
+        raise ProviderError(f"no PEFT adapter at {adapter!r} (looked for adapter_config.json in {path})")
+    return name, path
+
+
 class LocalProvider(ChatProvider):
     name = "local"
 
@@ -39,14 +51,7 @@ class LocalProvider(ChatProvider):
 
     def _use(self, adapter: str) -> None:
         """Load ``adapter`` (a directory, or a version name under ``adapters_dir``) and answer with it."""
-        path = Path(adapter).expanduser()
-        name = adapter
-        if not path.is_dir():
-            path = self.adapters_dir / adapter
-        else:
-            name = path.name
-        if not (path / "adapter_config.json").is_file():
-            raise ProviderError(f"no PEFT adapter at {adapter!r} (looked for adapter_config.json in {path})")
+        name, path = adapter_path(adapter, self.adapters_dir)
         self.local.add_adapter(name, path)
         self.adapter = self.model = name
 

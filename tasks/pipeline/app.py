@@ -30,44 +30,24 @@ PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "i
 _apps: dict[tuple[str | None, str, int], Celery] = {}
 
 
+# Periodic jobs: (name, task, when, expires after seconds). Each expires before its next run, so a
+# backlog never piles up while workers are down.
+PERIODIC: tuple[tuple[str, str, timedelta | crontab, int], ...] = (
+    ("relay-outbox", "mockingbird.relay_outbox", timedelta(seconds=15), 15),
+    ("build-preferences", "mockingbird.build_preferences", timedelta(minutes=10), 600),
+    ("nightly-dataset", "mockingbird.nightly_dataset", crontab(hour=2, minute=30), 3600),
+    ("retrain-check", "mockingbird.check_retraining", crontab(minute=15), 3600),
+    ("purge-retention", "mockingbird.purge_retention", crontab(hour=3, minute=45), 3600),
+    ("review-models", "mockingbird.review_models", crontab(minute=40), 3600),
+    ("stats-rollup", "mockingbird.rollup_stats", crontab(minute=5), 3600),
+)
+
+
 def beat_schedule() -> dict[str, dict[str, Any]]:
-    """Periodic jobs. Each expires before its next run, so a backlog never piles up while workers are down."""
+    """Celery beat's schedule, from ``PERIODIC``."""
     return {
-        "relay-outbox": {
-            "task": "mockingbird.relay_outbox",
-            "schedule": timedelta(seconds=15),
-            "options": {"expires": 15},
-        },
-        "build-preferences": {
-            "task": "mockingbird.build_preferences",
-            "schedule": timedelta(minutes=10),
-            "options": {"expires": 600},
-        },
-        "nightly-dataset": {
-            "task": "mockingbird.nightly_dataset",
-            "schedule": crontab(hour=2, minute=30),
-            "options": {"expires": 3600},
-        },
-        "retrain-check": {
-            "task": "mockingbird.check_retraining",
-            "schedule": crontab(minute=15),
-            "options": {"expires": 3600},
-        },
-        "purge-retention": {
-            "task": "mockingbird.purge_retention",
-            "schedule": crontab(hour=3, minute=45),
-            "options": {"expires": 3600},
-        },
-        "review-models": {
-            "task": "mockingbird.review_models",
-            "schedule": crontab(minute=40),
-            "options": {"expires": 3600},
-        },
-        "stats-rollup": {
-            "task": "mockingbird.rollup_stats",
-            "schedule": crontab(minute=5),
-            "options": {"expires": 3600},
-        },
+        name: {"task": task, "schedule": when, "options": {"expires": expires}}
+        for name, task, when, expires in PERIODIC
     }
 
 

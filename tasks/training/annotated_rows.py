@@ -29,7 +29,7 @@ from chains.llm.feedback import build
 from chains.llm.wire import FeedbackOut
 from chains.schemas import Question
 from tasks.evaluation.annotated import AnnotatedAnswer, Split, load
-from tasks.training.data import TrainingData
+from tasks.training.data import DataError, TrainingData
 
 # What a model that recruiters correct tends to write: generic praise with an inflated score.
 VAGUE = FeedbackOut(
@@ -89,11 +89,14 @@ def dpo_rows(split: Split = "train") -> list[dict[str, Any]]:
 
 def kto_rows(split: Split = "train") -> list[dict[str, Any]]:
     """The pairs unpaired, as 👍 / 👎 labels (the ``trl-kto`` export shape)."""
-    rows = []
-    for row in dpo_rows(split):
-        rows.append({"prompt": row["prompt"], "completion": row["chosen"], "label": True})
-        rows.append({"prompt": row["prompt"], "completion": row["rejected"], "label": False})
-    return rows
+    return [row for pair in dpo_rows(split) for row in _unpaired(pair)]
+
+
+def _unpaired(pair: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"prompt": pair["prompt"], "completion": pair["chosen"], "label": True},
+        {"prompt": pair["prompt"], "completion": pair["rejected"], "label": False},
+    ]
 
 
 ROWS = {"sft": sft_rows, "dpo": dpo_rows, "kto": kto_rows}
@@ -109,8 +112,9 @@ def asks_heldout_question(row: dict[str, Any], texts: set[str]) -> bool:
     return any(json.dumps(text, ensure_ascii=False)[1:-1] in content for text in texts)
 
 
-# Held-out annotated answers a retrained SFT version is measured on (the gate's JSON validity and
-# score MAE), in the benchmark's order: the first N are the N that bench/bench_finetune.py generates for.
+# Held-out annotated answers a retrained TRL version is measured on (the gate's JSON validity, score
+# MAE and, for DPO / KTO, preference accuracy), in the benchmark's order: the first N are the N that
+# bench/bench_finetune.py generates for.
 GATE_HELDOUT = 40
 
 
@@ -121,20 +125,43 @@ def heldout_sample(rows: list[Any], count: int, seed: int = 0) -> list[int]:
     return order[:count]
 
 
-def with_annotated(data: TrainingData) -> TrainingData:
-    """SFT rows from the export plus the annotated training split; nothing about a held-out question trains.
+def gate_heldout_rows(method: str) -> list[dict[str, Any]]:
+    """The ``GATE_HELDOUT`` annotated held-out answers as ``method`` rows, in the benchmark's order.
 
-    Exported rows (recruiter corrections, 👍 replies) that ask one of the annotated set's held-out
-    questions move to the held-out side, so the benchmark and the gate always meet unseen questions.
-    ``GATE_HELDOUT`` annotated held-out answers join the held-out side: the version's JSON validity and
-    score MAE (what the gate compares with the incumbent) are measured on them first.
+    SFT: the recruiter's reply; DPO: the correction pair (the recruiter's verdict over vague praise,
+    what ``bench_finetune`` measures preference accuracy on); KTO: that pair as a 👍 and a 👎 row,
+    which ``evaluate.preference_pairs`` pairs again by prompt.
+    """
+    order = heldout_sample(sft_rows("heldout"), GATE_HELDOUT)
+    if method == "sft":
+        reference = sft_rows("heldout")
+        return [reference[i] for i in order]
+    pairs = dpo_rows("heldout")
+    chosen = [pairs[i] for i in order]
+    return chosen if method == "dpo" else [row for pair in chosen for row in _unpaired(pair)]
+
+
+def with_annotated(data: TrainingData) -> TrainingData:
+    """The export's rows, kept off the annotated set's held-out questions, and measured on them.
+
+    Exported rows (recruiter corrections, 👍 / 👎 replies, pairs) that ask one of the annotated set's
+    held-out questions move to the held-out side, so the benchmark and the gate always meet unseen
+    questions. ``GATE_HELDOUT`` annotated held-out answers join the held-out side first, as rows of
+    the data's method (``gate_heldout_rows``): the version's JSON validity and score MAE (what the gate
+    compares with the incumbent) and, for DPO and KTO, its held-out preference accuracy are measured
+    on them (the answers ``bench/bench_finetune.py`` generates for, and pairs of the kind it scores).
+    SFT also trains on the annotated training split; DPO and KTO train on the export alone.
     """
     texts = heldout_question_texts()
     exported_train = [row for row in data.train if not asks_heldout_question(row, texts)]
     moved = [row for row in data.train if asks_heldout_question(row, texts)]
-    annotated = sft_rows("train")
-    reference = sft_rows("heldout")
-    measured = [reference[i] for i in heldout_sample(reference, GATE_HELDOUT)]
+    annotated = sft_rows("train") if data.method == "sft" else []
+    if not exported_train and not annotated:
+        raise DataError(
+            f"all {len(data.train)} training rows ask one of the annotated set's held-out questions, "
+            "so nothing is left to train on; export more data (or retrain with --no-annotated)"
+        )
+    measured = gate_heldout_rows(data.method)
     snapshot = {
         **data.snapshot,
         "annotated_train": len(annotated),

@@ -78,8 +78,8 @@ def retrain(
     annotated: Annotated[
         bool,
         typer.Option(
-            help="sft: also train on the recruiter-annotated set's training split (its held-out "
-            "questions are never trained on)."
+            help="trl: measure on the recruiter-annotated set's held-out answers and never train on its "
+            "held-out questions; sft also trains on its training split."
         ),
     ] = True,
     peft: Annotated[str, typer.Option(help="trl: lora, prefix or none (full fine-tuning).")] = "lora",
@@ -162,8 +162,9 @@ def retrain(
             if data is None:
                 data = entry.export_data(db, method, entry.datasets_dir(settings) / f"{name}-{method}.jsonl")
                 err.print(f"Exported the stored preference data to {data}.")
-            add_annotated = backend == "trl" and method == "sft" and annotated
-            loaded = training_data.load(data, method, heldout, allow_empty=add_annotated)  # type: ignore[arg-type]
+            add_annotated = backend == "trl" and annotated
+            allow_empty = add_annotated and method == "sft"  # the annotated set alone is enough to train on
+            loaded = training_data.load(data, method, heldout, allow_empty=allow_empty)  # type: ignore[arg-type]
             if add_annotated:
                 from tasks.training.annotated_rows import with_annotated
 

@@ -214,12 +214,10 @@ def retrain_from_settings(
     sft_on_trl = backend == "trl" and method == "sft"
     loaded: TrainingData = training_data.load(data, method, heldout_fraction, allow_empty=sft_on_trl)
     if backend == "trl":
+        from tasks.training.annotated_rows import with_annotated
         from tasks.training.trl_backend import TrlJob
 
-        if sft_on_trl:
-            from tasks.training.annotated_rows import with_annotated
-
-            loaded = with_annotated(loaded)
+        loaded = with_annotated(loaded)  # measured on the annotated held-out answers, never trained on
         job = TrlJob(
             base=resolve_trl_base(settings, str(settings.retrain_base_model)),
             data=loaded,

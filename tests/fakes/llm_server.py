@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.fakes.loopback import LoopbackServer
+from tests.fakes.loopback import LoopbackServer, Recorded
 
 
 @dataclass(frozen=True)
@@ -71,18 +71,6 @@ def rewritten(rewrite: Callable[[str, dict[str, Any]], dict[str, Any]]) -> Reply
     """A valid reply whose content a test chooses per task (``feedback``, ``question``, ``report``)
     from the canned one: ``rewritten(lambda task, data: {**data, "summary": "…"})``."""
     return Reply("valid", rewrite=rewrite)
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-    @property
-    def raw(self) -> str:
-        return json.dumps(self.body)
 
 
 _counter = itertools.count(1)

@@ -1,12 +1,28 @@
 """The lifecycle every HTTP fake shares: a ``ThreadingHTTPServer`` on a free loopback port, bound
 when the fake is made (so its URL is known before it starts) and served from a daemon thread
-between ``start()`` and ``stop()`` (or a ``with`` block)."""
+between ``start()`` and ``stop()`` (or a ``with`` block); and what a fake records of a request."""
 
 from __future__ import annotations
 
+import json
 import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Any, Self
+
+
+@dataclass
+class Recorded:
+    """One request a fake received (``body`` parsed from JSON where it was JSON)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def raw(self) -> str:
+        return json.dumps(self.body)
 
 
 class LoopbackServer:
