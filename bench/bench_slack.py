@@ -42,6 +42,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,7 @@ def serve(args: argparse.Namespace) -> None:
     settings = get_settings()
 
     def engine():  # type: ignore[no-untyped-def]
-        built = build_engine(settings)
+        built = build_engine(settings, serving=True)  # warmed up, as `mockingbird slack` serves
         if args.variant == "baseline":  # the next question written after the feedback, as before
             built.next_questions = None
         return built
@@ -399,6 +400,7 @@ def _drive(
             thread.join()
         wall = time.perf_counter() - started
         web_calls, connections = len(fake.calls), fake.connections
+        calls_by_method = Counter(call.method for call in fake.calls)
         cpu_at_end = process_cpu_s(bot.pid)
         bot_cpu_s = cpu_at_end - cpu_at_ready if cpu_at_end is not None and cpu_at_ready is not None else None
     finally:
@@ -460,6 +462,9 @@ def _drive(
         "llm": args.llm,
         "variant": args.variant,
         "web_api_calls": web_calls,
+        "web_api_calls_per_answer": {
+            method: round(count / max(1, len(out["feedback"])), 2) for method, count in calls_by_method.most_common()
+        },
         "new_connections_per_100_calls": round(100 * connections / max(1, web_calls), 2),
         "targets_met": {
             "ack_p99_le_100ms": rows[0]["p99_ms"] <= 100,

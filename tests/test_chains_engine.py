@@ -74,6 +74,33 @@ def test_engine_records_how_each_feedback_was_made(
     assert json.loads(graded[0].raw_output or "{}")["score"] == 7
 
 
+def test_a_serving_engine_builds_its_provider_at_startup_without_a_model_call(
+    database: Database, candidate: Actor, openai_fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chains.providers.openai as openai_provider
+
+    builds: list[object] = []
+    real_build = openai_provider.build
+    monkeypatch.setattr(openai_provider, "build", lambda *a, **k: builds.append(a) or real_build(*a, **k))
+    settings = make_settings(LLM_PROVIDER="openai", LLM_FALLBACKS="offline", **env_for("openai", openai_fake.base_url))
+
+    engine = build_engine(settings, db=database, serving=True)
+    assert len(builds) == 1 and openai_fake.requests == []  # built, and nothing asked of the model
+
+    started = engine.start(candidate, role="backend", kind="behavioral", level="mid", questions=1)
+    graded = engine.answer(started.session.id, candidate, ANSWERS[0]).graded
+    assert graded is not None and graded.provider == "openai"
+    assert len(builds) == 1  # the interview used the provider built at startup
+    assert build_engine(settings, db=database) and len(builds) == 1  # not serving: built on first use, as before
+
+
+def test_warm_up_survives_a_provider_that_cannot_be_built(database: Database, candidate: Actor) -> None:
+    settings = make_settings(LLM_PROVIDER="openai", LLM_FALLBACKS="offline", OPENAI_API_KEY="")
+    engine = build_engine(settings, db=database, serving=True)
+    started = engine.start(candidate, role="backend", kind="technical", level="mid", questions=1)
+    assert not (started.question.question_id or "").startswith("llm-")  # the bank's, through the fallback
+
+
 def test_engine_falls_back_to_offline_and_says_so(database: Database, candidate: Actor) -> None:
     settings = make_settings(
         LLM_PROVIDER="openai",

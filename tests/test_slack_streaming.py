@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
+from bot.slack import streaming
 from bot.store.db import Database
 from bot.store.models import Turn
 from tests.fakes.llm_env import KEYS, env_for, fake_for
@@ -58,7 +59,10 @@ def _check_stream_became_feedback(fake: FakeSlackAPI, thread: str, shown: Call) 
 
 
 @pytest.mark.parametrize("provider", STREAMING)
-def test_a_stream_turns_into_the_final_feedback(fake: FakeSlackAPI, sqlite_db: Database, provider: str) -> None:
+def test_a_stream_turns_into_the_final_feedback(
+    fake: FakeSlackAPI, sqlite_db: Database, provider: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(streaming, "FLUSH_INTERVAL_S", 0.0)  # every new piece sent at once, to see the pieces
     with fake_for(provider) as llm:
         llm.chunk_chars = 8
         _, thread, shown = _streamed_answer(fake, sqlite_db, llm, provider)
@@ -99,6 +103,32 @@ def test_a_refused_stream_leaves_the_feedback_posted_as_without_one(
     assert fake.count("chat.startStream") == 1 and not fake.calls_to("chat.appendStream")
     assert shown.method == "chat.update" and shown.params["text"].startswith("Feedback")  # the placeholder
     assert canned("feedback")["summary"] in str(shown.params["blocks"])
+
+
+def test_text_is_sent_at_once_then_at_most_once_per_interval_and_the_rest_with_the_stop(fake: FakeSlackAPI) -> None:
+    from slack_sdk import WebClient
+
+    clock = [100.0]
+    client = WebClient(token="xoxb-test-token", base_url=fake.url)
+    parent = str(client.chat_postMessage(channel=CHANNEL, text="parent")["ts"])
+    stream = streaming.FeedbackStream(client, CHANNEL, parent, user=CAND, team=TEAM, clock=lambda: clock[0])
+    written = ["Score: 7/10", "Score: 7/10\nStrengths:", "Score: 7/10\nStrengths:\n• Clear", "... <rewritten>"]
+
+    def write(text: str, at: float) -> list[str]:
+        clock[0] = at
+        stream.text(text)
+        return [c.method for c in fake.calls if c.method.startswith("chat.") and "Stream" in c.method]
+
+    assert write(written[0], 100.0) == ["chat.startStream"]  # the first words at once
+    assert write(written[1], 100.2) == ["chat.startStream"]  # within the interval: kept
+    assert write(written[2], 100.2 + streaming.FLUSH_INTERVAL_S) == ["chat.startStream", "chat.appendStream"]
+    assert write(written[2] + " structure.", 100.9) == ["chat.startStream", "chat.appendStream"]
+    assert write(written[3], 102.0) == ["chat.startStream", "chat.appendStream"]  # a rewrite is left to the end
+    assert stream.finish("Feedback", [])
+    assert [c.method for c in fake.calls[-2:]] == ["chat.stopStream", "chat.update"]
+    message = fake.message(CHANNEL, str(stream.ts))
+    assert message.streamed == ["Score: 7/10", "\nStrengths:\n• Clear", " structure."]  # whole before the rewrite
+    assert message.text == "Feedback"
 
 
 def test_the_fake_refuses_stream_calls_slack_refuses(fake: FakeSlackAPI) -> None:

@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
         from bot.discord.client import MockingbirdBot, use_api_url
 
         use_api_url(settings.discord_api_url)
-        bot = MockingbirdBot(build_engine(settings), settings, sync_commands=sync)
+        bot = MockingbirdBot(build_engine(settings, serving=True), settings, sync_commands=sync)
         freeze_startup_heap()
         try:
             bot.run(settings.discord_token.get_secret_value().strip(), log_handler=None)

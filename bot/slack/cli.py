@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
             err.print("[red]SLACK_APP_TOKEN is not set; Socket Mode needs the app-level token (xapp-…).[/]")
             raise typer.Exit(2)
         try:
-            engine = build_engine(settings)
+            engine = build_engine(settings, serving=processes == 1)  # with processes, each worker warms its own
             bolt = build_app(engine, settings, workers=workers, socket_mode=socket)
         except ConfigError as exc:
             err.print(f"[red]{exc}[/]")
@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
             err.print(f"Listening on http://{host}:{port}/slack/events with {processes} processes "
                       "(health: /healthz)", soft_wrap=True)
             serve_processes(
-                lambda: build_app(build_engine(settings), settings, workers=workers),
+                lambda: build_app(build_engine(settings, serving=True), settings, workers=workers),
                 host=host, port=port, processes=processes, threads=threads,
             )
             err.print("Stopped.")

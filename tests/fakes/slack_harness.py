@@ -109,7 +109,7 @@ class RunningBot:
 def running_bot(fake: FakeSlackAPI, db: Database, **overrides: Any) -> Iterator[RunningBot]:
     tally_timeout_s = float(overrides.pop("tally_timeout_s", 10))
     settings = slack_settings(fake, db.url, **overrides)
-    engine = build_engine(settings, db=db)
+    engine = build_engine(settings, db=db, serving=True)  # warmed up, as `mockingbird slack` serves
     app = build_app(engine, settings, workers=16, tally_timeout_s=tally_timeout_s)
     server = HttpServer(app, host="127.0.0.1", port=0, threads=8).start()
     try:
