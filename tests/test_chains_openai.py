@@ -128,7 +128,7 @@ def test_a_reply_without_criteria_gets_the_offline_graders(question: Question) -
     # Fine-tuned local models are trained to leave the criteria out (they are the grader's, not the recruiters').
     from chains import grading
     from chains.contract import CallRecord, Result
-    from chains.providers.llm import guard
+    from chains.providers.base import guard
     from chains.schemas import Feedback
 
     request = GradeRequest(question=question, answer=ANSWER + " " + " ".join(question.key_points))

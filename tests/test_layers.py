@@ -77,3 +77,57 @@ def test_the_check_fails_on_each_arrow_the_issue_named(tmp_path: Path) -> None:
         importer = path.removesuffix(".py").replace("/", ".")
         imported = line.split()[-1].rstrip(",")
         assert f"{importer} -> {imported}" in result.stdout, (importer, imported, result.stdout[-3000:])
+
+
+PURE = [  # what the engine, the grader and the training data need from chains, with no LangChain installed
+    "chains.contract", "chains.schemas", "chains.prompts", "chains.fewshot", "chains.grading", "chains.bank",
+    "chains.llm.parse", "chains.llm.schema", "chains.llm.wire", "chains.llm.safety", "chains.llm.errors",
+    "chains.llm.retry", "chains.llm.task", "chains.llm.question", "chains.llm.feedback", "chains.llm.follow_up",
+    "chains.llm.report", "chains.providers", "chains.providers.fallback", "chains.providers.offline",
+    "chains.providers.base",
+]
+BLOCK_LANGCHAIN = """
+import importlib, importlib.abc, json, sys
+
+class NoLangChain(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0].startswith("langchain"):
+            raise ModuleNotFoundError(f"blocked: {name}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoLangChain())
+loaded, refused = [], []
+for name in json.loads(sys.argv[1]):
+    try:
+        importlib.import_module(name)
+        loaded.append(name)
+    except ModuleNotFoundError as exc:
+        refused.append(f"{name}: {exc}")
+from chains.bank import load_bank
+from chains.contract import GradeRequest
+from chains.llm import feedback
+from chains.providers.offline import OfflineProvider
+
+question = load_bank().questions[0]
+graded = OfflineProvider().grade(GradeRequest(question=question, answer="I would measure it first."))
+messages = feedback.build(question.kind, 0).messages(GradeRequest(question=question, answer="An answer."))
+print(json.dumps({"loaded": loaded, "refused": refused, "score": graded.value.score,
+                  "roles": [m["role"] for m in messages],
+                  "langchain": sorted(m for m in sys.modules if m.startswith("langchain"))}))
+"""
+
+
+def test_the_pure_chain_modules_import_and_grade_without_langchain() -> None:
+    """The engine, the offline grader, the tasks' prompts and the provider base load with LangChain
+    blocked; a provider that needs it (``chains.providers.openai``) is refused, so the block is real."""
+    import json
+
+    names = [*PURE, "chains.providers.openai"]
+    result = subprocess.run([sys.executable, "-c", BLOCK_LANGCHAIN, json.dumps(names)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["loaded"] == PURE and report["langchain"] == []
+    assert [line.split(":")[0] for line in report["refused"]] == ["chains.providers.openai"]
+    assert "blocked: langchain" in report["refused"][0]
+    assert 1 <= report["score"] <= 10 and report["roles"] == ["system", "user"]

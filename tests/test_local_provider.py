@@ -92,12 +92,12 @@ def test_a_registry_version_name_selects_its_adapter_under_the_data_dir(smollm2_
 
     settings = make_settings(LOCAL_MODEL=str(smollm2_dir))
     shutil.copytree(lora_dir, settings.data_dir / "models" / "mb-trl-dpo-20261204-170000")
-    backend = build(settings).backend
-    assert backend.model == "local-base"
-    variant = backend.with_model("mb-trl-dpo-20261204-170000")
-    assert (variant.model, backend.model) == ("mb-trl-dpo-20261204-170000", "local-base")
+    provider = build(settings)
+    assert provider.model == "local-base"
+    variant = provider.with_model("mb-trl-dpo-20261204-170000")
+    assert (variant.model, provider.model) == ("mb-trl-dpo-20261204-170000", "local-base")
     with pytest.raises(providers.ProviderError, match="no PEFT adapter"):
-        backend.with_model("mb-trl-never-trained")
+        provider.with_model("mb-trl-never-trained")
 
 
 def test_a_base_that_does_not_exist_fails_like_a_dead_provider() -> None:

@@ -1,7 +1,10 @@
-"""The LLM side's chains: LangChain Runnables with pydantic in and out, shared by every provider.
+"""The LLM side's shared parts, none tied to one provider.
 
-``chains.providers.llm.LLMProvider(backend)`` gives the engine question generation, answer
-feedback, follow-ups and the session report from any chat model a provider module wraps as a
-``Backend`` (``chains.llm.backend``). Nothing is imported here, so the pure modules
-(``parse``, ``schema``, ``safety``) load without LangChain.
+``task`` (a prompt file in, a validated result out; ``question``, ``feedback``, ``follow_up`` and
+``report`` build one each), ``wire`` and ``schema`` (what the model writes, and the JSON Schema
+its constrained output is given), ``parse`` (strict, then lenient), ``safety`` (untrusted text as
+delimited data), ``errors`` and ``retry`` (one readable failure, backoff), ``preview`` (readable
+text from a streamed partial reply). The providers that use them are one class each on
+``chains.providers.base.ChatProvider``. Nothing is imported here, and only ``preview`` needs
+LangChain, so the rest load without it.
 """

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from chains.contract import FollowUpRequest, QuestionRequest
-from chains.llm.backend import Backend
-from chains.llm.chain import StructuredChain
 from chains.llm.question import to_question
 from chains.llm.safety import as_data
+from chains.llm.task import Task, task
 from chains.llm.wire import FeedbackOut, QuestionOut
 from chains.schemas import Kind, Question
 
-FollowUpChain = StructuredChain[FollowUpRequest, QuestionOut, Question]
+FollowUpTask = Task[FollowUpRequest, QuestionOut, Question]
 
 
 def _render(request: FollowUpRequest) -> dict[str, str]:
@@ -32,11 +31,10 @@ def _convert(wire: QuestionOut, request: FollowUpRequest) -> Question:
     return question.model_copy(update={"domain": q.domain})
 
 
-def build(backend: Backend, kind: Kind) -> FollowUpChain:
-    return StructuredChain(
-        prompt=f"follow_up_{kind}",
+def build(kind: Kind) -> FollowUpTask:
+    return task(
+        f"follow_up_{kind}",
         wire=QuestionOut,
-        backend=backend,
         temperature=0.5,
         render=_render,
         convert=_convert,

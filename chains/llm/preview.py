@@ -2,7 +2,7 @@
 
 A model streams its JSON a few characters at a time; ``readable`` shows what is already there
 (score, strengths, weaknesses, suggestions, summary) as plain text, from LangChain's partial-JSON
-parser. The preview only ever informs: the complete reply still goes through the chain's one
+parser. The preview only ever informs: the complete reply still goes through the provider base's one
 parse / validate / repair path, and the platform replaces the preview with the validated feedback.
 """
 

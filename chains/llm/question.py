@@ -12,13 +12,12 @@ from collections import Counter
 
 from chains.bank import Bank
 from chains.contract import QuestionRequest
-from chains.llm.backend import Backend
-from chains.llm.chain import StructuredChain
 from chains.llm.safety import as_data, as_list
+from chains.llm.task import Task, task
 from chains.llm.wire import QuestionOut
 from chains.schemas import Kind, Question
 
-QuestionChain = StructuredChain[QuestionRequest, QuestionOut, Question]
+QuestionTask = Task[QuestionRequest, QuestionOut, Question]
 
 
 def next_domain(bank: Bank, request: QuestionRequest) -> str:
@@ -51,7 +50,7 @@ def to_question(wire: QuestionOut, request: QuestionRequest, id_prefix: str = "l
     )
 
 
-def build(backend: Backend, kind: Kind, bank: Bank) -> QuestionChain:
+def build(kind: Kind, bank: Bank) -> QuestionTask:
     def render(request: QuestionRequest) -> dict[str, str]:
         return {
             "role": request.role,
@@ -61,10 +60,9 @@ def build(backend: Backend, kind: Kind, bank: Bank) -> QuestionChain:
             "focus": as_data("job_requirement", request.focus) if request.focus else "",
         }
 
-    return StructuredChain(
-        prompt=f"question_{kind}",
+    return task(
+        f"question_{kind}",
         wire=QuestionOut,
-        backend=backend,
         temperature=0.8,
         render=render,
         convert=to_question,

@@ -6,13 +6,12 @@ recurring strengths, weaknesses, next steps and the summary.
 
 from __future__ import annotations
 
-from chains.llm.backend import Backend
-from chains.llm.chain import StructuredChain
 from chains.llm.safety import escape
+from chains.llm.task import Task, task
 from chains.llm.wire import ReportOut
 from chains.schemas import SessionReport
 
-ReportChain = StructuredChain[SessionReport, ReportOut, SessionReport]
+ReportTask = Task[SessionReport, ReportOut, SessionReport]
 
 
 def _session(report: SessionReport) -> str:
@@ -41,11 +40,10 @@ def _convert(wire: ReportOut, report: SessionReport) -> SessionReport:
     )
 
 
-def build(backend: Backend) -> ReportChain:
-    return StructuredChain(
-        prompt="report",
+def build() -> ReportTask:
+    return task(
+        "report",
         wire=ReportOut,
-        backend=backend,
         temperature=0.3,
         render=lambda r: {"role": r.role, "level": r.level, "kind": r.kind, "session": _session(r)},
         convert=_convert,

@@ -27,7 +27,7 @@ class FallbackProvider(Provider):
         self._factories = factories
         self._built: dict[str, Provider] = {}
         self.name = factories[0][0]
-        # Only the offline rubric ignores exemplars; a chain holding any other provider needs them.
+        # Only the offline rubric ignores exemplars; an order holding any other provider needs them.
         self.uses_exemplars = any(name != "offline" for name, _ in factories)
 
     def _provider(self, name: str, factory: Callable[[], Provider]) -> Provider:

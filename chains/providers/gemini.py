@@ -1,28 +1,28 @@
-"""Gemini through langchain-google-genai's ``ChatGoogleGenerativeAI`` (on the google-genai SDK).
+"""``GeminiProvider``: Gemini through langchain-google-genai's ``ChatGoogleGenerativeAI`` (google-genai SDK).
 
 Google deprecated the older ``google-generativeai`` package in favour of ``google-genai``;
 this module uses the latter. Structured output is Gemini's response schema
-(``response_mime_type=application/json`` + ``response_json_schema``). Gemini is not
-fine-tuned here: its prompt-tuning is the few-shot exemplars the feedback chain adds.
-``GEMINI_BASE_URL`` points the SDK elsewhere (a proxy, or the fake server in tests).
+(``response_mime_type=application/json`` + ``response_json_schema``); a streamed reply is the
+same request on ``streamGenerateContent?alt=sse``. Gemini is not fine-tuned here: its
+prompt-tuning is the few-shot exemplars the feedback task adds. ``GEMINI_BASE_URL`` points the
+SDK elsewhere (a proxy, or the fake server in tests).
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from typing import Any
 
 from google.genai.types import HttpOptions, HttpRetryOptions
 from langchain_core.messages import BaseMessage
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable
 from langchain_google_genai import ChatGoogleGenerativeAI
 
 from chains.contract import ProviderError
-from chains.llm.backend import OutputSpec, message_text
 from chains.llm.errors import is_dropped
 from chains.llm.retry import INITIAL_BACKOFF_S, MAX_BACKOFF_S, stream_with_retries, with_retries
-from chains.providers.llm import LLMProvider
+from chains.llm.task import Message, OutputSpec
+from chains.providers.base import ChatProvider
 
 DEFAULT_URL = "https://generativelanguage.googleapis.com"
 # Pinned, not the SDK's default: google-genai 3.x moved its default from v1beta to v1, where
@@ -31,9 +31,8 @@ API_VERSION = "v1beta"
 RETRY_STATUSES = [408, 429, 500, 502, 503, 504]
 
 
-class GeminiBackend:
+class GeminiProvider(ChatProvider):
     name = "gemini"
-
     streams = True  # the reply is plain JSON text, shown while it arrives when a request asks
 
     def __init__(
@@ -45,10 +44,9 @@ class GeminiBackend:
         timeout_s: float = 30.0,
         max_retries: int = 2,
         client_args: dict[str, Any] | None = None,
+        **base: Any,
     ) -> None:
-        self.model = model
-        self.timeout_s = timeout_s
-        self.where = base_url or DEFAULT_URL
+        super().__init__(model=model, where=base_url or DEFAULT_URL, timeout_s=timeout_s, **base)
         self.max_retries = max_retries
         # The SDK counts attempts (the first call included) and backs off with tenacity.
         self.retry = HttpRetryOptions(
@@ -67,9 +65,8 @@ class GeminiBackend:
             client_args=client_args,
         )
 
-    def with_model(self, model: str) -> GeminiBackend:
-        variant = copy.copy(self)
-        variant.model = model
+    def with_model(self, model: str) -> GeminiProvider:
+        variant = super().with_model(model)
         variant.llm = self.llm.model_copy(update={"model": model})
         return variant
 
@@ -81,34 +78,30 @@ class GeminiBackend:
             http_options=HttpOptions(api_version=API_VERSION, retry_options=self.retry),
         )
 
-    def structured(self, spec: OutputSpec) -> Runnable[list[BaseMessage], str]:
-        chain = self._bound(spec) | RunnableLambda(message_text, name="reply_text")
+    def complete(self, messages: list[Message], spec: OutputSpec) -> str:
+        bound = self._bound(spec)
         # google-genai retries timeouts, refused connections, 429 and 5xx, but not a connection the
         # server dropped mid-exchange (an idle keep-alive race); those get the same retry budget here.
-        return RunnableLambda(
-            lambda messages: with_retries(lambda: chain.invoke(messages), self.max_retries, when=is_dropped),
-            name="gemini_generate",
-        )
+        return with_retries(lambda: bound.invoke(messages).text, self.max_retries, when=is_dropped)
 
-    def stream(self, messages: list[BaseMessage], spec: OutputSpec) -> Iterator[str]:
-        """``streamGenerateContent?alt=sse`` with the same response schema; retried as above until
-        the first chunk (the SDK's own retries cover the request, which it sends on the first read)."""
+    def stream(self, messages: list[Message], spec: OutputSpec) -> Iterator[str]:
+        """Retried as ``complete`` until the first chunk (the SDK sends the request on the first read)."""
         bound = self._bound(spec)
         return stream_with_retries(
-            lambda: (message_text(chunk) for chunk in bound.stream(messages)), self.max_retries, when=is_dropped
+            lambda: (chunk.text for chunk in bound.stream(messages)), self.max_retries, when=is_dropped
         )
 
 
-def build(settings: Any, *, client_args: dict[str, Any] | None = None) -> LLMProvider:
+def build(settings: Any, *, client_args: dict[str, Any] | None = None) -> GeminiProvider:
     """The ``gemini`` provider from settings; a missing key fails like a dead provider."""
     if settings.google_api_key is None or not settings.google_api_key.get_secret_value():
         raise ProviderError("GOOGLE_API_KEY is not set")
-    backend = GeminiBackend(
+    return GeminiProvider(
         api_key=settings.google_api_key.get_secret_value(),
         model=settings.gemini_model,
         base_url=settings.gemini_base_url,
         timeout_s=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,
         client_args=client_args,
+        fewshot_token_budget=settings.fewshot_token_budget,
     )
-    return LLMProvider(backend, fewshot_token_budget=settings.fewshot_token_budget)

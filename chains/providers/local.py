@@ -4,24 +4,20 @@ The base is any spec ``chains.local.resolve_base`` reads (default: the packaged 
 adapter is a PEFT directory or the name of a version under the data directory's ``models/``
 (where ``mockingbird retrain --backend trl`` writes), so the registry's traffic split can send a
 session to a candidate adapter (``with_model``) exactly as it picks a TGI ``adapter_id``.
-Constrained decoding (``LOCAL_CONSTRAINED``, on by default) is the JSON grammar; off, the chain's
+Constrained decoding (``LOCAL_CONSTRAINED``, on by default) is the JSON grammar; off, the provider's
 lenient parse, repair call and fallback order see the raw model, which is how its raw validity
 rate is measured. Needs the ``train`` extra; without it the provider fails like a dead one and
-the fallback order moves on.
+the fallback order moves on. It does not stream: a request's ``on_text`` is never called.
 """
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import BaseMessage
-from langchain_core.runnables import Runnable, RunnableLambda
-
 from chains.contract import ProviderError
-from chains.llm.backend import OutputSpec, as_role_dicts
-from chains.providers.llm import LLMProvider
+from chains.llm.task import Message, OutputSpec
+from chains.providers.base import ChatProvider
 
 BASE_NAME = "local-base"  # the model recorded with calls the base answered
 
@@ -38,19 +34,18 @@ def adapter_path(adapter: str, adapters_dir: Path) -> tuple[str, Path]:
     return name, path
 
 
-class LocalBackend:
+class LocalProvider(ChatProvider):
     name = "local"
 
     def __init__(self, model: Any, *, adapters_dir: Path, adapter: str | None = None,
-                 constrained: bool = True, max_new_tokens: int = 512, timeout_s: float = 30.0) -> None:
+                 constrained: bool = True, max_new_tokens: int = 512, timeout_s: float = 30.0,
+                 **base: Any) -> None:
+        super().__init__(model=BASE_NAME, where=f"local model {model.base_dir.name}", timeout_s=timeout_s, **base)
         self.local = model  # a chains.local.generate.LocalModel
         self.adapters_dir = adapters_dir
         self.adapter: str | None = None
-        self.model = BASE_NAME
         self.constrained = constrained
         self.max_new_tokens = max_new_tokens
-        self.timeout_s = timeout_s
-        self.where = f"local model {model.base_dir.name}"
         if adapter:
             self._use(adapter)
 
@@ -60,9 +55,9 @@ class LocalBackend:
         self.local.add_adapter(name, path)
         self.adapter = self.model = name
 
-    def complete(self, messages: list[BaseMessage], spec: OutputSpec) -> str:
+    def complete(self, messages: list[Message], spec: OutputSpec) -> str:
         generation = self.local.generate(
-            as_role_dicts(messages),
+            messages,
             schema=spec.schema if self.constrained else None,
             adapter=self.adapter,
             max_new_tokens=self.max_new_tokens,
@@ -70,17 +65,14 @@ class LocalBackend:
         )
         return generation.text
 
-    def with_model(self, model: str) -> LocalBackend:
+    def with_model(self, model: str) -> LocalProvider:
         """The same base with another adapter: a registry version name (``models/<name>``) or a path."""
-        variant = copy.copy(self)
+        variant = super().with_model(model)
         variant._use(model)
         return variant
 
-    def structured(self, spec: OutputSpec) -> Runnable[list[BaseMessage], str]:
-        return RunnableLambda(lambda messages: self.complete(messages, spec), name="local_generate")
 
-
-def build(settings: Any) -> LLMProvider:
+def build(settings: Any) -> LocalProvider:
     """The ``local`` provider; the base is converted (once) and loaded (once per process) here."""
     try:
         from chains.local import BaseModelError, base_cache_dir, resolve_base
@@ -95,12 +87,12 @@ def build(settings: Any) -> LLMProvider:
     except ImportError as exc:
         raise ProviderError(f"the local provider needs the train extra: uv sync --extra train "
                             f"({exc.name} is missing)") from exc
-    backend = LocalBackend(
+    return LocalProvider(
         model,
         adapters_dir=settings.data_dir / "models",
         adapter=settings.local_adapter,
         constrained=settings.local_constrained,
         max_new_tokens=settings.local_max_new_tokens,
         timeout_s=settings.llm_timeout_s,
+        fewshot_token_budget=settings.fewshot_token_budget,
     )
-    return LLMProvider(backend, fewshot_token_budget=settings.fewshot_token_budget)

@@ -1,30 +1,31 @@
-"""OpenAI (and OpenAI-compatible servers) through langchain-openai's ``ChatOpenAI``.
+"""``OpenAIProvider``: OpenAI (and OpenAI-compatible servers) through langchain-openai's ``ChatOpenAI``.
 
 Structured output is the strict ``json_schema`` response format by default; servers or
 models without it can use a strict tool call instead (``OPENAI_STRUCTURED_OUTPUT=function_calling``).
 Fine-tuned models are just another ``OPENAI_MODEL`` (``ft:gpt-4o-mini:org::id``). The SDK
-retries 429 / 5xx / timeouts ``LLM_MAX_RETRIES`` times with backoff, honouring Retry-After.
+retries 429 / 5xx / timeouts ``LLM_MAX_RETRIES`` times with backoff, honouring Retry-After
+(for a streamed reply too: the request is answered, or refused, before its first chunk).
 """
 
 from __future__ import annotations
 
-import copy
+import json
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from langchain_core.messages import BaseMessage
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 
 from chains.contract import ProviderError
-from chains.llm.backend import OutputSpec, message_text
-from chains.providers.llm import LLMProvider
+from chains.llm.task import Message, OutputSpec
+from chains.providers.base import ChatProvider
 
 Method = Literal["json_schema", "function_calling"]
 DEFAULT_URL = "https://api.openai.com/v1"
 
 
-class OpenAIBackend:
+class OpenAIProvider(ChatProvider):
     name = "openai"
 
     def __init__(
@@ -37,14 +38,13 @@ class OpenAIBackend:
         max_retries: int = 2,
         method: Method = "json_schema",
         http_client: Any = None,
+        **base: Any,
     ) -> None:
-        self.model = model
-        self.timeout_s = timeout_s
+        super().__init__(model=model, where=base_url or DEFAULT_URL, timeout_s=timeout_s, **base)
         self.method = method
-        # The json_schema reply is plain content, so its text can be shown while it arrives
-        # (``StructuredChain`` streams when a request asks); a tool call's arguments are not.
+        # The json_schema reply is plain content, so its text can be shown while it arrives;
+        # a tool call's arguments are not.
         self.streams = method == "json_schema"
-        self.where = base_url or DEFAULT_URL
         self.llm = ChatOpenAI(
             model=model,
             api_key=api_key,
@@ -55,9 +55,8 @@ class OpenAIBackend:
             stream_usage=False,
         )
 
-    def with_model(self, model: str) -> OpenAIBackend:
-        variant = copy.copy(self)
-        variant.model = model
+    def with_model(self, model: str) -> OpenAIProvider:
+        variant = super().with_model(model)
         variant.llm = self.llm.model_copy(update={"model_name": model})  # shares the HTTP client
         return variant
 
@@ -81,23 +80,35 @@ class OpenAIBackend:
             )
         # The same ``response_format`` on the wire, passed as extra body: as a keyword, langchain-openai
         # switches to the SDK's beta ``parse()`` path, which re-walks the schema on every call (about
-        # 1 ms) only to parse a reply this chain parses and validates itself.
+        # 1 ms) only to parse a reply the base parses and validates itself.
         response_format = {
             "type": "json_schema",
             "json_schema": {"name": spec.name, "strict": True, "schema": spec.schema},
         }
         return self.llm.bind(extra_body={"response_format": response_format}, temperature=spec.temperature)
 
-    def structured(self, spec: OutputSpec) -> Runnable[list[BaseMessage], str]:
-        return self._bound(spec) | RunnableLambda(message_text, name="reply_text")
+    def complete(self, messages: list[Message], spec: OutputSpec) -> str:
+        return message_text(self._bound(spec).invoke(messages))
 
-    def stream(self, messages: list[BaseMessage], spec: OutputSpec) -> Iterator[str]:
-        """The json_schema reply as it arrives; the SDK retries the request before its first chunk."""
+    def stream(self, messages: list[Message], spec: OutputSpec) -> Iterator[str]:
         for chunk in self._bound(spec).stream(messages):
             yield message_text(chunk)
 
 
-def build(settings: Any, *, http_client: Any = None, method: Method | None = None) -> LLMProvider:
+def message_text(message: BaseMessage) -> str:
+    """The text of a reply; for a tool call, its raw arguments (the JSON the model wrote)."""
+    if isinstance(message, AIMessage):
+        raw_calls = message.additional_kwargs.get("tool_calls") or []
+        if raw_calls:
+            return str(raw_calls[0].get("function", {}).get("arguments", ""))
+        if message.invalid_tool_calls:
+            return str(message.invalid_tool_calls[0].get("args") or "")
+        if message.tool_calls:
+            return json.dumps(message.tool_calls[0]["args"])
+    return message.text
+
+
+def build(settings: Any, *, http_client: Any = None, method: Method | None = None) -> OpenAIProvider:
     """The ``openai`` provider from settings; a missing key fails like a dead provider (fallback moves on)."""
     if settings.openai_api_key is None or not settings.openai_api_key.get_secret_value():
         raise ProviderError("OPENAI_API_KEY is not set")
@@ -106,7 +117,7 @@ def build(settings: Any, *, http_client: Any = None, method: Method | None = Non
         raise ProviderError(
             f"OPENAI_STRUCTURED_OUTPUT must be json_schema or function_calling, not {chosen!r}"
         )
-    backend = OpenAIBackend(
+    return OpenAIProvider(
         api_key=settings.openai_api_key.get_secret_value(),
         model=settings.openai_model,
         base_url=settings.openai_base_url,
@@ -114,5 +125,5 @@ def build(settings: Any, *, http_client: Any = None, method: Method | None = Non
         max_retries=settings.llm_max_retries,
         method=chosen,
         http_client=http_client,
+        fewshot_token_budget=settings.fewshot_token_budget,
     )
-    return LLMProvider(backend, fewshot_token_budget=settings.fewshot_token_budget)

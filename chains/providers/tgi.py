@@ -1,30 +1,27 @@
-"""A fine-tuned open model (LLaMA / Mistral / Falcon) served by Text Generation Inference.
+"""``TGIProvider``: a fine-tuned open model (LLaMA / Mistral / Falcon) served by Text Generation Inference.
 
 The client is huggingface_hub's ``InferenceClient`` (the maintained TGI client; the older
-``text-generation`` package is deprecated), wrapped in a LangChain ``RunnableLambda`` so the
-chain has the same shape as for the other providers. Structured output is TGI's JSON
-grammar; ``TGI_ADAPTER_ID`` picks the LoRA adapter per request (on the Messages API TGI
-reads it from ``model``; on ``/generate`` from ``parameters.adapter_id``). A model without a
-chat template makes TGI refuse the Messages API; the backend then uses ``/generate``
-with a plain-text prompt. InferenceClient has no retries, so ``chains.llm.retry`` adds them.
+``text-generation`` package is deprecated); the messages go to it as they are, role dicts.
+Structured output is TGI's JSON grammar; ``TGI_ADAPTER_ID`` picks the LoRA adapter per request
+(on the Messages API TGI reads it from ``model``; on ``/generate`` from ``parameters.adapter_id``).
+A model without a chat template makes TGI refuse the Messages API; the provider then uses ``/generate``
+with a plain-text prompt. Both stream (server-sent events) when a request wants the text early.
+InferenceClient has no retries, so ``chains.llm.retry`` adds them.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from huggingface_hub import InferenceClient
-from langchain_core.messages import BaseMessage
-from langchain_core.runnables import Runnable, RunnableLambda
 
 from chains.contract import ProviderError
-from chains.llm.backend import OutputSpec, as_role_dicts
 from chains.llm.errors import status_of
 from chains.llm.retry import stream_with_retries, with_retries
-from chains.providers.llm import LLMProvider
+from chains.llm.task import Message, OutputSpec
+from chains.providers.base import ChatProvider
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -32,10 +29,9 @@ BASE_MODEL = "tgi"  # TGI's name for "no adapter" on the Messages API
 MAX_NEW_TOKENS = 1024
 
 
-def plain_prompt(messages: list[BaseMessage]) -> str:
+def plain_prompt(messages: list[Message]) -> str:
     """A chat as plain text, for ``/generate`` when the model has no chat template."""
-    labels = {"system": "### System", "human": "### User", "ai": "### Assistant"}
-    parts = [f"{labels.get(m.type, '### ' + m.type)}:\n{m.text}" for m in messages]
+    parts = [f"### {m['role'].capitalize()}:\n{m['content']}" for m in messages]
     return "\n\n".join(parts) + "\n\n### Assistant:\n"
 
 
@@ -45,7 +41,7 @@ def _template_missing(exc: BaseException) -> bool:
     return status == 404 or (status == 422 and "template" in str(exc).lower())
 
 
-class TGIBackend:
+class TGIProvider(ChatProvider):
     name = "tgi"
     streams = True  # both APIs stream their constrained text (server-sent events)
 
@@ -57,20 +53,19 @@ class TGIBackend:
         adapter_id: str | None = None,
         timeout_s: float = 30.0,
         max_retries: int = 2,
+        **base: Any,
     ) -> None:
+        super().__init__(model=adapter_id or "tgi-base", where=url, timeout_s=timeout_s, **base)
         self.adapter_id = adapter_id
-        self.model = adapter_id or "tgi-base"
-        self.timeout_s = timeout_s
         self.max_retries = max_retries
-        self.where = url
         # Without a key, huggingface_hub would send the machine's saved Hugging Face token (HF_TOKEN,
         # `hf auth login`) to this URL; an explicit empty Authorization header keeps it at home.
         headers = None if api_key else {"authorization": ""}
         self.client = InferenceClient(base_url=url, token=api_key, timeout=timeout_s, headers=headers)
         self.chat_api = True  # until the server says the model has no chat template
 
-    def _chat(self, messages: list[BaseMessage], spec: OutputSpec) -> str:
-        output = self.client.chat_completion(as_role_dicts(messages), **self._chat_args(spec))
+    def _chat(self, messages: list[Message], spec: OutputSpec) -> str:
+        output = self.client.chat_completion(messages, **self._chat_args(spec))
         return output.choices[0].message.content or ""
 
     def _chat_args(self, spec: OutputSpec) -> dict[str, Any]:
@@ -89,16 +84,16 @@ class TGIBackend:
             "adapter_id": self.adapter_id,
         }
 
-    def _generate(self, messages: list[BaseMessage], spec: OutputSpec) -> str:
+    def _generate(self, messages: list[Message], spec: OutputSpec) -> str:
         return str(self.client.text_generation(plain_prompt(messages), **self._generate_args(spec)))
 
-    def _chat_stream(self, messages: list[BaseMessage], spec: OutputSpec) -> Iterator[str]:
+    def _chat_stream(self, messages: list[Message], spec: OutputSpec) -> Iterator[str]:
         """``/v1/chat/completions`` with ``stream: true``: the content deltas."""
-        for chunk in self.client.chat_completion(as_role_dicts(messages), stream=True, **self._chat_args(spec)):
+        for chunk in self.client.chat_completion(messages, stream=True, **self._chat_args(spec)):
             if chunk.choices and chunk.choices[0].delta.content:
                 yield chunk.choices[0].delta.content
 
-    def _generate_stream(self, messages: list[BaseMessage], spec: OutputSpec) -> Iterator[str]:
+    def _generate_stream(self, messages: list[Message], spec: OutputSpec) -> Iterator[str]:
         """TGI's token stream (``/generate_stream`` semantics); with ``details`` each token says whether
         it is special, so the end-of-sequence token stays out of the text, as in ``generated_text``."""
         tokens = self.client.text_generation(
@@ -120,13 +115,13 @@ class TGIBackend:
                 self.chat_api = False
         return generate()
 
-    def complete(self, messages: list[BaseMessage], spec: OutputSpec) -> str:
+    def complete(self, messages: list[Message], spec: OutputSpec) -> str:
         return self._either(
             lambda: with_retries(lambda: self._chat(messages, spec), self.max_retries),
             lambda: with_retries(lambda: self._generate(messages, spec), self.max_retries),
         )
 
-    def stream(self, messages: list[BaseMessage], spec: OutputSpec) -> Iterator[str]:
+    def stream(self, messages: list[Message], spec: OutputSpec) -> Iterator[str]:
         """The same grammar-constrained request, streamed; retried (and switched to ``/generate``)
         only before the first chunk."""
         return self._either(
@@ -134,26 +129,23 @@ class TGIBackend:
             lambda: stream_with_retries(lambda: self._generate_stream(messages, spec), self.max_retries),
         )
 
-    def with_model(self, model: str) -> TGIBackend:
+    def with_model(self, model: str) -> TGIProvider:
         """The same TGI server with another LoRA adapter (``adapter_id`` per request)."""
-        variant = copy.copy(self)
-        variant.adapter_id = variant.model = model
+        variant = super().with_model(model)
+        variant.adapter_id = model
         return variant
 
-    def structured(self, spec: OutputSpec) -> Runnable[list[BaseMessage], str]:
-        return RunnableLambda(lambda messages: self.complete(messages, spec), name="tgi_generate")
 
-
-def build(settings: Any) -> LLMProvider:
+def build(settings: Any) -> TGIProvider:
     """The ``tgi`` provider from settings; a missing ``TGI_URL`` fails like a dead provider."""
     if not settings.tgi_url:
         raise ProviderError("TGI_URL is not set")
     key = settings.tgi_api_key.get_secret_value() if settings.tgi_api_key is not None else None
-    backend = TGIBackend(
+    return TGIProvider(
         url=settings.tgi_url.rstrip("/"),
         api_key=key or None,
         adapter_id=settings.tgi_adapter_id,
         timeout_s=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,
+        fewshot_token_budget=settings.fewshot_token_budget,
     )
-    return LLMProvider(backend, fewshot_token_budget=settings.fewshot_token_budget)

@@ -9,7 +9,7 @@ The reply is the wire JSON the chain parses (``FeedbackOut``): the recruiter's s
 reason as the summary. The remark lists and the criteria stay empty: the grader's remarks quote
 the key points at length, and the per-criterion scores are the offline grader's, not the
 recruiter's, so a model would only learn to imitate code the product already runs (the provider's
-guard fills empty criteria from that grader, ``chains.providers.llm.guard``). A five- or seven-item
+guard fills empty criteria from that grader, ``chains.providers.base.guard``). A five- or seven-item
 criteria list also nearly doubled the reply (~130 tokens instead of ~72, at most 104) and was where a briefly trained
 135 M model looped: it repeated criteria until the token cap and never closed the JSON.
 
@@ -24,10 +24,7 @@ import random
 from functools import cache
 from typing import Any
 
-from langchain_core.runnables import RunnableLambda
-
 from chains.contract import GradeRequest
-from chains.llm.backend import OutputSpec, as_role_dicts
 from chains.llm.feedback import build
 from chains.llm.wire import FeedbackOut
 from chains.schemas import Question
@@ -45,25 +42,12 @@ VAGUE = FeedbackOut(
 )
 
 
-class _PromptOnly:
-    """A backend the chain is built with but never calls: only its prompt is wanted."""
-
-    name, model, timeout_s, where = "training", "none", 1.0, "nowhere"
-
-    def structured(self, spec: OutputSpec) -> RunnableLambda:
-        return RunnableLambda(lambda messages: "{}")
-
-    def with_model(self, model: str) -> _PromptOnly:
-        return self
-
-
-_CHAINS = {kind: build(_PromptOnly(), kind, 0) for kind in ("behavioral", "technical")}  # type: ignore[arg-type]
+_TASKS = {kind: build(kind, 0) for kind in ("behavioral", "technical")}
 
 
 def product_prompt(question: Question, answer: str) -> list[dict[str, str]]:
     """The messages the product's feedback chain sends for this answer (no few-shot exemplars)."""
-    messages = _CHAINS[question.kind].messages(GradeRequest(question=question, answer=answer))
-    return as_role_dicts(messages)
+    return _TASKS[question.kind].messages(GradeRequest(question=question, answer=answer))
 
 
 def reference_reply(item: AnnotatedAnswer) -> str:
