@@ -58,7 +58,7 @@ def warm_up(engine: InterviewEngine) -> None:
     built their own provider. Two public calls build them here:
 
     * the report of a session with nothing answered, which every provider answers without a
-      model call (``LLMProvider.report`` returns None, so the engine keeps its own report), but
+      model call (``ChatProvider.report`` returns None, so the engine keeps its own report), but
       only after the fallback order has built the provider, as the first question would;
     * the offline grader on one bank question, which loads the embedding table and the bank's
       vectors that the relevance check beside every model (``grading.relevance_check``) uses.
