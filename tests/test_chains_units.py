@@ -260,3 +260,39 @@ def test_the_preview_reads_the_fields_written_so_far() -> None:
                      ' "criteria": [{"name": "x", "score": 3}], "summary": "Good."}')
     assert whole == "Score: 8/10\nTo improve:\n• Vague\nSuggestions:\n• Add numbers\nGood."
     assert readable('{"score": true, "summary": 5}') == ""  # wrong types are not shown
+
+
+def test_concurrent_first_calls_build_a_provider_once() -> None:
+    """Eight threads meet a lazily built provider at once: one builds it, the others wait for it.
+
+    The factory waits (up to a second) for all eight callers to enter it, so without the lock
+    every thread would build its own provider and the count would be eight."""
+    import threading
+
+    from chains.contract import QuestionRequest
+    from chains.providers.fallback import FallbackProvider
+    from chains.providers.offline import OfflineProvider
+
+    entered = threading.Condition()
+    builds: list[int] = []
+
+    def slow_offline() -> OfflineProvider:
+        with entered:
+            builds.append(1)
+            entered.notify_all()
+            entered.wait_for(lambda: len(builds) >= 8, timeout=1.0)
+        return OfflineProvider()
+
+    provider = FallbackProvider([("offline", slow_offline)])
+    start = threading.Barrier(8)
+
+    def ask() -> None:
+        start.wait()
+        provider.question(QuestionRequest(role="backend", kind="technical", level="mid"))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(builds) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -26,13 +27,16 @@ class FallbackProvider(Provider):
     def __init__(self, factories: list[tuple[str, Callable[[], Provider]]]) -> None:
         self._factories = factories
         self._built: dict[str, Provider] = {}
+        self._building = threading.Lock()  # concurrent first requests build a provider once
         self.name = factories[0][0]
         # Only the offline rubric ignores exemplars; an order holding any other provider needs them.
         self.uses_exemplars = any(name != "offline" for name, _ in factories)
 
     def _provider(self, name: str, factory: Callable[[], Provider]) -> Provider:
         if name not in self._built:
-            self._built[name] = factory()
+            with self._building:
+                if name not in self._built:
+                    self._built[name] = factory()
         return self._built[name]
 
     def _run(self, call: Callable[[Provider], Result[T] | None], what: str) -> Result[T] | None:
