@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from chains import prompts
 from chains.llm import parse as parsing
-from chains.llm.schema import strict_json_schema
+from chains.llm.schema import exact_json_schema, strict_json_schema
 
 In = TypeVar("In")
 W = TypeVar("W", bound=BaseModel)
@@ -29,11 +29,15 @@ Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content":
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """The reply a task asks for: a schema name (for the wire), its JSON Schema, a temperature."""
+    """The reply a task asks for: a schema name (for the wire), its JSON Schema, a temperature.
+
+    ``exact`` is the same schema with the wire model's ranges and lengths, which the providers'
+    strict modes reject but a local grammar enforces (empty: use ``schema``)."""
 
     name: str
     schema: dict[str, Any]
     temperature: float
+    exact: dict[str, Any] = field(default_factory=dict)
 
 
 def system(text: str) -> Message:
@@ -87,5 +91,6 @@ def task(
 ) -> Task[In, W, Out]:
     """The task for prompt file ``prompt``; its schema name is the task (``feedback``, ``question``, ...)."""
     name = prompt.removesuffix("_behavioral").removesuffix("_technical")
-    spec = OutputSpec(name=name, schema=strict_json_schema(wire), temperature=temperature)
+    spec = OutputSpec(name=name, schema=strict_json_schema(wire), temperature=temperature,
+                      exact=exact_json_schema(wire))
     return Task(prompts.load(prompt), wire, spec, render, convert, examples)

@@ -58,7 +58,7 @@ class LocalProvider(ChatProvider):
     def complete(self, messages: list[Message], spec: OutputSpec) -> str:
         generation = self.local.generate(
             messages,
-            schema=spec.schema if self.constrained else None,
+            schema=(spec.exact or spec.schema) if self.constrained else None,
             adapter=self.adapter,
             max_new_tokens=self.max_new_tokens,
             temperature=spec.temperature,
