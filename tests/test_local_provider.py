@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chains import providers
+from chains import prompts, providers
 from chains.bank import load_bank
 from chains.contract import GradeRequest
 from tests.conftest import make_settings
@@ -67,10 +67,12 @@ def test_the_provider_goes_through_the_chain_repair_and_fallback(
     from chains.local.generate import LocalModel
 
     calls: list[tuple[str | None, bool]] = []
+    systems: list[str] = []
     original = LocalModel.generate
 
     def recording(self: LocalModel, prompt: object, **options: object) -> object:
         calls.append((options.get("adapter"), options.get("schema") is not None))  # type: ignore[arg-type]
+        systems.append(prompt[0]["content"])  # type: ignore[index]
         return original(self, prompt, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(LocalModel, "generate", recording)
@@ -79,6 +81,8 @@ def test_the_provider_goes_through_the_chain_repair_and_fallback(
     question = next(iter(load_bank().by_id.values()))
     result = providers.build(settings).grade(GradeRequest(question=question, answer="I rolled back the deploy."))
     assert calls == [("mb-trl-sft-test", False), ("mb-trl-sft-test", False)]  # first reply, then the repair
+    compact = prompts.load(f"feedback_{question.kind}").compact  # the prompt the local models are trained on
+    assert systems == [compact, compact]
     assert result.call.provider == "offline" and result.call.fell_back
     assert result.call.errors[0].startswith("local: invalid output twice")
     assert 1 <= result.value.score <= 10

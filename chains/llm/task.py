@@ -63,10 +63,17 @@ class Task(Generic[In, W, Out]):
     convert: Callable[[W, In], Out]
     examples: Callable[[In], list[Message]] | None = field(default=None)
 
-    def messages(self, request: In) -> list[Message]:
-        """The system text verbatim, the few-shot turns, then the user template filled with escaped data."""
+    def messages(self, request: In, compact: bool = False) -> list[Message]:
+        """The system text verbatim, the few-shot turns, then the user template filled with escaped data.
+
+        ``compact``: the prompt file's compact system text where it has one (``chains.prompts``)."""
         shown = self.examples(request) if self.examples else []
-        return [system(self.prompt.system), *shown, user(self.prompt.render_user(**self.render(request)))]
+        text = (compact and self.prompt.compact) or self.prompt.system
+        return [system(text), *shown, user(self.prompt.render_user(**self.render(request)))]
+
+    def version(self, compact: bool = False) -> str:
+        """The prompt version recorded with a call; the compact system text is its own variant."""
+        return self.prompt.version + ("+compact" if compact and self.prompt.compact else "")
 
     def accept(self, raw: str, request: In) -> tuple[Out | None, parsing.Parsed[W]]:
         """The result, or None with the problem a repair call quotes (parse, schema or conversion)."""

@@ -36,6 +36,9 @@ def adapter_path(adapter: str, adapters_dir: Path) -> tuple[str, Path]:
 
 class LocalProvider(ChatProvider):
     name = "local"
+    # Small open models: their adapters (and full fine-tunes) learnt on the compact system text, and
+    # a 135 M base does not follow the full rubric anyway (docs/benchmarks.md); prefill is halved.
+    compact_prompt = True
 
     def __init__(self, model: Any, *, adapters_dir: Path, adapter: str | None = None,
                  constrained: bool = True, max_new_tokens: int = 512, timeout_s: float = 30.0,
