@@ -146,6 +146,7 @@ def measure(model: Any, tokenizer: Any, args: argparse.Namespace) -> dict[str, A
         "scored": len(errors),
         "score_mae": round(sum(errors) / len(errors), 3) if errors else None,
         "spearman": None if len(errors) < 3 else spearman(predicted, actual),
+        "scores": predicted,  # a collapse to one score shows here (MAE alone hides it)
         "pairs": len(pairs),
         "preference_accuracy": evaluate.preference_accuracy(model, tokenizer, pairs, args.max_length),
         "tokens_per_s": round(tokens / seconds, 2) if seconds else None,
