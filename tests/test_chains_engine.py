@@ -194,20 +194,8 @@ def test_practice_runs_on_openai_from_the_command_line(tmp_path: Path, openai_fa
     answers = tmp_path / "answers.txt"
     answers.write_text("\n".join(ANSWERS[:2]) + "\n", encoding="utf-8")
     result = _run(
-        [
-            "practice",
-            "--provider",
-            "openai",
-            "--role",
-            "backend",
-            "--kind",
-            "technical",
-            "--questions",
-            "2",
-            "--answers",
-            str(answers),
-            "--json",
-        ],
+        ["practice", "--provider", "openai", "--role", "backend", "--kind", "technical", "--questions", "2",
+         "--answers", str(answers), "--json"],
         {**env_for("openai", openai_fake.base_url), "LLM_FALLBACKS": ""},
     )
     assert result.exit_code == 0, result.output
