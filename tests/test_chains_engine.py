@@ -80,8 +80,8 @@ def test_a_serving_engine_builds_its_provider_at_startup_without_a_model_call(
     import chains.providers.openai as openai_provider
 
     builds: list[object] = []
-    real_build = openai_provider.build
-    monkeypatch.setattr(openai_provider, "build", lambda *a, **k: builds.append(a) or real_build(*a, **k))
+    real_build = openai_provider.OpenAIProvider
+    monkeypatch.setattr(openai_provider, "OpenAIProvider", lambda *a, **k: builds.append(a) or real_build(*a, **k))
     settings = make_settings(LLM_PROVIDER="openai", LLM_FALLBACKS="offline", **env_for("openai", openai_fake.base_url))
 
     engine = build_engine(settings, db=database, serving=True)
@@ -194,20 +194,8 @@ def test_practice_runs_on_openai_from_the_command_line(tmp_path: Path, openai_fa
     answers = tmp_path / "answers.txt"
     answers.write_text("\n".join(ANSWERS[:2]) + "\n", encoding="utf-8")
     result = _run(
-        [
-            "practice",
-            "--provider",
-            "openai",
-            "--role",
-            "backend",
-            "--kind",
-            "technical",
-            "--questions",
-            "2",
-            "--answers",
-            str(answers),
-            "--json",
-        ],
+        ["practice", "--provider", "openai", "--role", "backend", "--kind", "technical", "--questions", "2",
+         "--answers", str(answers), "--json"],
         {**env_for("openai", openai_fake.base_url), "LLM_FALLBACKS": ""},
     )
     assert result.exit_code == 0, result.output

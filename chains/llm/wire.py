@@ -48,14 +48,8 @@ class FeedbackOut(_Wire):
     @classmethod
     def of(cls, feedback: Feedback) -> FeedbackOut:
         """The wire form of a stored feedback (few-shot exemplars are shown in it)."""
-        return cls(
-            score=feedback.score,
-            strengths=feedback.strengths,
-            weaknesses=feedback.weaknesses,
-            suggestions=feedback.suggestions,
-            summary=feedback.summary,
-            criteria=[Criterion(name=k, score=v) for k, v in feedback.criteria.items()],
-        )
+        criteria = [{"name": name, "score": score} for name, score in feedback.criteria.items()]
+        return cls.model_validate(feedback.model_dump() | {"criteria": criteria})  # ``outline`` is ignored
 
 
 class QuestionOut(_Wire):
