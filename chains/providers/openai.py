@@ -13,7 +13,7 @@ became a typed ``ChatCompletionChunk`` (the SDK's ``construct_type`` walk), then
 ``AIMessageChunk`` and a generation chunk: about 0.18 ms of interpreter time per chunk, so a
 feedback streamed in 28 chunks took 8.4 ms of CPU where it now takes 3.3 ms (guard included), and
 at 50 concurrent interviews in one process every other interview waited for it
-(docs/benchmarks.md). Only the text of each chunk is used. Both paths share one connection pool.
+(docs/benchmarks.md). Only the text of each chunk is used.
 """
 
 from __future__ import annotations
@@ -55,7 +55,6 @@ class OpenAIProvider(ChatProvider):
         # The json_schema reply is plain content, so its text can be shown while it arrives;
         # a tool call's arguments are not.
         self.streams = method == "json_schema"
-        http_client = http_client or openai.DefaultHttpxClient()  # one pool for both clients below
         self.llm = ChatOpenAI(
             model=model,
             api_key=api_key,
@@ -65,7 +64,8 @@ class OpenAIProvider(ChatProvider):
             http_client=http_client,
             stream_usage=False,
         )
-        # The same endpoint, key, timeout and retries, for the streamed replies (see the module docstring).
+        # The same endpoint, key, timeout and retries, for the streamed replies (see the module docstring);
+        # with no ``http_client`` given, each SDK client keeps (and at exit closes) its own pool.
         self.sdk = openai.OpenAI(
             api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=max_retries, http_client=http_client
         )
