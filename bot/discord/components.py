@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Any, Self
 
 import discord
 from discord import ui
@@ -20,6 +20,17 @@ from bot.discord.replies import engine_of, offload, private, refusals_told
 from bot.engine import UserRole
 
 log = logging.getLogger(__name__)
+
+
+class _Ids:
+    """``from_custom_id`` for a button whose custom_id carries its constructor's arguments, all ids,
+    as the template's groups in order (discord.py calls it to rebuild a button after a restart)."""
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: ui.Button[Any], match: re.Match[str], /
+    ) -> Self:
+        return cls(*(int(group) for group in match.groups()))
 
 
 class RateButton(ui.DynamicItem[ui.Button[Any]], template=r"mb:rate:(?P<turn>[0-9]+):(?P<value>up|down)"):
@@ -55,19 +66,13 @@ class RateButton(ui.DynamicItem[ui.Button[Any]], template=r"mb:rate:(?P<turn>[0-
             )
 
 
-class CorrectButton(ui.DynamicItem[ui.Button[Any]], template=r"mb:correct:(?P<turn>[0-9]+)"):
+class CorrectButton(_Ids, ui.DynamicItem[ui.Button[Any]], template=r"mb:correct:(?P<turn>[0-9]+)"):
     """Opens the correction form, prefilled with the feedback, for configured recruiters only."""
 
     def __init__(self, turn_id: int) -> None:
         self.turn_id = turn_id
         custom_id = f"mb:correct:{turn_id}"
         super().__init__(ui.Button(style=discord.ButtonStyle.primary, emoji="✏️", label="Correct", custom_id=custom_id))
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: ui.Button[Any], match: re.Match[str], /
-    ) -> CorrectButton:
-        return cls(int(match["turn"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         # A modal must be the first response, so no deferral here: two quick database reads only.
@@ -82,7 +87,7 @@ class CorrectButton(ui.DynamicItem[ui.Button[Any]], template=r"mb:correct:(?P<tu
 
 
 class SurveyButton(
-    ui.DynamicItem[ui.Button[Any]], template=r"mb:survey:(?P<session>[0-9]+):(?P<value>[1-5])"
+    _Ids, ui.DynamicItem[ui.Button[Any]], template=r"mb:survey:(?P<session>[0-9]+):(?P<value>[1-5])"
 ):
     """ "How useful was this practice?" 1-5, for the candidate; a second answer replaces the first."""
 
@@ -90,12 +95,6 @@ class SurveyButton(
         self.session_id, self.value = session_id, value
         custom_id = f"mb:survey:{session_id}:{value}"
         super().__init__(ui.Button(style=discord.ButtonStyle.secondary, label=str(value), custom_id=custom_id))
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: ui.Button[Any], match: re.Match[str], /
-    ) -> SurveyButton:
-        return cls(int(match["session"]), int(match["value"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -105,7 +104,7 @@ class SurveyButton(
 
 
 class TryAgainButton(
-    ui.DynamicItem[ui.Button[Any]], template=r"mb:again:(?P<session>[0-9]+):(?P<turn>[0-9]+)"
+    _Ids, ui.DynamicItem[ui.Button[Any]], template=r"mb:again:(?P<session>[0-9]+):(?P<turn>[0-9]+)"
 ):
     """The candidate answers this feedback's question once more (only the latest feedback's)."""
 
@@ -113,12 +112,6 @@ class TryAgainButton(
         self.session_id, self.turn_id = session_id, turn_id
         again = f"mb:again:{session_id}:{turn_id}"
         super().__init__(ui.Button(style=discord.ButtonStyle.secondary, emoji="🔁", label="Try again", custom_id=again))
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: ui.Button[Any], match: re.Match[str], /
-    ) -> TryAgainButton:
-        return cls(int(match["session"]), int(match["turn"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         from bot.discord.conversation import post_question  # it imports this module for the views
