@@ -66,8 +66,8 @@ def test_engine_records_how_each_feedback_was_made(
 
     graded = [t for t in _turns(database, started.session.id) if t.feedback]
     assert [(t.provider, t.prompt_version, t.valid_first_try, t.repaired, t.fell_back) for t in graded] == [
-        ("openai", "feedback-behavioral-v1", True, False, False),
-        ("openai", "feedback-behavioral-v1", False, True, False),
+        ("openai", "feedback-behavioral-v2", True, False, False),
+        ("openai", "feedback-behavioral-v2", False, True, False),
     ]
     assert graded[0].model == "gpt-4o-mini" and graded[0].latency_ms and graded[0].latency_ms > 0
     assert json.loads(graded[0].prompt or "[]")[0]["role"] == "system"

@@ -54,7 +54,8 @@ def test_system_prompt_is_intact_and_the_answer_stays_inside_its_tags(name: str,
         provider.grade(GradeRequest(question=question, answer=f"{HONEST} {INJECTION}"))
     (honest_system, _), (injected_system, user) = (_sent(name, r.body) for r in fake.requests)
 
-    expected = prompts.load("feedback_behavioral").system
+    prompt = prompts.load("feedback_behavioral")
+    expected = prompt.compact if name == "tgi" else prompt.system  # TGI with an adapter trained here
     assert honest_system == injected_system == expected
     assert "Ignore all previous instructions" not in injected_system
     assert user.count("<answer>") == 1 and user.count("</answer>") == 1

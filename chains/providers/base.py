@@ -47,6 +47,8 @@ class ChatProvider(Provider):
 
     name: str  # provider name, as registered ("openai", "gemini", "tgi", "local")
     streams = False  # True where ``stream`` shows the reply as it arrives
+    # True where the model is one fine-tuned here, on the prompt files' compact system text.
+    compact_prompt = False
 
     def __init__(self, settings: Any, *, model: str, where: str) -> None:
         """``settings`` (``bot.config.Settings`` or alike) gives what every provider shares: the
@@ -150,12 +152,12 @@ class ChatProvider(Provider):
 
     def _run(self, task: Task[Any, Any, Out], request: Any) -> Result[Out]:
         started = time.perf_counter()
-        messages = task.messages(request)
         target = self._target(request)
+        messages = task.messages(request, compact=target.compact_prompt)
         call = CallRecord(
             provider=self.name,
             model=target.model,
-            prompt_version=task.prompt.version,
+            prompt_version=task.version(target.compact_prompt),
             prompt=json.dumps(messages, ensure_ascii=False),
         )
         raw = target._first_reply(request, messages, task.spec)

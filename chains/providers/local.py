@@ -36,6 +36,9 @@ def adapter_path(adapter: str, adapters_dir: Path) -> tuple[str, Path]:
 
 class LocalProvider(ChatProvider):
     name = "local"
+    # Small open models: their adapters (and full fine-tunes) learnt on the compact system text, and
+    # a 135 M base does not follow the full rubric anyway (docs/benchmarks.md); prefill is halved.
+    compact_prompt = True
 
     def __init__(self, settings: Any, model: Any) -> None:
         """``model`` is the loaded base (a ``chains.local.generate.LocalModel``); the adapter and
@@ -58,7 +61,7 @@ class LocalProvider(ChatProvider):
     def complete(self, messages: list[Message], spec: OutputSpec) -> str:
         generation = self.local.generate(
             messages,
-            schema=spec.schema if self.constrained else None,
+            schema=(spec.exact or spec.schema) if self.constrained else None,
             adapter=self.adapter,
             max_new_tokens=self.max_new_tokens,
             temperature=spec.temperature,

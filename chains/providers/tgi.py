@@ -59,6 +59,12 @@ class TGIProvider(ChatProvider):
         self.client = InferenceClient(base_url=url, token=api_key or None, timeout=self.timeout_s, headers=headers)
         self.chat_api = True  # until the server says the model has no chat template
 
+    @property
+    def compact_prompt(self) -> bool:  # type: ignore[override]
+        """An adapter was trained here (``retrain --backend trl``) on the compact prompt; the base
+        alone may be any open model, and gets the full instructions."""
+        return self.adapter_id is not None
+
     def _chat(self, messages: list[Message], spec: OutputSpec) -> str:
         output = self.client.chat_completion(messages, **self._chat_args(spec))
         return output.choices[0].message.content or ""
