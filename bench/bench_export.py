@@ -41,26 +41,13 @@ print(result.rows, time.perf_counter() - started)
 def seed(url: str) -> int:
     """The candidate and session the synthetic rows belong to (their name is redacted on export)."""
     from bot.store.db import Database
+    from bot.store.models import User
+    from tests.factories import finished_session
 
     db = Database(url)
     with db.session() as session:
-        from bot.store.models import InterviewSession, SessionState, User
-
         user = User(platform="slack", platform_user_id="U0BENCH01", display_name="Dana Scully")
-        session.add(user)
-        session.flush()
-        record = InterviewSession(
-            platform="slack",
-            candidate_id=user.id,
-            role="backend",
-            kind="technical",
-            level="senior",
-            planned_questions=1,
-            state=SessionState.completed,
-        )
-        session.add(record)
-        session.flush()
-        session_id = record.id
+        session_id = finished_session(session, user, level="senior").id
     db.dispose()
     return session_id
 

@@ -45,7 +45,7 @@ from chains.bank import load_bank  # noqa: E402
 from chains.providers import GradeRequest  # noqa: E402
 from chains.providers.fallback import FallbackProvider  # noqa: E402
 from chains.providers.offline import OfflineProvider  # noqa: E402
-from chains.providers.openai import build as build_openai  # noqa: E402
+from chains.providers.openai import OpenAIProvider  # noqa: E402
 from chains.schemas import Feedback  # noqa: E402
 from tests.fakes.llm_server import flaky  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
@@ -98,7 +98,7 @@ def run(calls: int, malformed: float, seed: int, warmup: int = 20, stream: bool 
             FEWSHOT_TOKEN_BUDGET=0,
         )
         client = httpx.Client(transport=transport, timeout=10)
-        openai = build_openai(settings, http_client=client)
+        openai = OpenAIProvider(settings, http_client=client)
         provider = FallbackProvider([("openai", lambda: openai), ("offline", OfflineProvider)])
         shown: list[str] = []  # the streamed previews (``--stream``)
         requests = [

@@ -7,7 +7,9 @@ on held-out answers of the recruiter-annotated set (questions never trained on):
 
 - JSON validity of the first greedy reply without constraints (strict ``Feedback`` parse);
 - JSON validity with JSON-schema-constrained decoding (``--phase constrained``, the local provider's);
-- score MAE and Spearman against the recruiters' scores (valid replies only; n in the table);
+- score MAE and Spearman against the recruiters' scores (valid replies only; n in the table), for the
+  unconstrained replies and for the constrained ones (the base writes a score only constrained, so
+  "MAE no worse than the base" compares the constrained figures);
 - preference accuracy: chosen reply's log-probability above the rejected one's, on held-out pairs;
 - training time per 100 steps and peak RSS (each variant trains in its own process);
 - generation tokens/s (greedy, one prompt at a time, prefill included).
@@ -144,6 +146,7 @@ def measure(model: Any, tokenizer: Any, args: argparse.Namespace) -> dict[str, A
         "scored": len(errors),
         "score_mae": round(sum(errors) / len(errors), 3) if errors else None,
         "spearman": None if len(errors) < 3 else spearman(predicted, actual),
+        "scores": predicted,  # a collapse to one score shows here (MAE alone hides it)
         "pairs": len(pairs),
         "preference_accuracy": evaluate.preference_accuracy(model, tokenizer, pairs, args.max_length),
         "tokens_per_s": round(tokens / seconds, 2) if seconds else None,
@@ -172,14 +175,17 @@ def run_one(variant: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def constrained(variant: str, args: argparse.Namespace) -> dict[str, Any]:
-    """JSON validity with the local provider's schema-constrained decoding (``LocalModel.generate``,
-    the same call and schema the ``local`` provider makes), on the first held-out prompts measured."""
+    """JSON validity, MAE and Spearman with the local provider's schema-constrained decoding
+    (``LocalModel.generate``, the same call and schema the ``local`` provider makes), on the first
+    held-out prompts measured. The base writes no valid reply unconstrained, so these are the
+    figures a variant's MAE is compared with the base's on."""
     import torch
 
-    from chains.llm.schema import strict_json_schema
+    from chains.llm.schema import exact_json_schema
     from chains.llm.wire import FeedbackOut
     from chains.local import base_cache_dir, resolve_base
     from chains.local.generate import LocalModel
+    from tasks.evaluation.metrics import spearman
     from tasks.training import annotated_rows
     from tasks.training.feedback_json import parse_feedback
 
@@ -191,17 +197,23 @@ def constrained(variant: str, args: argparse.Namespace) -> dict[str, Any]:
     if spec is not None and not full:
         local.add_adapter(variant, out / variant)
     sft = annotated_rows.sft_rows("heldout")
-    schema = strict_json_schema(FeedbackOut)
+    truth = [json.loads(row["completion"][0]["content"])["score"] for row in sft]
+    schema = exact_json_schema(FeedbackOut)
     chosen = sorted(annotated_rows.heldout_sample(sft, args.generate)[: args.constrained])
     replies = [
         local.generate(sft[i]["prompt"], schema=schema, adapter=None if full or spec is None else variant,
                        max_new_tokens=args.max_new_tokens)
         for i in chosen
     ]  # fmt: skip
-    valid = sum(parse_feedback(reply.text) is not None for reply in replies)
+    scored = [(f.score, truth[i]) for i, r in zip(chosen, replies, strict=True) if (f := parse_feedback(r.text))]
+    errors = [abs(p - a) for p, a in scored]
     return {
         "constrained": len(chosen),
-        "valid_constrained": round(valid / len(chosen), 4),
+        "valid_constrained": round(len(scored) / len(chosen), 4),
+        "constrained_mae": round(sum(errors) / len(errors), 3) if errors else None,
+        "constrained_spearman": None if len(errors) < 3 else spearman(*zip(*scored, strict=True)),
+        "constrained_scores": [p for p, _ in scored],
+        "constrained_max_tokens": max(r.new_tokens for r in replies),
         "constrained_tokens_per_s": round(sum(r.new_tokens for r in replies) / sum(r.seconds for r in replies), 2),
     }
 
@@ -225,25 +237,29 @@ def _pct(value: Any) -> str:
     return "-" if value is None else f"{100 * value:.0f}%"
 
 
+def _num(value: Any, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
-        "| variant | steps | valid (no constraints) | valid (constrained) | MAE | Spearman | scored | "
-        "pref. acc. | s / 100 steps | peak RSS | gen tok/s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| variant | steps | valid (no constraints) | MAE | Spearman | scored | valid (constrained) | "
+        "MAE (c.) | Spearman (c.) | pref. acc. | s / 100 steps | peak RSS | gen tok/s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         if "error" in r:
             lines.append(f"| {r['variant']} | error: {r['error']} |")
             continue
+        c = (f"{_pct(r.get('valid_constrained'))}{' of ' + str(r['constrained']) if 'constrained' in r else ''} | "
+             f"{_num(r.get('constrained_mae'))} | {_num(r.get('constrained_spearman'))}")  # fmt: skip
         if "generated" not in r:  # measured with constraints only (this directory holds no train phase)
-            lines.append(f"| {r['variant']} | - | - | {_pct(r.get('valid_constrained'))} of {r.get('constrained')} |")
+            lines.append(f"| {r['variant']} | - | - | - | - | - | {c} | - | - | - | - |")
             continue
         lines.append(
             f"| {r['variant']} | {r.get('train_steps', '-')} | {_pct(r['valid_unconstrained'])} of {r['generated']} | "
-            f"{_pct(r.get('valid_constrained'))}{' of ' + str(r['constrained']) if 'constrained' in r else ''} | "
-            f"{r['score_mae'] if r['score_mae'] is not None else '-'} | "
-            f"{'-' if r['spearman'] is None else format(r['spearman'], '.2f')} | "
-            f"{r['scored']} | {_pct(r['preference_accuracy'])} of {r['pairs']} | "
+            f"{_num(r['score_mae'])} | {_num(r['spearman'])} | {r['scored']} | {c} | "
+            f"{_pct(r['preference_accuracy'])} of {r['pairs']} | "
             f"{r.get('train_s_per_100_steps', '-')} | {r['peak_rss_mb']} MB | {r['tokens_per_s']} |"
         )
     return "\n".join(lines)
@@ -260,7 +276,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=40, help="held-out preference pairs per variant")
     parser.add_argument("--max-new-tokens", type=int, default=200)
     parser.add_argument("--max-length", type=int, default=1280, help="prompt + reply tokens when training")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per process (default: CPUs / workers)")
     parser.add_argument("--workers", type=int, default=1, help="variants measured at once")
     parser.add_argument("--cache", type=Path, default=None, help="data dir for the converted base")
     parser.add_argument("--out", default="/tmp/bench-finetune")
@@ -271,6 +287,8 @@ def main() -> None:
         from bot.config import get_settings
 
         args.cache = get_settings().data_dir
+    if args.threads is None:  # alone, the run uses every core; beside other workers, its share
+        args.threads = max(1, (os.cpu_count() or 1) // args.workers)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     if args.only:
         work = run_one if args.phase == "train" else constrained

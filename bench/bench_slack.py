@@ -352,27 +352,9 @@ def _drive(
 
     from tests.fakes.slack_api import SlackSender
 
-    bot = subprocess.Popen(
-        [
-            sys.executable,
-            __file__,
-            "serve",
-            "--workers",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-            "--llm-ms",
-            str(args.llm_ms),
-            "--processes",
-            str(args.processes),
-            "--variant",
-            args.variant,
-        ],
-        env=env,
-        cwd=workdir,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    command = [sys.executable, __file__, "serve", "--workers", str(args.workers), "--threads", str(args.threads),
+               "--llm-ms", str(args.llm_ms), "--processes", str(args.processes), "--variant", args.variant]
+    bot = subprocess.Popen(command, env=env, cwd=workdir, stdout=subprocess.PIPE, text=True)
     try:
         assert bot.stdout is not None
         line = bot.stdout.readline()

@@ -298,7 +298,8 @@ def make_graded_turns(
 ) -> list[int]:
     """One finished session of ``count`` graded turns, written directly (fast setup for pipeline tests)."""
     from bot.store.db import Database
-    from bot.store.models import InterviewSession, SessionState, Turn, TurnState, User, UserRole
+    from bot.store.models import Turn, TurnState, User, UserRole
+    from tests.factories import finished_session
 
     feedback = {
         "score": 6,
@@ -317,20 +318,9 @@ def make_graded_turns(
                 display_name=candidate.title(),
                 role=UserRole.candidate,
             )
-            session.add(user)
-            session.flush()
-            record = InterviewSession(
-                platform=platform,
-                candidate_id=user.id,
-                role="backend",
-                kind="behavioral",
-                level="mid",
-                planned_questions=count,
-                state=SessionState.completed,
-                model_version=model_version,
+            record = finished_session(
+                session, user, kind="behavioral", planned_questions=count, model_version=model_version
             )
-            session.add(record)
-            session.flush()
             turns = [
                 Turn(
                     session_id=record.id,

@@ -10,7 +10,7 @@ part of the training code loads them exactly like a hub checkpoint.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
@@ -108,14 +108,10 @@ def build_scratch_model(
 
     tokenizer = train_tokenizer(project_texts(extra_texts), spec.vocab_size)
     torch.manual_seed(spec.seed)
+    sizes = {name: value for name, value in asdict(spec).items() if name not in ("vocab_size", "seed")}
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=spec.hidden_size,
-        intermediate_size=spec.intermediate_size,
-        num_hidden_layers=spec.num_hidden_layers,
-        num_attention_heads=spec.num_attention_heads,
-        num_key_value_heads=spec.num_key_value_heads,
-        max_position_embeddings=spec.max_position_embeddings,
+        **sizes,  # the spec's other fields are LlamaConfig's own arguments
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=None,

@@ -18,7 +18,8 @@ def test_a_failed_variant_exits_non_zero_and_is_named(
     def child(variant: str, args: Any, phase: str) -> dict[str, Any]:  # no training: the children's answers
         if variant == "dpo-lora":
             return {"variant": variant, "error": "exit 1, see dpo-lora-constrained.log"}
-        return {"variant": variant, "constrained": 2, "valid_constrained": 1.0}
+        return {"variant": variant, "constrained": 2, "valid_constrained": 1.0, "constrained_mae": 1.5,
+                "constrained_spearman": None}
 
     monkeypatch.setattr(bench_finetune, "_child", child)
     store = tmp_path / "results.json"
@@ -31,7 +32,8 @@ def test_a_failed_variant_exits_non_zero_and_is_named(
     assert exited.value.code == 1
     out, err = capsys.readouterr()
     assert "1 of 2 variant(s) failed: dpo-lora (exit 1, see dpo-lora-constrained.log)" in err
-    assert "| base | - | - | 100% of 2 |" in out and "| dpo-lora | error: exit 1" in out
+    assert "| base | - | - | - | - | - | 100% of 2 | 1.50 | - |" in out  # constrained MAE; n < 3: no Spearman
+    assert "| dpo-lora | error: exit 1" in out
     saved = {r["variant"]: r for r in json.loads(store.read_text())}
     assert "error" not in saved["base"]  # this run's success replaces the earlier run's error
 

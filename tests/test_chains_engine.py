@@ -66,8 +66,8 @@ def test_engine_records_how_each_feedback_was_made(
 
     graded = [t for t in _turns(database, started.session.id) if t.feedback]
     assert [(t.provider, t.prompt_version, t.valid_first_try, t.repaired, t.fell_back) for t in graded] == [
-        ("openai", "feedback-behavioral-v1", True, False, False),
-        ("openai", "feedback-behavioral-v1", False, True, False),
+        ("openai", "feedback-behavioral-v2", True, False, False),
+        ("openai", "feedback-behavioral-v2", False, True, False),
     ]
     assert graded[0].model == "gpt-4o-mini" and graded[0].latency_ms and graded[0].latency_ms > 0
     assert json.loads(graded[0].prompt or "[]")[0]["role"] == "system"
@@ -80,8 +80,8 @@ def test_a_serving_engine_builds_its_provider_at_startup_without_a_model_call(
     import chains.providers.openai as openai_provider
 
     builds: list[object] = []
-    real_build = openai_provider.build
-    monkeypatch.setattr(openai_provider, "build", lambda *a, **k: builds.append(a) or real_build(*a, **k))
+    real_build = openai_provider.OpenAIProvider
+    monkeypatch.setattr(openai_provider, "OpenAIProvider", lambda *a, **k: builds.append(a) or real_build(*a, **k))
     settings = make_settings(LLM_PROVIDER="openai", LLM_FALLBACKS="offline", **env_for("openai", openai_fake.base_url))
 
     engine = build_engine(settings, db=database, serving=True)
@@ -164,10 +164,7 @@ def test_gemini_grading_is_prompt_tuned_with_stored_exemplars(
     _seed(database, candidate, recruiter)
     with FakeGemini(api_key=KEYS["gemini"]) as fake:
         settings = make_settings(
-            LLM_PROVIDER="gemini",
-            LLM_FALLBACKS="",
-            FEWSHOT_TOKEN_BUDGET=4000,
-            **env_for("gemini", fake.base_url),
+            LLM_PROVIDER="gemini", LLM_FALLBACKS="", FEWSHOT_TOKEN_BUDGET=4000, **env_for("gemini", fake.base_url)
         )
         engine = build_engine(settings, db=database)
         started = engine.start(candidate, role="backend", kind="behavioral", questions=1)
@@ -194,20 +191,8 @@ def test_practice_runs_on_openai_from_the_command_line(tmp_path: Path, openai_fa
     answers = tmp_path / "answers.txt"
     answers.write_text("\n".join(ANSWERS[:2]) + "\n", encoding="utf-8")
     result = _run(
-        [
-            "practice",
-            "--provider",
-            "openai",
-            "--role",
-            "backend",
-            "--kind",
-            "technical",
-            "--questions",
-            "2",
-            "--answers",
-            str(answers),
-            "--json",
-        ],
+        ["practice", "--provider", "openai", "--role", "backend", "--kind", "technical", "--questions", "2",
+         "--answers", str(answers), "--json"],
         {**env_for("openai", openai_fake.base_url), "LLM_FALLBACKS": ""},
     )
     assert result.exit_code == 0, result.output

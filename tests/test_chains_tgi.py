@@ -45,17 +45,21 @@ def test_adapter_and_grammar_on_the_messages_api(fake: FakeTGI, question: Questi
     assert request.headers["authorization"] == f"Bearer {KEYS['tgi']}"
     assert fake.adapters() == ["mockingbird-dpo-7"]
     assert request.body["response_format"]["type"] == "json"
-    assert request.body["messages"][0] == {
+    assert request.body["messages"][0] == {  # an adapter trained here gets the prompt it was trained on
         "role": "system",
-        "content": prompts.load("feedback_technical").system,
+        "content": prompts.load("feedback_technical").compact,
     }
     assert result.call.model == "mockingbird-dpo-7" and result.call.valid_first_try
+    assert result.call.prompt_version == "feedback-technical-v2+compact"
 
 
 def test_no_adapter_means_the_base_model(fake: FakeTGI, question: Question) -> None:
     result = build(fake.base_url).grade(GradeRequest(question=question, answer=ANSWER))
     assert fake.adapters() == ["tgi"]
     assert result.call.model == "tgi-base"
+    full = prompts.load("feedback_technical")  # the base alone may be any open model: the full rubric
+    assert fake.requests[0].body["messages"][0]["content"] == full.system
+    assert result.call.prompt_version == full.version
 
 
 def test_a_model_without_chat_template_uses_generate(question: Question) -> None:
@@ -69,7 +73,7 @@ def test_a_model_without_chat_template_uses_generate(question: Question) -> None
     generate = fake.requests[1].body
     assert generate["parameters"]["adapter_id"] == "mockingbird-dpo-7"
     assert generate["parameters"]["grammar"]["type"] == "json"
-    assert generate["inputs"].startswith("### System:\n" + prompts.load("feedback_technical").system)
+    assert generate["inputs"].startswith("### System:\n" + prompts.load("feedback_technical").compact)
     assert generate["inputs"].endswith("### Assistant:\n")
     assert first.call.repaired and second.call.valid_first_try
 

@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -137,25 +137,18 @@ def running_bot(engine: InterviewEngine, settings: Settings) -> Iterator[Observe
 
 
 @pytest.fixture
-def engine_on_each_db(database: Database, discord_settings: Settings) -> InterviewEngine:
-    """The engine on SQLite and on PostgreSQL (the ``database`` fixture's two parameters)."""
-    return InterviewEngine(database, OfflineProvider(), discord_settings, signals=InProcessSink(database))
+def bot(fake: FakeDiscord, discord_engine: InterviewEngine, discord_settings: Settings) -> Iterator[ObservedBot]:
+    """The bot over ``discord_engine``, connected to the fake."""
+    with running_bot(discord_engine, discord_settings) as client:
+        yield client
 
 
-def _bot_over(engine_fixture: str) -> Callable[..., Iterator[ObservedBot]]:
-    """A fixture: the bot over the engine fixture named ``engine_fixture``, connected to the fake."""
-
-    def running(
-        fake: FakeDiscord, discord_settings: Settings, request: pytest.FixtureRequest
-    ) -> Iterator[ObservedBot]:
-        with running_bot(request.getfixturevalue(engine_fixture), discord_settings) as client:
-            yield client
-
-    return pytest.fixture(running)
-
-
-bot = _bot_over("discord_engine")
-bot_on_each_db = _bot_over("engine_on_each_db")
+@pytest.fixture
+def bot_on_each_db(fake: FakeDiscord, database: Database, discord_settings: Settings) -> Iterator[ObservedBot]:
+    """The bot over an engine on SQLite and on PostgreSQL (the ``database`` fixture's two parameters)."""
+    engine = InterviewEngine(database, OfflineProvider(), discord_settings, signals=InProcessSink(database))
+    with running_bot(engine, discord_settings) as client:
+        yield client
 
 
 def start_interview(fake: FakeDiscord, member: dict[str, Any], **options: Any) -> tuple[dict[str, Any], Call]:
@@ -196,12 +189,9 @@ def sent_messages(fake: FakeDiscord, thread: dict[str, Any], after: int = 0) -> 
 
 # ── the interview ───────────────────────────────────────────────────────────────────
 def test_interview_opens_a_thread_grades_answers_and_reports(
-    fake: FakeDiscord,
-    bot_on_each_db: ObservedBot,
-    engine_on_each_db: InterviewEngine,
-    people: dict[str, dict[str, Any]],
+    fake: FakeDiscord, bot_on_each_db: ObservedBot, people: dict[str, dict[str, Any]]
 ) -> None:
-    bot, discord_engine = bot_on_each_db, engine_on_each_db
+    bot = bot_on_each_db  # the engine on SQLite and on PostgreSQL: bot.engine
     candidate = people["candidate"]
     thread, question = start_interview(
         fake, candidate, role="backend", kind="behavioral", level="mid", count=2
@@ -215,7 +205,7 @@ def test_interview_opens_a_thread_grades_answers_and_reports(
     assert thread["parent_id"] == fake.channel_id and "backend" in thread["name"]
     assert question.json["embeds"][0]["title"] == "Question 1 of 2"
     assert f"<@{candidate['user']['id']}>" in question.json["content"]
-    with discord_engine.db.session() as session:
+    with bot.engine.db.session() as session:
         record = session.scalars(select(InterviewSession)).one()
         assert (record.platform, record.thread_id, record.channel_id) == (
             "discord",
@@ -230,7 +220,7 @@ def test_interview_opens_a_thread_grades_answers_and_reports(
     assert embed["fields"][0]["name"] == "Score" and "/10" in embed["fields"][0]["value"]
     assert str(feedback.json["message_reference"]["message_id"]) == message_id
     buttons = [b["custom_id"] for row in feedback.json["components"] for b in row["components"]]
-    turn_id = discord_engine.get(record.id).turns[0].id
+    turn_id = bot.engine.get(record.id).turns[0].id
     assert buttons == [f"mb:rate:{turn_id}:up", f"mb:rate:{turn_id}:down", f"mb:again:{record.id}:{turn_id}",
                        f"mb:correct:{turn_id}"]
     assert second.json["embeds"][0]["title"] == "Question 2 of 2"
@@ -242,23 +232,20 @@ def test_interview_opens_a_thread_grades_answers_and_reports(
     assert [b["custom_id"] for b in report.json["components"][0]["components"]] == [
         f"mb:survey:{record.id}:{n}" for n in range(1, 6)
     ]
-    view = discord_engine.get(record.id)
+    view = bot.engine.get(record.id)
     assert view.state == SessionState.completed
     assert [t.state for t in view.turns] == [TurnState.graded, TurnState.skipped]
 
 
 def test_only_the_candidates_messages_are_answers_and_each_only_once(
-    fake: FakeDiscord,
-    bot_on_each_db: ObservedBot,
-    engine_on_each_db: InterviewEngine,
-    people: dict[str, dict[str, Any]],
+    fake: FakeDiscord, bot_on_each_db: ObservedBot, people: dict[str, dict[str, Any]]
 ) -> None:
-    bot, discord_engine = bot_on_each_db, engine_on_each_db
+    bot = bot_on_each_db  # the engine on SQLite and on PostgreSQL: bot.engine
     thread, _ = start_interview(fake, people["candidate"], role="backend", count=2)
     mark, _ = answer(fake, bot, thread, people["bystander"], STRONG)
     answer(fake, bot, thread, people["recruiter"], "skip")
     assert sent_messages(fake, thread, mark) == []
-    session = session_in(discord_engine, thread["id"])
+    session = session_in(bot.engine, thread["id"])
     assert session is not None and [t.state for t in session.turns] == [TurnState.asked]
 
     # the same message delivered twice at once (two processes on one shard), then once more later
@@ -271,7 +258,7 @@ def test_only_the_candidates_messages_are_answers_and_each_only_once(
     feedback, question = sent_messages(fake, thread, mark)
     assert feedback.json["embeds"][0]["title"].startswith("Feedback")
     assert question.json["embeds"][0]["title"] == "Question 2 of 2"
-    session = discord_engine.get(session.id)
+    session = bot.engine.get(session.id)
     assert [t.state for t in session.turns] == [TurnState.graded, TurnState.asked]
 
 
@@ -614,13 +601,8 @@ def test_when_the_model_is_down_the_answer_is_kept_and_retry_grades_it(
     fake: FakeDiscord, sqlite_db: Database, discord_env: dict[str, str], people: dict[str, dict[str, Any]]
 ) -> None:
     with FakeOpenAI(api_key=KEYS["openai"]) as llm:
-        settings = Settings(
-            **discord_env,
-            LLM_PROVIDER="openai",
-            LLM_FALLBACKS="",
-            LLM_MAX_RETRIES=0,
-            **env_for("openai", llm.base_url),
-        )
+        settings = Settings(**discord_env, LLM_PROVIDER="openai", LLM_FALLBACKS="", LLM_MAX_RETRIES=0,
+                            **env_for("openai", llm.base_url))
         engine = build_engine(settings, db=sqlite_db)
         with running_bot(engine, settings) as bot:
             thread, question = start_interview(fake, people["candidate"], role="backend", count=2)
@@ -742,11 +724,9 @@ def test_an_interview_continues_after_a_restart_even_in_a_thread_the_bot_has_not
 THREADS = r"/channels/\d+/messages/\d+/threads"
 
 
+@pytest.mark.usefixtures("bot")
 def test_the_session_is_created_in_a_thread_that_already_exists(
-    fake: FakeDiscord,
-    bot: ObservedBot,
-    discord_engine: InterviewEngine,
-    people: dict[str, dict[str, Any]],
+    fake: FakeDiscord, discord_engine: InterviewEngine, people: dict[str, dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The thread is opened first and the session is born in it: nothing can crash between a
@@ -781,11 +761,9 @@ def test_no_session_is_left_behind_when_the_thread_cannot_be_opened(
         assert session.scalars(select(InterviewSession)).all() == []
 
 
+@pytest.mark.usefixtures("bot")
 def test_a_failure_while_starting_removes_the_thread_and_says_so(
-    fake: FakeDiscord,
-    bot: ObservedBot,
-    discord_engine: InterviewEngine,
-    people: dict[str, dict[str, Any]],
+    fake: FakeDiscord, discord_engine: InterviewEngine, people: dict[str, dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:

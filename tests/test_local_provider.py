@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chains import providers
+from chains import prompts, providers
 from chains.bank import load_bank
 from chains.contract import GradeRequest
 from tests.conftest import make_settings
@@ -67,10 +67,12 @@ def test_the_provider_goes_through_the_chain_repair_and_fallback(
     from chains.local.generate import LocalModel
 
     calls: list[tuple[str | None, bool]] = []
+    systems: list[str] = []
     original = LocalModel.generate
 
     def recording(self: LocalModel, prompt: object, **options: object) -> object:
         calls.append((options.get("adapter"), options.get("schema") is not None))  # type: ignore[arg-type]
+        systems.append(prompt[0]["content"])  # type: ignore[index]
         return original(self, prompt, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(LocalModel, "generate", recording)
@@ -79,6 +81,8 @@ def test_the_provider_goes_through_the_chain_repair_and_fallback(
     question = next(iter(load_bank().by_id.values()))
     result = providers.build(settings).grade(GradeRequest(question=question, answer="I rolled back the deploy."))
     assert calls == [("mb-trl-sft-test", False), ("mb-trl-sft-test", False)]  # first reply, then the repair
+    compact = prompts.load(f"feedback_{question.kind}").compact  # the prompt the local models are trained on
+    assert systems == [compact, compact]
     assert result.call.provider == "offline" and result.call.fell_back
     assert result.call.errors[0].startswith("local: invalid output twice")
     assert 1 <= result.value.score <= 10
@@ -104,3 +108,41 @@ def test_a_base_that_does_not_exist_fails_like_a_dead_provider() -> None:
     settings = make_settings(LLM_PROVIDER="local", LOCAL_MODEL="no/such/model")
     with pytest.raises(providers.ProviderError, match="LOCAL_MODEL: no base model"):
         providers.create("local", settings)
+
+
+def test_the_local_grammar_bounds_every_list_and_string_and_its_longest_reply() -> None:
+    """``bounded`` caps what the wire schema leaves open (or too loose); ``max_reply_chars`` is the
+    length of the longest reply the grammar admits, spaces included, so a token cap that long closes it."""
+    from chains.llm.schema import exact_json_schema
+    from chains.llm.wire import FeedbackOut
+    from chains.local.generate import MAX_ITEM_CHARS, MAX_ITEMS, MAX_TEXT_CHARS, bounded, max_reply_chars
+
+    schema = bounded(exact_json_schema(FeedbackOut))
+    fields = schema["properties"]
+    assert list(fields)[-1] == "score"  # the judgement is written before the number
+    assert fields["summary"]["maxLength"] == MAX_TEXT_CHARS and fields["strengths"]["maxItems"] == MAX_ITEMS
+    assert fields["strengths"]["items"]["maxLength"] == MAX_ITEM_CHARS
+    assert fields["criteria"]["items"]["properties"]["name"]["maxLength"] == 40  # the wire's own, tighter
+    assert schema["x-guidance"] == {"whitespace_pattern": " ?"}
+    item = "x" * MAX_ITEM_CHARS
+    longest = {name: [item] * MAX_ITEMS for name in ("strengths", "weaknesses", "suggestions")}
+    longest["criteria"] = [{"name": "x" * 40, "score": 10}] * MAX_ITEMS
+    longest |= {"summary": "x" * MAX_TEXT_CHARS, "score": 10}
+    text = json.dumps(longest, separators=(" , ", " : "))
+    for bracket in "{[":
+        text = text.replace(bracket, bracket + " ")
+    for bracket in "}]":
+        text = text.replace(bracket, " " + bracket)
+    assert max_reply_chars(exact_json_schema(FeedbackOut)) == len(text)
+    assert max_reply_chars(SCORE) is None  # an integer without a range has no longest form
+
+
+def test_a_bounded_reply_closes_even_when_the_token_cap_asked_for_is_too_short(smollm2_dir: Path) -> None:
+    from chains.local.generate import load
+
+    schema = {"type": "object", "additionalProperties": False, "required": ["summary", "score"],
+              "properties": {"summary": {"type": "string", "maxLength": 12},
+                             "score": {"type": "integer", "minimum": 1, "maximum": 10}}}  # fmt: skip
+    reply = load(smollm2_dir).generate(PROMPT, schema=schema, max_new_tokens=1)
+    value = json.loads(reply.text)
+    assert len(value["summary"]) <= 12 and 1 <= value["score"] <= 10 and reply.new_tokens > 1

@@ -28,7 +28,7 @@ from chains.schemas import Feedback
 from tests.fakes.llm_server import MALFORMED, SERVER_ERROR
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlackAPI, SlackSender
-from tests.fakes.slack_harness import CHANNEL, RunningBot
+from tests.fakes.slack_harness import CHANNEL, BoltServer, RunningBot
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRETS = {
@@ -152,23 +152,8 @@ def test_cli_practice_prints_and_logs_no_secret(
         "COLUMNS": "200",
     }
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "practice",
-            "--role",
-            "backend",
-            "--kind",
-            "technical",
-            "--questions",
-            "2",
-            "--answers",
-            str(answers),
-            "--json",
-            "--user",
-            "cara",
-        ],
+        [sys.executable, "-m", "bot", "practice", "--role", "backend", "--kind", "technical", "--questions", "2",
+         "--answers", str(answers), "--json", "--user", "cara"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -190,7 +175,6 @@ def test_slack_bot_logs_no_secret(
     tmp_path: Path,
 ) -> None:
     from bot.slack.app import build_app
-    from bot.slack.server import HttpServer
 
     caplog.set_level(logging.DEBUG)
     with FakeSlackAPI() as fake:
@@ -200,7 +184,7 @@ def test_slack_bot_logs_no_secret(
         db.upgrade()
         engine = build_engine(settings, db=db)
         app = build_app(engine, settings, workers=8)
-        server = HttpServer(app, host="127.0.0.1", port=0, threads=4).start()
+        server = BoltServer(app).start()
         try:
             bot = RunningBot(
                 fake, SlackSender(server.url, SECRETS["SLACK_SIGNING_SECRET"], fake), server, engine

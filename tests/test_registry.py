@@ -15,13 +15,14 @@ from bot.app import build_engine
 from bot.cli import app
 from bot.engine import Actor, InterviewEngine
 from bot.store.db import Database
-from bot.store.models import InterviewSession, Rating, SessionState, Turn, TurnState, User, utcnow
+from bot.store.models import Rating, Turn, TurnState, User, utcnow
 from chains.providers.fallback import FallbackProvider
 from chains.providers.offline import OfflineProvider
 from tasks import registry
 from tasks.pipeline.dispatch import InProcessSink
 from tasks.registry import sequential
 from tests.conftest import make_settings
+from tests.factories import finished_session
 
 GOOD = {
     "json_validity": 0.98,
@@ -31,6 +32,7 @@ GOOD = {
     "method": "dpo",
     "serving": "lora-adapter",
 }
+FINE_TUNED = {"json_validity": 1.0, "agreement": 0.9}  # an OpenAI fine-tune's gate metrics
 _people = count(1)
 
 
@@ -53,20 +55,7 @@ def seed_ratings(
     """One session assigned ``model_version`` with ``up`` 👍 and ``down`` 👎 by its candidate, one turn each."""
     with db.session() as session:
         owner = User(platform="console", platform_user_id=f"owner-{next(_people)}")
-        session.add(owner)
-        session.flush()
-        record = InterviewSession(
-            platform="console",
-            candidate_id=owner.id,
-            role="backend",
-            kind="technical",
-            level="mid",
-            planned_questions=up + down,
-            state=SessionState.completed,
-            model_version=model_version,
-        )
-        session.add(record)
-        session.flush()
+        record = finished_session(session, owner, planned_questions=up + down, model_version=model_version)
         for index, value in enumerate([1] * up + [-1] * down):
             turn = Turn(
                 session_id=record.id,
@@ -171,13 +160,7 @@ def test_choose_variant_splits_new_sessions_by_share(database: Database) -> None
     rng = random.Random(7)
     assert registry.choose_variant(database, rng, "trl") is None  # nothing registered: configured default
     split(database, "new", 0.25, live="old")
-    add(
-        database,
-        "ft",
-        backend="openai",
-        artifact="ft:gpt-4o-mini:acme::abc",
-        metrics={"json_validity": 1.0, "agreement": 0.9},
-    )
+    add(database, "ft", backend="openai", artifact="ft:gpt-4o-mini:acme::abc", metrics=FINE_TUNED)
     registry.set_traffic(database, "ft", 1.0)
     picks = Counter(registry.choose_variant(database, rng, "trl") for _ in range(4000))
     assert set(picks) == {"old", "new"}
@@ -206,13 +189,7 @@ def test_engine_records_the_chosen_variant_per_session(database: Database) -> No
 
 
 def test_build_engine_wires_the_registry(sqlite_db: Database) -> None:
-    add(
-        sqlite_db,
-        "ft",
-        backend="openai",
-        artifact="ft:gpt-4o-mini:acme::xyz",
-        metrics={"json_validity": 1.0, "agreement": 0.9},
-    )
+    add(sqlite_db, "ft", backend="openai", artifact="ft:gpt-4o-mini:acme::xyz", metrics=FINE_TUNED)
     registry.promote(sqlite_db, "ft")
     engine = build_engine(make_settings(LLM_PROVIDER="openai", LLM_FALLBACKS="offline"), db=sqlite_db)
     assert engine.variants is not None and engine.variants() == "ft:gpt-4o-mini:acme::xyz"
@@ -339,19 +316,6 @@ def test_a_failed_variants_turn_is_credited_to_the_fallback_and_counts_against_i
     # Not the variant's 👍: excluded from its ratings, counted as one failure of its session.
     assert (arm.up, arm.total, arm.turns, arm.fallbacks, arm.fallback_rate) == (0, 0, 1, 1, 1.0)
     assert (arm.sessions, arm.session_mean) == (1, 0.0)
-
-
-def test_a_variant_that_falls_back_more_is_rolled_back_not_promoted() -> None:
-    """Same 👍 rate on the turns it answers, but it fails 20% of turns: the rule counts that against it."""
-    result = sequential.simulate(
-        (0.7, 0.7),
-        per_hour=10,
-        days=14,
-        runs=300,
-        policy=registry.current_policy(),
-        fallback_rates=(0.2, 0.0),
-    )
-    assert result.better == "baseline" and result.rolled_back >= 0.9 and result.promoted == 0.0
 
 
 def test_promotion_needs_the_gate_and_rollback_restores_the_previous_live(database: Database) -> None:

@@ -4,6 +4,7 @@ when the real review policy is applied hourly for 14 days (2,000 simulated runs,
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -56,10 +57,11 @@ def test_decide_waits_for_exposure_and_retires_at_the_deadline() -> None:
         sequential.Policy(alpha=1.5)
 
 
-def _simulate(rates: tuple[float, float], runs: int = 2000) -> sequential.Simulation:
-    # The very policy registry.review applies (defaults, no AB_* overrides in the tests).
+def _simulate(rates: tuple[float, float], runs: int = 2000, **options: Any) -> sequential.Simulation:
+    """Hourly traffic for 14 days under the very policy ``registry.review`` applies (defaults, no AB_*
+    overrides in the tests)."""
     return sequential.simulate(
-        rates, per_hour=10, days=14, runs=runs, policy=registry.current_policy(), seed=7
+        rates, per_hour=10, days=14, runs=runs, policy=registry.current_policy(), **({"seed": 7} | options)
     )
 
 
@@ -80,13 +82,11 @@ def test_ab_decides_for_the_better_arm(rates: tuple[float, float]) -> None:
 
 def test_sessions_as_units_survive_correlated_ratings() -> None:
     """Strongly correlated ratings within sessions (icc 0.5, 8 ratings each) still keep the promise."""
-    result = sequential.simulate(
-        (0.7, 0.7),
-        per_hour=10,
-        days=14,
-        runs=500,
-        policy=registry.current_policy(),
-        icc=0.5,
-        ratings_per_session=8,
-    )
+    result = _simulate((0.7, 0.7), runs=500, icc=0.5, ratings_per_session=8)
     assert result.promoted + result.rolled_back <= 0.05
+
+
+def test_a_variant_that_falls_back_more_is_rolled_back_not_promoted() -> None:
+    """Same 👍 rate on the turns it answers, but it fails 20% of turns: the rule counts that against it."""
+    result = _simulate((0.7, 0.7), runs=300, fallback_rates=(0.2, 0.0))
+    assert result.better == "baseline" and result.rolled_back >= 0.9 and result.promoted == 0.0

@@ -16,9 +16,30 @@ from tests.prompt_support import QUESTION, stored_grading_prompt
 
 
 def test_the_prompt_is_the_one_the_feedback_chain_sends() -> None:
+    """The one a model trained here is sent: the chain's messages, with the compact system text."""
+    from chains import prompts
+
     answer = "I shipped a migration that broke checkout <b>twice</b>; I rolled it back & wrote the runbook."
     stored, _ = stored_grading_prompt(answer, [])
-    assert json.loads(stored) == annotated_rows.product_prompt(QUESTION, answer)
+    full = json.loads(stored)
+    trained = annotated_rows.product_prompt(QUESTION, answer)
+    assert trained == prompts.compact_messages(full) != full
+    assert trained[0]["content"] == prompts.load("feedback_behavioral").compact and trained[1:] == full[1:]
+    assert prompts.compact_messages(trained) == trained  # idempotent: rows compacted twice stay the same
+
+
+def test_the_trl_backend_trains_every_row_on_the_compact_prompt() -> None:
+    from tasks.training.data import TrainingData
+    from tasks.training.trl_backend import compacted
+
+    answer = "I rolled the release back and wrote the runbook."
+    full = json.loads(stored_grading_prompt(answer, [])[0])
+    reply = [{"role": "assistant", "content": "{}"}]
+    data = TrainingData(method="sft", train=[{"prompt": full, "completion": reply}],
+                        heldout=[{"prompt": "plain text prompt", "completion": "{}"}])  # fmt: skip
+    out = compacted(data)
+    assert out.train[0]["prompt"] == annotated_rows.product_prompt(QUESTION, answer)
+    assert out.train[0]["completion"] == reply and out.heldout == data.heldout  # a plain prompt is left alone
 
 
 def test_sft_rows_carry_the_recruiters_score_and_reason_as_the_wire_json() -> None:

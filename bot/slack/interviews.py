@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict
 from functools import partial
 from typing import Any
 
@@ -153,17 +154,7 @@ class Interviews:
             return
         parent = thread or posted
         try:
-            started = self.engine.start(
-                actor,
-                role=request.role,
-                kind=request.kind,
-                level=request.level,
-                questions=request.questions,
-                adaptive=request.adaptive,
-                job_ad=request.job_ad,
-                channel_id=channel,
-                thread_id=parent,
-            )
+            started = self.engine.start(actor, **asdict(request), channel_id=channel, thread_id=parent)
         except EngineError as exc:
             failed = self.engine.in_thread(PLATFORM, channel, parent)
             extra = " Type `retry` in this thread to try again." if failed is not None else ""
@@ -176,11 +167,7 @@ class Interviews:
 
     # ── replies in a thread ─────────────────────────────────────────────────────────
     def run_message(
-        self,
-        body: dict[str, Any],
-        event: dict[str, Any],
-        client: WebClient,
-        context: BoltContext,
+        self, body: dict[str, Any], event: dict[str, Any], client: WebClient, context: BoltContext,
         working: Callable[[], None] | None = None,
     ) -> None:
         """A message event: an answer or a thread command when it is the candidate's reply.

@@ -2,8 +2,7 @@
 Socket Mode: Bolt's built-in client.
 
 HTTP mode answers ``POST /slack/events`` (commands, events and interactivity all use the
-one Request URL) and ``GET /healthz`` for load balancers and probes. ``HttpServer`` can run
-in a background thread and stop cleanly, which is what tests and the benchmark use.
+one Request URL) and ``GET /healthz`` for load balancers and probes.
 
 One Python process runs one thread at a time, so a busy bot (many interviews answering at
 once) is served by several processes: ``serve_processes`` runs gunicorn's pre-fork master
@@ -13,8 +12,6 @@ shared between them but the database, which is where interview state lives anywa
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -25,8 +22,6 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress import create_server
 
 from bot.ops.heap import freeze_startup_heap
-
-log = logging.getLogger(__name__)
 
 EVENTS_PATH, HEALTH_PATH = "/slack/events", "/healthz"
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -46,7 +41,14 @@ def wsgi_app(app: App, path: str = EVENTS_PATH) -> WSGIApp:
 
 
 class HttpServer:
-    """A waitress server for the Bolt app; ``port=0`` picks a free port (see ``.port``)."""
+    """A waitress server for the Bolt app, served in the foreground; ``port=0`` picks a free port
+    (see ``.port``).
+
+    It stops the way waitress supports: SIGINT, or SIGTERM raising ``SystemExit`` (the CLI's
+    handler), ends ``run()``, which then stops its worker threads. Waitress has no public way
+    to stop a server from another thread, so tests serve the same ``wsgi_app`` on a stdlib
+    server they can shut down (``tests/fakes/slack_harness.py``).
+    """
 
     def __init__(self, app: App, host: str = "0.0.0.0", port: int = 3000, threads: int = 16) -> None:
         self.server = create_server(
@@ -60,7 +62,6 @@ class HttpServer:
             asyncore_use_poll=True,
         )
         self.host, self.port = host, int(self.server.effective_port)  # type: ignore[union-attr]
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -68,38 +69,8 @@ class HttpServer:
         return f"http://{host}:{self.port}{EVENTS_PATH}"
 
     def serve_forever(self) -> None:
-        """Serve until ``stop()``, or until SIGINT / SIGTERM in the foreground: waitress's own
-        ``run()`` ends on ``KeyboardInterrupt`` / ``SystemExit`` and then stops its threads."""
-        try:
-            self.server.run()
-        finally:  # stopped by close(): run() returned without stopping the worker threads
-            self.server.task_dispatcher.shutdown()  # type: ignore[union-attr]
-
-    def start(self) -> HttpServer:
-        self._thread = threading.Thread(target=self.serve_forever, name="slack-http", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Close the listener and the open connections on the serving thread (the loop is not
-        thread-safe: the trigger hands it the work), so ``run()`` returns; wait for it."""
-        server = self.server
-
-        def close() -> None:
-            for channel in list(server.active_channels.values()):  # type: ignore[union-attr]
-                channel.close()
-            server.close()
-
-        try:
-            server.trigger.pull_trigger(close)  # type: ignore[union-attr]
-        except OSError:
-            # The trigger's pipe is gone (EBADF, seen once in a CI run's teardown; cause not found):
-            # the loop cannot be handed the work, and closing it from here is not safe, so the
-            # daemon serving thread is left to end with the process.
-            log.warning("waitress trigger unavailable; the HTTP server thread is left to end with the process")
-            return
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        """Serve until SIGINT, or SIGTERM turned into ``SystemExit``."""
+        self.server.run()
 
 
 def socket_mode_handler(app: App, app_token: str) -> SocketModeHandler:

@@ -31,16 +31,16 @@ _DROP = frozenset(
 )
 
 
-def _inline(node: Any, defs: dict[str, Any]) -> Any:
+def _inline(node: Any, defs: dict[str, Any], drop: frozenset[str] = _DROP) -> Any:
     if isinstance(node, list):
-        return [_inline(item, defs) for item in node]
+        return [_inline(item, defs, drop) for item in node]
     if not isinstance(node, dict):
         return node
     if "$ref" in node:
         target = defs[node["$ref"].rsplit("/", 1)[-1]]
         extra = {k: v for k, v in node.items() if k != "$ref"}
-        return _inline({**target, **extra}, defs)
-    out = {k: _inline(v, defs) for k, v in node.items() if k not in _DROP and k != "$defs"}
+        return _inline({**target, **extra}, defs, drop)
+    out = {k: _inline(v, defs, drop) for k, v in node.items() if k not in drop and k != "$defs"}
     if out.get("type") == "object" and "properties" in out:
         out["required"] = list(out["properties"])
         out["additionalProperties"] = False
@@ -48,9 +48,9 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
 
 
 @cache
-def _cached(model: type[BaseModel]) -> dict[str, Any]:
+def _cached(model: type[BaseModel], exact: bool = False) -> dict[str, Any]:
     raw = model.model_json_schema()
-    return _inline(raw, raw.get("$defs", {}))
+    return _inline(raw, raw.get("$defs", {}), frozenset({"title", "default"}) if exact else _DROP)
 
 
 def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -58,3 +58,11 @@ def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
     import copy
 
     return copy.deepcopy(_cached(model))
+
+
+def exact_json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The strict schema with the value constraints kept (score range, list and string lengths):
+    for a grammar that can enforce them, such as the local model's (``chains.local.generate``)."""
+    import copy
+
+    return copy.deepcopy(_cached(model, exact=True))

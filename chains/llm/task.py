@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from chains import prompts
 from chains.llm import parse as parsing
-from chains.llm.schema import strict_json_schema
+from chains.llm.schema import exact_json_schema, strict_json_schema
 
 In = TypeVar("In")
 W = TypeVar("W", bound=BaseModel)
@@ -29,11 +29,15 @@ Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content":
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """The reply a task asks for: a schema name (for the wire), its JSON Schema, a temperature."""
+    """The reply a task asks for: a schema name (for the wire), its JSON Schema, a temperature.
+
+    ``exact`` is the same schema with the wire model's ranges and lengths, which the providers'
+    strict modes reject but a local grammar enforces (empty: use ``schema``)."""
 
     name: str
     schema: dict[str, Any]
     temperature: float
+    exact: dict[str, Any] = field(default_factory=dict)
 
 
 def system(text: str) -> Message:
@@ -59,10 +63,17 @@ class Task(Generic[In, W, Out]):
     convert: Callable[[W, In], Out]
     examples: Callable[[In], list[Message]] | None = field(default=None)
 
-    def messages(self, request: In) -> list[Message]:
-        """The system text verbatim, the few-shot turns, then the user template filled with escaped data."""
+    def messages(self, request: In, compact: bool = False) -> list[Message]:
+        """The system text verbatim, the few-shot turns, then the user template filled with escaped data.
+
+        ``compact``: the prompt file's compact system text where it has one (``chains.prompts``)."""
         shown = self.examples(request) if self.examples else []
-        return [system(self.prompt.system), *shown, user(self.prompt.render_user(**self.render(request)))]
+        text = (compact and self.prompt.compact) or self.prompt.system
+        return [system(text), *shown, user(self.prompt.render_user(**self.render(request)))]
+
+    def version(self, compact: bool = False) -> str:
+        """The prompt version recorded with a call; the compact system text is its own variant."""
+        return self.prompt.version + ("+compact" if compact and self.prompt.compact else "")
 
     def accept(self, raw: str, request: In) -> tuple[Out | None, parsing.Parsed[W]]:
         """The result, or None with the problem a repair call quotes (parse, schema or conversion)."""
@@ -87,5 +98,6 @@ def task(
 ) -> Task[In, W, Out]:
     """The task for prompt file ``prompt``; its schema name is the task (``feedback``, ``question``, ...)."""
     name = prompt.removesuffix("_behavioral").removesuffix("_technical")
-    spec = OutputSpec(name=name, schema=strict_json_schema(wire), temperature=temperature)
+    spec = OutputSpec(name=name, schema=strict_json_schema(wire), temperature=temperature,
+                      exact=exact_json_schema(wire))
     return Task(prompts.load(prompt), wire, spec, render, convert, examples)

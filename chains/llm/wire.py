@@ -24,12 +24,16 @@ class Criterion(_Wire):
 
 
 class FeedbackOut(_Wire):
-    score: int = Field(ge=1, le=10, description="Overall score, a whole number from 1 to 10")
+    # The score comes last: a model that writes its judgement first (remarks, summary) scores from
+    # it, instead of committing to a number in its first tokens. Constrained decoding and the
+    # providers' structured outputs keep this order, and so do training replies and few-shot turns.
+    # (Greedy decoding that starts with the score also favours "1": it begins both 1 and 10.)
     strengths: list[str] = Field(max_length=8, description="Up to 5 short sentences")
     weaknesses: list[str] = Field(max_length=8, description="Up to 5 short sentences")
     suggestions: list[str] = Field(max_length=8, description="Up to 5 concrete improvements")
     criteria: list[Criterion] = Field(max_length=10, description="One entry per criterion, each 1-10")
     summary: str = Field(min_length=1, max_length=2000, description="Two or three sentences to the candidate")
+    score: int = Field(ge=1, le=10, description="Overall score, a whole number from 1 to 10")
 
     def to_feedback(self) -> Feedback:
         return Feedback(
@@ -44,14 +48,8 @@ class FeedbackOut(_Wire):
     @classmethod
     def of(cls, feedback: Feedback) -> FeedbackOut:
         """The wire form of a stored feedback (few-shot exemplars are shown in it)."""
-        return cls(
-            score=feedback.score,
-            strengths=feedback.strengths,
-            weaknesses=feedback.weaknesses,
-            suggestions=feedback.suggestions,
-            summary=feedback.summary,
-            criteria=[Criterion(name=k, score=v) for k, v in feedback.criteria.items()],
-        )
+        criteria = [{"name": name, "score": score} for name, score in feedback.criteria.items()]
+        return cls.model_validate(feedback.model_dump() | {"criteria": criteria})  # ``outline`` is ignored
 
 
 class QuestionOut(_Wire):

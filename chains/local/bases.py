@@ -80,7 +80,7 @@ def resolve_base(spec: str | Path, cache_dir: Path) -> Path:
 
 
 # What loading and generating with a local model imports (the ``train`` extra); ``gguf`` only to convert.
-LOCAL_STACK = ("torch", "transformers", "peft", "outlines")
+LOCAL_STACK = ("torch", "transformers", "peft", "outlines", "llguidance")
 
 
 def missing_local_packages(gguf: bool) -> list[str]:

@@ -3,7 +3,8 @@
 ``LocalModel.generate`` is the one generation path: the ``local`` provider, the loopback TGI server
 (``bench/tgi_local.py``) and the fine-tuning benchmark all call it, so the tokens/s they report and
 the JSON they get come from the same code. Constrained decoding is outlines' JSON-schema logits
-processor on outlines-core (the grammar engine TGI itself uses); ``schema=None`` measures the raw rate.
+processor on llguidance, with every list and string bounded so that the reply always closes within
+its token budget; ``schema=None`` measures the raw rate.
 
 One model answers one request at a time (a lock): on two cores a second concurrent generation would
 only halve both. Adapters share the base weights (PEFT ``load_adapter``), so a registry A/B over
@@ -20,15 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Arrays without a bound in the schema get this one in the grammar: a small model that starts
-# repeating a list item would otherwise fill max_new_tokens and never close the JSON. Strings stay
-# unbounded: outlines-core unrolls ``maxLength`` into one automaton state per character, and the
-# token index over the 49 k vocabulary took 80 s to build with maxLength 100 on FeedbackOut's five
-# strings (and over five minutes with 300 on the summary alone), against 4 s without. A long reply is
-# kept in bounds by what the model is trained on (``tasks.training.annotated_rows``: ~70 tokens)
-# and by ``max_new_tokens``.
-MAX_ITEMS = 6
+# The grammar bounds every list and string that has no bound in the schema: a model that has not
+# learnt the short reply (the base, or a briefly trained adapter) would otherwise keep writing one
+# string or repeating one list item until max_new_tokens and never close the JSON. llguidance checks
+# string lengths lazily (its lexer counts), so maxLength costs nothing to build; outlines-core
+# unrolled it into one automaton state per character (80 s to over 5 minutes for this schema).
+# Top-level strings (the summary) get room for the recruiters' longest reason (~320 characters);
+# strings inside lists and objects (remarks, criterion names) are short phrases.
+MAX_ITEMS = 3
+MAX_TEXT_CHARS = 400
+MAX_ITEM_CHARS = 100
 DEFAULT_MAX_NEW_TOKENS = 512
+# At most one space between JSON tokens: a grammar's default lets a model pad with newlines.
+WHITESPACE = " ?"
 
 
 @dataclass(frozen=True)
@@ -43,20 +48,65 @@ class Generation:
         return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
 
 
-def bounded(schema: dict[str, Any], max_items: int = MAX_ITEMS) -> dict[str, Any]:
-    """``schema`` with ``maxItems`` on every array that has none (cheap for the grammar, unlike string lengths)."""
+def bounded(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with every array and string bounded: its own ``maxItems`` / ``maxLength`` or the
+    local budget, whichever is smaller; integers need ``minimum`` and ``maximum`` (``exact_json_schema``)."""
 
-    def walk(node: Any) -> Any:
+    def walk(node: Any, top: bool) -> Any:
         if isinstance(node, list):
-            return [walk(item) for item in node]
+            return [walk(item, top) for item in node]
         if not isinstance(node, dict):
             return node
-        out = {key: walk(value) for key, value in node.items()}
-        if out.get("type") == "array" and "maxItems" not in out:
-            out["maxItems"] = max_items
+        out = {}
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):  # the root object's fields are "top"
+                out[key] = {name: walk(field, top) for name, field in value.items()}
+            else:
+                out[key] = walk(value, False)
+        if out.get("type") == "array":
+            out["maxItems"] = min(out.get("maxItems", MAX_ITEMS), MAX_ITEMS)
+        if out.get("type") == "string":
+            budget = MAX_TEXT_CHARS if top else MAX_ITEM_CHARS
+            out["maxLength"] = min(out.get("maxLength", budget), budget)
         return out
 
-    return walk(schema)
+    return {**walk(schema, True), "x-guidance": {"whitespace_pattern": WHITESPACE}}
+
+
+def max_reply_chars(schema: dict[str, Any]) -> int | None:
+    """The longest JSON ``bounded(schema)`` admits, in characters, hence an upper bound in tokens
+    (every token writes at least one character): a token cap at least this long always lets the
+    grammar close the reply. Escapes are counted as one character, as the grammar counts them.
+    None when the schema has an integer without a range (``strict_json_schema`` drops them)."""
+    space = len(WHITESPACE.rstrip("?"))  # the optional space, taken everywhere
+
+    def longest(node: dict[str, Any]) -> int:
+        kind = node.get("type")
+        if "enum" in node:
+            return max(len(json.dumps(value)) for value in node["enum"])
+        if kind == "string":
+            return 2 + int(node["maxLength"])
+        if kind == "integer" and "minimum" in node and "maximum" in node:
+            return max(len(str(node["minimum"])), len(str(node["maximum"])))
+        if kind == "boolean":
+            return 5
+        if kind == "array":  # "[ a , b ]": a space may stand on either side of every bracket and comma
+            count = int(node["maxItems"])
+            return 2 + 2 * space + count * longest(node["items"]) + max(0, count - 1) * (1 + 2 * space)
+        if kind == "object":
+            fields = node.get("properties", {})
+            pairs = sum(len(json.dumps(name)) + 1 + 2 * space + longest(field) for name, field in fields.items())
+            return 2 + 2 * space + pairs + max(0, len(fields) - 1) * (1 + 2 * space)
+        raise _Unbounded(kind)
+
+    try:
+        return longest(bounded(schema))
+    except _Unbounded:
+        return None
+
+
+class _Unbounded(Exception):
+    """A node ``max_reply_chars`` cannot bound (an integer without a range, a number, ``anyOf``)."""
 
 
 class LocalModel:
@@ -107,10 +157,9 @@ class LocalModel:
         if key not in self._processors:
             if self._outlines is None:
                 self._outlines = outlines.from_transformers(self.model, self.tokenizer)
-            # " ?": at most one space between JSON tokens; outlines' default lets a model pad with
-            # newlines until max_new_tokens runs out.
+            # llguidance reads the whitespace rule from the schema's "x-guidance" key (``bounded``).
             self._processors[key] = get_json_schema_logits_processor(
-                None, self._outlines, json.dumps(bounded(schema)), whitespace_pattern=" ?"
+                "llguidance", self._outlines, json.dumps(bounded(schema))
             )
         processor = self._processors[key]
         processor.reset()
@@ -130,6 +179,8 @@ class LocalModel:
 
         ``adapter`` names an adapter added with ``add_adapter`` (None: the base weights alone).
         ``temperature`` 0 is greedy decoding; above 0 samples, seeded, so a rerun repeats itself.
+        With a schema the token cap is raised to the longest reply it admits (``max_reply_chars``),
+        so a constrained reply always closes.
         """
         import torch
         from transformers import LogitsProcessorList
@@ -145,6 +196,7 @@ class LocalModel:
                 torch.manual_seed(seed)
             if schema is not None:
                 options["logits_processor"] = LogitsProcessorList([self._processor(schema)])
+                options["max_new_tokens"] = max(max_new_tokens, max_reply_chars(schema) or 0)
             started = time.perf_counter()
             with torch.inference_mode(), self._adapter(adapter):
                 output = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **options)

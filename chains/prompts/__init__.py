@@ -1,8 +1,11 @@
 """Prompt files: one Markdown file per task and interview kind, each with its own version.
 
 A file has a front matter block with ``version:`` and two sections, ``## system`` and
-``## user``. The system text is sent exactly as written (no substitution, so nothing a
-candidate types can reach it); the user text is a template whose ``{name}`` fields are
+``## user``, and may have a third, ``## compact system``: the system text for the small open models
+fine-tuned here (``local`` and TGI adapters), which learnt the rubric's output from recruiters'
+replies; the full rubric would only make every training step and every prefill twice as long.
+The system text is sent exactly as written (no substitution, so nothing a candidate types can
+reach it); the user text is a template whose ``{name}`` fields are
 filled with delimited, escaped values. The version is stored with every turn, so a
 change of wording shows up in the validity and satisfaction figures.
 """
@@ -17,7 +20,7 @@ from pathlib import Path
 
 PROMPT_DIR = Path(__file__).parent
 _FRONT = re.compile(r"\A---\n(?P<meta>.*?)\n---\n", re.DOTALL)
-_SECTION = re.compile(r"^## (system|user)\s*$", re.MULTILINE)
+_SECTION = re.compile(r"^## (system|user|compact system)\s*$", re.MULTILINE)
 
 
 class PromptError(ValueError):
@@ -30,6 +33,7 @@ class Prompt:
     version: str
     system: str
     user: str
+    compact: str = ""  # the "## compact system" section; empty: the models trained here get ``system``
 
     @property
     def fields(self) -> frozenset[str]:
@@ -55,7 +59,8 @@ def parse(name: str, text: str) -> Prompt:
     sections = {parts[i]: parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
     if "user" not in sections:
         raise PromptError(f"prompt {name}: missing the '## user' section")
-    return Prompt(name=name, version=version, system=sections.get("system", ""), user=sections["user"])
+    return Prompt(name=name, version=version, system=sections.get("system", ""), user=sections["user"],
+                  compact=sections.get("compact system", ""))
 
 
 @cache
@@ -71,4 +76,21 @@ def names() -> list[str]:
     return sorted(p.stem for p in PROMPT_DIR.glob("*.md"))
 
 
-__all__ = ["Prompt", "PromptError", "load", "names", "parse"]
+@cache
+def _compact_texts() -> dict[str, str]:
+    return {prompt.system: prompt.compact for prompt in map(load, names()) if prompt.compact}
+
+
+def compact_messages(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """``messages`` with each system text that has a compact form replaced by it (idempotent).
+
+    For training rows built from the full prompt (exports, the annotated set): a model trained here
+    is trained on the prompt it is served with (``chains.llm.task.Task.messages(compact=True)``)."""
+    table = _compact_texts()
+    return [
+        {**m, "content": table[m["content"]]} if m.get("role") == "system" and m.get("content") in table else m
+        for m in messages
+    ]
+
+
+__all__ = ["Prompt", "PromptError", "compact_messages", "load", "names", "parse"]

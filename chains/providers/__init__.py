@@ -61,21 +61,21 @@ def _offline(settings: Any) -> Provider:
 
 
 def _openai(settings: Any) -> Provider:
-    from chains.providers.openai import build as build_openai
+    from chains.providers.openai import OpenAIProvider
 
-    return build_openai(settings)
+    return OpenAIProvider(settings)
 
 
 def _gemini(settings: Any) -> Provider:
-    from chains.providers.gemini import build as build_gemini
+    from chains.providers.gemini import GeminiProvider
 
-    return build_gemini(settings)
+    return GeminiProvider(settings)
 
 
 def _tgi(settings: Any) -> Provider:
-    from chains.providers.tgi import build as build_tgi
+    from chains.providers.tgi import TGIProvider
 
-    return build_tgi(settings)
+    return TGIProvider(settings)
 
 
 def _local(settings: Any) -> Provider:

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from typing import Any, Self, TypeVar
 
 from chains import grading, prompts
-from chains.bank import Bank, load_bank
+from chains.bank import load_bank
 from chains.contract import CallRecord, FollowUpRequest, GradeRequest, Provider, ProviderError, QuestionRequest, Result
 from chains.llm import feedback, follow_up, question, report
 from chains.llm.errors import describe
@@ -47,22 +47,19 @@ class ChatProvider(Provider):
 
     name: str  # provider name, as registered ("openai", "gemini", "tgi", "local")
     streams = False  # True where ``stream`` shows the reply as it arrives
+    # True where the model is one fine-tuned here, on the prompt files' compact system text.
+    compact_prompt = False
 
-    def __init__(
-        self,
-        *,
-        model: str,
-        where: str,
-        timeout_s: float,
-        fewshot_token_budget: int = 1200,
-        bank: Bank | None = None,
-    ) -> None:
+    def __init__(self, settings: Any, *, model: str, where: str) -> None:
+        """``settings`` (``bot.config.Settings`` or alike) gives what every provider shares: the
+        timeout and retry budget of a call, and the few-shot token budget."""
         self.model = model  # the model (or adapter) recorded with each call
         self.where = where  # a secret-free description of the endpoint, for error messages
-        self.timeout_s = timeout_s
-        bank = bank or load_bank()
+        self.timeout_s: float = settings.llm_timeout_s
+        self.max_retries: int = settings.llm_max_retries
+        bank = load_bank()
         self.questions = {kind: question.build(kind, bank) for kind in KINDS}
-        self.feedback = {kind: feedback.build(kind, fewshot_token_budget) for kind in KINDS}
+        self.feedback = {kind: feedback.build(kind, settings.fewshot_token_budget) for kind in KINDS}
         self.follow_ups = {kind: follow_up.build(kind) for kind in KINDS}
         self.reporter = report.build()
         self.repair_prompt = prompts.load("repair")
@@ -155,12 +152,12 @@ class ChatProvider(Provider):
 
     def _run(self, task: Task[Any, Any, Out], request: Any) -> Result[Out]:
         started = time.perf_counter()
-        messages = task.messages(request)
         target = self._target(request)
+        messages = task.messages(request, compact=target.compact_prompt)
         call = CallRecord(
             provider=self.name,
             model=target.model,
-            prompt_version=task.prompt.version,
+            prompt_version=task.version(target.compact_prompt),
             prompt=json.dumps(messages, ensure_ascii=False),
         )
         raw = target._first_reply(request, messages, task.spec)

@@ -35,33 +35,25 @@ class GeminiProvider(ChatProvider):
     name = "gemini"
     streams = True  # the reply is plain JSON text, shown while it arrives when a request asks
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        model: str,
-        base_url: str | None = None,
-        timeout_s: float = 30.0,
-        max_retries: int = 2,
-        client_args: dict[str, Any] | None = None,
-        **base: Any,
-    ) -> None:
-        super().__init__(model=model, where=base_url or DEFAULT_URL, timeout_s=timeout_s, **base)
-        self.max_retries = max_retries
+    def __init__(self, settings: Any, *, client_args: dict[str, Any] | None = None) -> None:
+        """From settings; a missing key fails like a dead provider (the fallback order moves on)."""
+        if settings.google_api_key is None or not settings.google_api_key.get_secret_value():
+            raise ProviderError("GOOGLE_API_KEY is not set")
+        super().__init__(settings, model=settings.gemini_model, where=settings.gemini_base_url or DEFAULT_URL)
         # The SDK counts attempts (the first call included) and backs off with tenacity.
         self.retry = HttpRetryOptions(
-            attempts=max_retries + 1,
+            attempts=self.max_retries + 1,
             initial_delay=INITIAL_BACKOFF_S,
             jitter=0.25,
             max_delay=MAX_BACKOFF_S,
             http_status_codes=RETRY_STATUSES,
         )
         self.llm = ChatGoogleGenerativeAI(
-            model=model,
-            google_api_key=api_key,
-            base_url=base_url,
-            timeout=timeout_s,
-            max_retries=max_retries + 1,
+            model=self.model,
+            google_api_key=settings.google_api_key.get_secret_value(),
+            base_url=settings.gemini_base_url,
+            timeout=self.timeout_s,
+            max_retries=self.max_retries + 1,
             client_args=client_args,
         )
 
@@ -91,17 +83,3 @@ class GeminiProvider(ChatProvider):
             lambda: (chunk.text for chunk in bound.stream(messages)), self.max_retries, when=is_dropped
         )
 
-
-def build(settings: Any, *, client_args: dict[str, Any] | None = None) -> GeminiProvider:
-    """The ``gemini`` provider from settings; a missing key fails like a dead provider."""
-    if settings.google_api_key is None or not settings.google_api_key.get_secret_value():
-        raise ProviderError("GOOGLE_API_KEY is not set")
-    return GeminiProvider(
-        api_key=settings.google_api_key.get_secret_value(),
-        model=settings.gemini_model,
-        base_url=settings.gemini_base_url,
-        timeout_s=settings.llm_timeout_s,
-        max_retries=settings.llm_max_retries,
-        client_args=client_args,
-        fewshot_token_budget=settings.fewshot_token_budget,
-    )

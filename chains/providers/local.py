@@ -36,18 +36,21 @@ def adapter_path(adapter: str, adapters_dir: Path) -> tuple[str, Path]:
 
 class LocalProvider(ChatProvider):
     name = "local"
+    # Small open models: their adapters (and full fine-tunes) learnt on the compact system text, and
+    # a 135 M base does not follow the full rubric anyway (docs/benchmarks.md); prefill is halved.
+    compact_prompt = True
 
-    def __init__(self, model: Any, *, adapters_dir: Path, adapter: str | None = None,
-                 constrained: bool = True, max_new_tokens: int = 512, timeout_s: float = 30.0,
-                 **base: Any) -> None:
-        super().__init__(model=BASE_NAME, where=f"local model {model.base_dir.name}", timeout_s=timeout_s, **base)
-        self.local = model  # a chains.local.generate.LocalModel
-        self.adapters_dir = adapters_dir
+    def __init__(self, settings: Any, model: Any) -> None:
+        """``model`` is the loaded base (a ``chains.local.generate.LocalModel``); the adapter and
+        decoding come from settings."""
+        super().__init__(settings, model=BASE_NAME, where=f"local model {model.base_dir.name}")
+        self.local = model
+        self.adapters_dir: Path = settings.data_dir / "models"
         self.adapter: str | None = None
-        self.constrained = constrained
-        self.max_new_tokens = max_new_tokens
-        if adapter:
-            self._use(adapter)
+        self.constrained: bool = settings.local_constrained
+        self.max_new_tokens: int = settings.local_max_new_tokens
+        if settings.local_adapter:
+            self._use(settings.local_adapter)
 
     def _use(self, adapter: str) -> None:
         """Load ``adapter`` (a directory, or a version name under ``adapters_dir``) and answer with it."""
@@ -58,7 +61,7 @@ class LocalProvider(ChatProvider):
     def complete(self, messages: list[Message], spec: OutputSpec) -> str:
         generation = self.local.generate(
             messages,
-            schema=spec.schema if self.constrained else None,
+            schema=(spec.exact or spec.schema) if self.constrained else None,
             adapter=self.adapter,
             max_new_tokens=self.max_new_tokens,
             temperature=spec.temperature,
@@ -87,12 +90,4 @@ def build(settings: Any) -> LocalProvider:
     except ImportError as exc:
         raise ProviderError(f"the local provider needs the train extra: uv sync --extra train "
                             f"({exc.name} is missing)") from exc
-    return LocalProvider(
-        model,
-        adapters_dir=settings.data_dir / "models",
-        adapter=settings.local_adapter,
-        constrained=settings.local_constrained,
-        max_new_tokens=settings.local_max_new_tokens,
-        timeout_s=settings.llm_timeout_s,
-        fewshot_token_budget=settings.fewshot_token_budget,
-    )
+    return LocalProvider(settings, model)

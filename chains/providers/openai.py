@@ -38,29 +38,26 @@ DEFAULT_URL = "https://api.openai.com/v1"
 class OpenAIProvider(ChatProvider):
     name = "openai"
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        model: str,
-        base_url: str | None = None,
-        timeout_s: float = 30.0,
-        max_retries: int = 2,
-        method: Method = "json_schema",
-        http_client: Any = None,
-        **base: Any,
-    ) -> None:
-        super().__init__(model=model, where=base_url or DEFAULT_URL, timeout_s=timeout_s, **base)
-        self.method = method
+    def __init__(self, settings: Any, *, http_client: Any = None, method: Method | None = None) -> None:
+        """From settings; a missing key fails like a dead provider (the fallback order moves on)."""
+        if settings.openai_api_key is None or not settings.openai_api_key.get_secret_value():
+            raise ProviderError("OPENAI_API_KEY is not set")
+        chosen: Method = method or getattr(settings, "openai_structured_output", "json_schema")
+        if chosen not in ("json_schema", "function_calling"):
+            raise ProviderError(
+                f"OPENAI_STRUCTURED_OUTPUT must be json_schema or function_calling, not {chosen!r}"
+            )
+        super().__init__(settings, model=settings.openai_model, where=settings.openai_base_url or DEFAULT_URL)
+        self.method = chosen
         # The json_schema reply is plain content, so its text can be shown while it arrives;
         # a tool call's arguments are not.
-        self.streams = method == "json_schema"
+        self.streams = chosen == "json_schema"
         self.llm = ChatOpenAI(
-            model=model,
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout_s,
-            max_retries=max_retries,
+            model=self.model,
+            api_key=settings.openai_api_key.get_secret_value(),
+            base_url=settings.openai_base_url,
+            timeout=self.timeout_s,
+            max_retries=self.max_retries,
             http_client=http_client,
             stream_usage=False,
         )
@@ -136,23 +133,3 @@ def message_text(message: BaseMessage) -> str:
             return json.dumps(message.tool_calls[0]["args"])
     return message.text
 
-
-def build(settings: Any, *, http_client: Any = None, method: Method | None = None) -> OpenAIProvider:
-    """The ``openai`` provider from settings; a missing key fails like a dead provider (fallback moves on)."""
-    if settings.openai_api_key is None or not settings.openai_api_key.get_secret_value():
-        raise ProviderError("OPENAI_API_KEY is not set")
-    chosen: Method = method or getattr(settings, "openai_structured_output", "json_schema")
-    if chosen not in ("json_schema", "function_calling"):
-        raise ProviderError(
-            f"OPENAI_STRUCTURED_OUTPUT must be json_schema or function_calling, not {chosen!r}"
-        )
-    return OpenAIProvider(
-        api_key=settings.openai_api_key.get_secret_value(),
-        model=settings.openai_model,
-        base_url=settings.openai_base_url,
-        timeout_s=settings.llm_timeout_s,
-        max_retries=settings.llm_max_retries,
-        method=chosen,
-        http_client=http_client,
-        fewshot_token_budget=settings.fewshot_token_budget,
-    )

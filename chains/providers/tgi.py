@@ -45,24 +45,25 @@ class TGIProvider(ChatProvider):
     name = "tgi"
     streams = True  # both APIs stream their constrained text (server-sent events)
 
-    def __init__(
-        self,
-        *,
-        url: str,
-        api_key: str | None = None,
-        adapter_id: str | None = None,
-        timeout_s: float = 30.0,
-        max_retries: int = 2,
-        **base: Any,
-    ) -> None:
-        super().__init__(model=adapter_id or "tgi-base", where=url, timeout_s=timeout_s, **base)
-        self.adapter_id = adapter_id
-        self.max_retries = max_retries
+    def __init__(self, settings: Any) -> None:
+        """From settings; a missing ``TGI_URL`` fails like a dead provider (the fallback order moves on)."""
+        if not settings.tgi_url:
+            raise ProviderError("TGI_URL is not set")
+        url = settings.tgi_url.rstrip("/")
+        self.adapter_id: str | None = settings.tgi_adapter_id
+        super().__init__(settings, model=self.adapter_id or "tgi-base", where=url)
+        api_key = settings.tgi_api_key.get_secret_value() if settings.tgi_api_key is not None else None
         # Without a key, huggingface_hub would send the machine's saved Hugging Face token (HF_TOKEN,
         # `hf auth login`) to this URL; an explicit empty Authorization header keeps it at home.
         headers = None if api_key else {"authorization": ""}
-        self.client = InferenceClient(base_url=url, token=api_key, timeout=timeout_s, headers=headers)
+        self.client = InferenceClient(base_url=url, token=api_key or None, timeout=self.timeout_s, headers=headers)
         self.chat_api = True  # until the server says the model has no chat template
+
+    @property
+    def compact_prompt(self) -> bool:  # type: ignore[override]
+        """An adapter was trained here (``retrain --backend trl``) on the compact prompt; the base
+        alone may be any open model, and gets the full instructions."""
+        return self.adapter_id is not None
 
     def _chat(self, messages: list[Message], spec: OutputSpec) -> str:
         output = self.client.chat_completion(messages, **self._chat_args(spec))
@@ -135,17 +136,3 @@ class TGIProvider(ChatProvider):
         variant.adapter_id = model
         return variant
 
-
-def build(settings: Any) -> TGIProvider:
-    """The ``tgi`` provider from settings; a missing ``TGI_URL`` fails like a dead provider."""
-    if not settings.tgi_url:
-        raise ProviderError("TGI_URL is not set")
-    key = settings.tgi_api_key.get_secret_value() if settings.tgi_api_key is not None else None
-    return TGIProvider(
-        url=settings.tgi_url.rstrip("/"),
-        api_key=key or None,
-        adapter_id=settings.tgi_adapter_id,
-        timeout_s=settings.llm_timeout_s,
-        max_retries=settings.llm_max_retries,
-        fewshot_token_budget=settings.fewshot_token_budget,
-    )

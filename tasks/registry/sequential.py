@@ -101,12 +101,8 @@ def arm_variance(n: ArrayLike, total: ArrayLike, total_sq: ArrayLike) -> NDArray
 
 
 def evidence(
-    n_a: ArrayLike,
-    sum_a: ArrayLike,
-    sumsq_a: ArrayLike,
-    n_b: ArrayLike,
-    sum_b: ArrayLike,
-    sumsq_b: ArrayLike,
+    n_a: ArrayLike, sum_a: ArrayLike, sumsq_a: ArrayLike,  # arm A, the candidate
+    n_b: ArrayLike, sum_b: ArrayLike, sumsq_b: ArrayLike,  # arm B, the baseline
     policy: Policy,
 ) -> Evidence:
     """The mSPRT statistic for arm A (candidate) against arm B (baseline) from per-session sums.
@@ -124,12 +120,8 @@ def evidence(
 
 
 def decide(
-    n_a: ArrayLike,
-    sum_a: ArrayLike,
-    sumsq_a: ArrayLike,
-    n_b: ArrayLike,
-    sum_b: ArrayLike,
-    sumsq_b: ArrayLike,
+    n_a: ArrayLike, sum_a: ArrayLike, sumsq_a: ArrayLike,  # arm A, the candidate
+    n_b: ArrayLike, sum_b: ArrayLike, sumsq_b: ArrayLike,  # arm B, the baseline
     hours: ArrayLike,
     policy: Policy,
 ) -> NDArray[np.int_]:

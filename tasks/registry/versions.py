@@ -6,7 +6,7 @@ set) is a row in ``model_versions``: status ``candidate`` -> ``live`` -> ``retir
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -43,20 +43,9 @@ class VersionView:
 
     @classmethod
     def of(cls, row: ModelVersion) -> VersionView:
-        return cls(
-            id=row.id,
-            name=row.name,
-            backend=row.backend,
-            base_model=row.base_model,
-            artifact=row.artifact,
-            status=row.status,
-            traffic_share=row.traffic_share,
-            metrics=dict(row.metrics or {}),
-            data_snapshot=dict(row.data_snapshot or {}),
-            created_at=row.created_at,
-            promoted_at=row.promoted_at,
-            retired_at=row.retired_at,
-        )
+        """The row's columns of the same names; the JSON columns copied, so the view is detached."""
+        columns = {f.name: getattr(row, f.name) for f in fields(cls)}
+        return cls(**columns | {"metrics": dict(row.metrics or {}), "data_snapshot": dict(row.data_snapshot or {})})
 
     @property
     def serving_id(self) -> str:

@@ -2,11 +2,11 @@
 
 Why: a model trained on a prompt the product never sends learns nothing the product can
 use. Every prompt here is built by the real feedback chain (``chains.llm.feedback``: the
-system file, the delimited and escaped user template), so a trained adapter serves through
-the same chains, parsing and repair as any other provider.
+system file's compact text, the delimited and escaped user template), so a trained adapter
+serves through the same chains, parsing and repair as any other provider.
 
-The reply is the wire JSON the chain parses (``FeedbackOut``): the recruiter's score and their
-reason as the summary. The remark lists and the criteria stay empty: the grader's remarks quote
+The reply is the wire JSON the chain parses (``FeedbackOut``, the score last): the recruiter's
+reason as the summary, then their score. The remark lists and the criteria stay empty: the grader's remarks quote
 the key points at length, and the per-criterion scores are the offline grader's, not the
 recruiter's, so a model would only learn to imitate code the product already runs (the provider's
 guard fills empty criteria from that grader, ``chains.providers.base.guard``). A five- or seven-item
@@ -46,8 +46,9 @@ _TASKS = {kind: build(kind, 0) for kind in ("behavioral", "technical")}
 
 
 def product_prompt(question: Question, answer: str) -> list[dict[str, str]]:
-    """The messages the product's feedback chain sends for this answer (no few-shot exemplars)."""
-    return _TASKS[question.kind].messages(GradeRequest(question=question, answer=answer))
+    """The messages the product's feedback chain sends a model trained here for this answer (the
+    compact system text, as the ``local`` and ``tgi`` providers do; no few-shot exemplars)."""
+    return _TASKS[question.kind].messages(GradeRequest(question=question, answer=answer), compact=True)
 
 
 def reference_reply(item: AnnotatedAnswer) -> str:

@@ -68,15 +68,9 @@ def register_trl(db: Database, outcome: Any) -> registry.VersionView:
         "hyperparameters": outcome.hyperparameters,
         "resumed_from": outcome.resumed_from,
     }
-    return registry.register_candidate(
-        db,
-        name=outcome.name,
-        backend="trl",
-        base_model=outcome.base_model,
-        artifact=str(outcome.output_dir),
-        data_snapshot=outcome.data_snapshot,
-        metrics=metrics,
-    )
+    return registry.register_candidate(db, name=outcome.name, backend="trl", base_model=outcome.base_model,
+                                       artifact=str(outcome.output_dir), data_snapshot=outcome.data_snapshot,
+                                       metrics=metrics)
 
 
 def run_trl(db: Database, job: Any) -> registry.VersionView:
@@ -107,20 +101,9 @@ def run_openai(
     }
     if job.eval_samples > 0 and job.data.heldout:
         metrics.update(openai_backend.evaluate(client, outcome.fine_tuned_model, job.data, job.eval_samples))
-    snapshot = {
-        **job.data.snapshot,
-        "training_file": outcome.training_file,
-        "validation_file": outcome.validation_file,
-    }
-    return registry.register_candidate(
-        db,
-        name=job.suffix,
-        backend="openai",
-        base_model=job.base_model,
-        artifact=outcome.fine_tuned_model,
-        data_snapshot=snapshot,
-        metrics=metrics,
-    )
+    snapshot = {**job.data.snapshot, "training_file": outcome.training_file, "validation_file": outcome.validation_file}
+    return registry.register_candidate(db, name=job.suffix, backend="openai", base_model=job.base_model,
+                                       artifact=outcome.fine_tuned_model, data_snapshot=snapshot, metrics=metrics)
 
 
 def run_gemini(

@@ -1,7 +1,9 @@
 """The ``trl`` backend: DPO, KTO or SFT with TRL on an open model, with a PEFT LoRA / prefix / no adapter.
 
 The result is a directory TGI can serve (a LoRA adapter: ``--lora-adapters NAME=DIR``,
-``adapter_id=NAME`` per request), with a model card and ``training.json``. Checkpoints go to
+``adapter_id=NAME`` per request), with a model card and ``training.json``. Every row's prompt is
+trained (and measured) with the prompt files' compact system text, the prompt the ``local`` and
+``tgi`` providers send a model trained here (``chains.prompts.compact_messages``). Checkpoints go to
 ``DIR/checkpoints``; running the same command again resumes from the last one.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -198,11 +200,23 @@ def _measure(job: TrlJob, model: Any, tokenizer: Any, suffix: str) -> dict[str, 
     return measured
 
 
+def compacted(data: TrainingData) -> TrainingData:
+    """``data`` with each row's prompt in its compact form (about 370 fewer tokens per feedback row:
+    the full rubric would double every training step and every prefill of a small local model)."""
+    from chains.prompts import compact_messages
+
+    def row(r: dict[str, Any]) -> dict[str, Any]:
+        return {**r, "prompt": compact_messages(r["prompt"])} if isinstance(r.get("prompt"), list) else r
+
+    return replace(data, train=[row(r) for r in data.train], heldout=[row(r) for r in data.heldout])
+
+
 def train(job: TrlJob) -> TrainOutcome:
     """Train, save the adapter with its model card, and measure before/after on the held-out rows."""
     from tasks.training.deps import require_training_stack
 
     require_training_stack()
+    job = replace(job, data=compacted(job.data))
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback, set_seed
     from transformers.trainer_utils import get_last_checkpoint

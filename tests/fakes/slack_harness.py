@@ -1,8 +1,11 @@
 """The Slack bot running for real in HTTP mode against ``FakeSlackAPI``, plus steps tests repeat.
 
 ``running_bot`` builds the engine through the composition root (``bot.app.build_engine``),
-the Bolt app through ``bot.slack.app.build_app``, and serves it with waitress on a free
-loopback port; ``SlackSender`` then talks to it exactly as Slack would (signed requests).
+the Bolt app through ``bot.slack.app.build_app``, and serves its WSGI handler
+(``bot.slack.server.wsgi_app``) on a free loopback port; ``SlackSender`` then talks to it
+exactly as Slack would (signed requests). Waitress, which serves it in production, has no
+public way to stop from another thread, so tests use the stdlib's WSGI server, whose
+``shutdown()`` is made for that; ``test_slack_cli`` covers waitress serving the same app.
 """
 
 from __future__ import annotations
@@ -10,14 +13,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+
+from slack_bolt import App
 
 from bot.app import build_engine
 from bot.config import Settings
 from bot.engine import InterviewEngine
 from bot.slack.app import build_app
-from bot.slack.server import HttpServer
+from bot.slack.server import EVENTS_PATH, wsgi_app
 from bot.store.db import Database
+from tests.fakes.loopback import LoopbackServer
 from tests.fakes.slack_api import Call, FakeSlackAPI, SlackSender
 
 SECRET = "test-signing-secret"
@@ -27,6 +35,27 @@ GOOD_ANSWER = (
     "added idempotency keys so retries were safe, and rolled it out behind a feature flag; the error "
     "rate fell by 40% and I wrote the runbook the on-call team still uses."
 )
+
+
+class _ThreadingWSGIServer(ThreadingHTTPServer, WSGIServer):
+    """The stdlib WSGI server, one thread a request (as waitress answers requests concurrently)."""
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class BoltServer(LoopbackServer):
+    """The Bolt app's WSGI handler on a loopback port, served from a thread until ``stop()``."""
+
+    def __init__(self, app: App) -> None:
+        self._listen(_QuietHandler, _ThreadingWSGIServer)
+        self._server.set_app(wsgi_app(app))  # type: ignore[attr-defined]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{EVENTS_PATH}"
 
 
 def slack_settings(fake: FakeSlackAPI, database_url: str, **overrides: Any) -> Settings:
@@ -47,7 +76,7 @@ def slack_settings(fake: FakeSlackAPI, database_url: str, **overrides: Any) -> S
 class RunningBot:
     fake: FakeSlackAPI
     sender: SlackSender
-    server: HttpServer
+    server: BoltServer
     engine: InterviewEngine
 
     # ── steps ───────────────────────────────────────────────────────────────────────
@@ -111,7 +140,7 @@ def running_bot(fake: FakeSlackAPI, db: Database, **overrides: Any) -> Iterator[
     settings = slack_settings(fake, db.url, **overrides)
     engine = build_engine(settings, db=db, serving=True)  # warmed up, as `mockingbird slack` serves
     app = build_app(engine, settings, workers=16, tally_timeout_s=tally_timeout_s)
-    server = HttpServer(app, host="127.0.0.1", port=0, threads=8).start()
+    server = BoltServer(app).start()
     try:
         yield RunningBot(fake, SlackSender(server.url, SECRET, fake), server, engine)
     finally:
