@@ -64,7 +64,11 @@ class OpenAIProvider(ChatProvider):
         # The same endpoint, key, timeout and retries, for the streamed replies (see the module docstring);
         # with no ``http_client`` given, each SDK client keeps (and at exit closes) its own pool.
         self.sdk = openai.OpenAI(
-            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=max_retries, http_client=http_client
+            api_key=settings.openai_api_key.get_secret_value(),
+            base_url=settings.openai_base_url,
+            timeout=self.timeout_s,
+            max_retries=self.max_retries,
+            http_client=http_client,
         )
 
     def with_model(self, model: str) -> OpenAIProvider:
