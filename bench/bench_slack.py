@@ -217,13 +217,12 @@ def candidate(
                     streamed.append(call.at)
                 return bool(wanted(call))
 
-            def placeholder(c: Any) -> bool:
-                return bool(c.method == "chat.postMessage" and c.params["text"].startswith("Thinking"))
-
             def feedback(c: Any) -> bool:  # rewrites the placeholder, or the message its text streamed into
                 return bool(c.method == "chat.update" and c.params["text"].startswith("Feedback"))
 
-            expect(lambda c: shown(c, placeholder), f"placeholder {k + 1}")
+            # The "Thinking…" placeholder is posted from the bot's posting pool while the model works, so
+            # under load it can reach Slack after a streamed feedback (the bot then deletes it): waiting
+            # for it first would skip that feedback. Only the feedback is awaited.
             update = expect(lambda c: shown(c, feedback), f"feedback {k + 1}")
             ts = update.params["ts"]
             if streamed:
