@@ -10,7 +10,11 @@ HTTP exchange (request sent to response body read), so
 is everything the chain adds: prompt rendering, LangChain and SDK plumbing, parsing,
 validation, the repair decision and, when it happens, the offline fallback.
 
-    python -m bench.bench_feedback_chain [--calls 1000] [--malformed 0.2] [--seed 7] [--json]
+    python -m bench.bench_feedback_chain [--calls 1000] [--malformed 0.2] [--seed 7] [--stream] [--json]
+
+``--stream`` asks for each feedback as the Slack adapter does (``GradeRequest.on_text``): the
+reply streams in the fake's 12-character chunks and every chunk is parsed and previewed, so the
+CPU figure is what a streamed feedback costs the bot process.
 
 Targets (issue 3): delivered validity 100%, overhead p50 <= 5 ms, p99 <= 20 ms.
 """
@@ -82,7 +86,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-def run(calls: int, malformed: float, seed: int, warmup: int = 20) -> dict[str, Any]:
+def run(calls: int, malformed: float, seed: int, warmup: int = 20, stream: bool = False) -> dict[str, Any]:
     questions = [q for q in load_bank().questions if q.role in ("backend", "frontend")]
     transport = TimingTransport()
     with FakeOpenAI(api_key=KEY, default=flaky(malformed, seed=seed)) as fake:
@@ -96,8 +100,10 @@ def run(calls: int, malformed: float, seed: int, warmup: int = 20) -> dict[str, 
         client = httpx.Client(transport=transport, timeout=10)
         openai = OpenAIProvider(settings, http_client=client)
         provider = FallbackProvider([("openai", lambda: openai), ("offline", OfflineProvider)])
+        shown: list[str] = []  # the streamed previews (``--stream``)
         requests = [
-            GradeRequest(question=questions[i % len(questions)], answer=ANSWERS[i % len(ANSWERS)])
+            GradeRequest(question=questions[i % len(questions)], answer=ANSWERS[i % len(ANSWERS)],
+                         on_text=shown.append if stream else None)
             for i in range(calls + warmup)
         ]
         for request in requests[:warmup]:  # imports, connection, caches
@@ -133,6 +139,8 @@ def run(calls: int, malformed: float, seed: int, warmup: int = 20) -> dict[str, 
         "calls": calls,
         "malformed_rate": malformed,
         "seed": seed,
+        "streamed": stream,
+        "previews": len(shown),
         **counts,
         "delivered_validity": counts["delivered_valid"] / calls,
         "http_exchanges": transport.exchanges - exchanges_before,
@@ -167,8 +175,8 @@ def report(figures: dict[str, Any]) -> str:
     delivered = f"{figures['delivered_valid']}/{figures['calls']}"
     return "\n".join(
         [
-            f"feedback chain: {figures['calls']} calls, fake OpenAI answering malformed JSON "
-            f"{figures['malformed_rate']:.0%} of the time (seed {figures['seed']})",
+            f"feedback chain: {figures['calls']} {'streamed ' if figures['streamed'] else ''}calls, fake OpenAI "
+            f"answering malformed JSON {figures['malformed_rate']:.0%} of the time (seed {figures['seed']})",
             f"  delivered validity   {figures['delivered_validity']:.1%} ({delivered})",
             f"  first-try valid      {figures['valid_first_try']}",
             f"  repaired             {figures['repaired']}",
@@ -194,10 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--malformed", type=float, default=0.2, help="share of malformed replies (0-1)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--stream", action="store_true", help="stream each feedback with a preview reader")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)  # the expected fallbacks would log a warning each
-    figures = run(args.calls, args.malformed, args.seed)
+    figures = run(args.calls, args.malformed, args.seed, stream=args.stream)
     print(json.dumps(figures, indent=2) if args.json else report(figures))
     return 0 if figures["delivered_validity"] == 1.0 else 1
 

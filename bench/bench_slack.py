@@ -217,13 +217,12 @@ def candidate(
                     streamed.append(call.at)
                 return bool(wanted(call))
 
-            def placeholder(c: Any) -> bool:
-                return bool(c.method == "chat.postMessage" and c.params["text"].startswith("Thinking"))
-
             def feedback(c: Any) -> bool:  # rewrites the placeholder, or the message its text streamed into
                 return bool(c.method == "chat.update" and c.params["text"].startswith("Feedback"))
 
-            expect(lambda c: shown(c, placeholder), f"placeholder {k + 1}")
+            # The "Thinking…" placeholder is posted from the bot's posting pool while the model works, so
+            # under load it can reach Slack after a streamed feedback (the bot then deletes it): waiting
+            # for it first would skip that feedback. Only the feedback is awaited.
             update = expect(lambda c: shown(c, feedback), f"feedback {k + 1}")
             ts = update.params["ts"]
             if streamed:
@@ -279,15 +278,16 @@ def percentile(values: list[float], q: float) -> float:
 
 def summarise(name: str, seconds: list[float]) -> dict[str, Any]:
     ms = [s * 1000 for s in seconds]
-    return {
-        "what": name,
-        "n": len(ms),
-        "p50_ms": round(percentile(ms, 50), 1),
-        "p95_ms": round(percentile(ms, 95), 1),
-        "p99_ms": round(percentile(ms, 99), 1),
-        "max_ms": round(max(ms), 1) if ms else None,
-        "mean_ms": round(statistics.fmean(ms), 1) if ms else None,
-    }
+    row: dict[str, Any] = {"what": name, "n": len(ms)}
+    for key, q in (("p50_ms", 50), ("p95_ms", 95), ("p99_ms", 99), ("max_ms", 100)):
+        row[key] = round(percentile(ms, q), 1) if ms else None  # None, not NaN: the report stays valid JSON
+    row["mean_ms"] = round(statistics.fmean(ms), 1) if ms else None
+    return row
+
+
+def _at_most(row: dict[str, Any], limit_ms: float) -> bool | None:
+    """Whether the row's p99 is within the limit; None when the run measured nothing for it."""
+    return None if row["p99_ms"] is None else row["p99_ms"] <= limit_ms
 
 
 def run(args: argparse.Namespace) -> int:
@@ -352,27 +352,9 @@ def _drive(
 
     from tests.fakes.slack_api import SlackSender
 
-    bot = subprocess.Popen(
-        [
-            sys.executable,
-            __file__,
-            "serve",
-            "--workers",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-            "--llm-ms",
-            str(args.llm_ms),
-            "--processes",
-            str(args.processes),
-            "--variant",
-            args.variant,
-        ],
-        env=env,
-        cwd=workdir,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    command = [sys.executable, __file__, "serve", "--workers", str(args.workers), "--threads", str(args.threads),
+               "--llm-ms", str(args.llm_ms), "--processes", str(args.processes), "--variant", args.variant]
+    bot = subprocess.Popen(command, env=env, cwd=workdir, stdout=subprocess.PIPE, text=True)
     try:
         assert bot.stdout is not None
         line = bot.stdout.readline()
@@ -436,6 +418,7 @@ def _drive(
         summarise("answer → next question", out["next_question"]),
         summarise("next question − feedback", out["next_after_feedback"]),
     ]
+    by_name = {row["what"]: row for row in rows}
     report = {
         "interviews": args.interviews,
         "questions": args.questions,
@@ -467,17 +450,17 @@ def _drive(
         },
         "new_connections_per_100_calls": round(100 * connections / max(1, web_calls), 2),
         "targets_met": {
-            "ack_p99_le_100ms": rows[0]["p99_ms"] <= 100,
-            "added_p99_le_50ms": rows[6]["p99_ms"] <= 50,
-            "next_question_le_feedback_plus_50ms_p99": rows[-1]["p99_ms"] <= 50,
+            "ack_p99_le_100ms": _at_most(by_name["ack: all requests"], 100),
+            "added_p99_le_50ms": _at_most(by_name["added on top of the LLM"], 50),
+            "next_question_le_feedback_plus_50ms_p99": _at_most(by_name["next question − feedback"], 50),
             "at_most_1_connection_per_100_calls": connections <= max(1, web_calls / 100),
         },
     }
     print(f"{'what':28} {'n':>5} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}  (ms)")
     for row in rows:
         print(
-            f"{row['what']:28} {row['n']:>5} {row['p50_ms']:>8} {row['p95_ms']:>8} {row['p99_ms']:>8} "
-            f"{row['max_ms']:>8}"
+            f"{row['what']:28} {row['n']:>5} "
+            + " ".join(f"{'–' if row[k] is None else row[k]:>8}" for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms"))
         )
     print(json.dumps({k: v for k, v in report.items() if k != "rows"}, ensure_ascii=False))
     if args.json:

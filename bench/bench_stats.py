@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
-ADMIN = "host=127.0.0.1 user=postgres dbname=postgres"
+PG = os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 LOAD = [
     "INSERT INTO users (platform, platform_user_id, role, created_at) "
     "SELECT 'slack', 'U' || g, 'candidate', now() FROM generate_series(1, 2000) g",
@@ -69,35 +69,31 @@ def main() -> None:
 
     from bot.store.db import Database
     from bot.store.stats import compute_stats
+    from tests.celery_support import fresh_postgres
 
-    name = f"mb_bench_stats_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    db = Database(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
-    try:
-        db.upgrade()
-        with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={name}", autocommit=True) as conn:
-            started = time.perf_counter()
-            for statement in LOAD:
-                conn.execute(statement.replace("{sessions}", str(args.sessions)))  # type: ignore[arg-type]
-            load_s = time.perf_counter() - started
-            def baseline(days: int) -> None:
-                conn.execute(BASELINE.format(days=days)).fetchone()
+    with fresh_postgres(PG) as url:
+        db = Database(url)
+        try:
+            with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+                started = time.perf_counter()
+                for statement in LOAD:
+                    conn.execute(statement.replace("{sessions}", str(args.sessions)))  # type: ignore[arg-type]
+                load_s = time.perf_counter() - started
+                def baseline(days: int) -> None:
+                    conn.execute(BASELINE.format(days=days)).fetchone()
 
-            rows = []
-            for days in (int(d) for d in args.days.split(",")):
-                stats = compute_stats(db, days, "role")
-                rows.append({
-                    "days": days,
-                    "ratings": stats.ratings_up + stats.ratings_down,
-                    "baseline_ms": best_ms(args.repeat, lambda d=days: baseline(d)),
-                    "by_role_ms": best_ms(args.repeat, lambda d=days: compute_stats(db, d, "role")),
-                    "by_model_ms": best_ms(args.repeat, lambda d=days: compute_stats(db, d, "model")),
-                })
-    finally:
-        db.dispose()
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                rows = []
+                for days in (int(d) for d in args.days.split(",")):
+                    stats = compute_stats(db, days, "role")
+                    rows.append({
+                        "days": days,
+                        "ratings": stats.ratings_up + stats.ratings_down,
+                        "baseline_ms": best_ms(args.repeat, lambda d=days: baseline(d)),
+                        "by_role_ms": best_ms(args.repeat, lambda d=days: compute_stats(db, d, "role")),
+                        "by_model_ms": best_ms(args.repeat, lambda d=days: compute_stats(db, d, "model")),
+                    })
+        finally:
+            db.dispose()
     report = {"sessions": args.sessions, "turns": 3 * args.sessions, "load_s": round(load_s, 1), "rows": rows}
     if args.json:
         print(json.dumps(report, indent=2))

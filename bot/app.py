@@ -9,6 +9,7 @@ from bot.config import Settings, get_settings
 from bot.engine import InterviewEngine
 from bot.engine.prefetch import NextQuestions
 from bot.engine.signals import SignalSink
+from bot.ops.blas import one_blas_thread
 from bot.ops.metrics import PrometheusObserver
 from bot.store.db import Database, open_database
 from bot.store.exemplars import ExemplarSource
@@ -31,7 +32,8 @@ def make_sink(settings: Settings, db: Database) -> SignalSink:
 
 def build_engine(settings: Settings | None = None, *, provider: str | None = None,
                  db: Database | None = None, serving: bool = False) -> InterviewEngine:
-    """The engine for ``settings``; ``serving`` (a bot about to take traffic) also runs ``warm_up``."""
+    """The engine for ``settings``; ``serving`` (a bot about to take traffic) also runs ``warm_up``
+    and keeps numpy's BLAS on one thread (``bot.ops.blas``)."""
     from tasks.registry import variant_chooser
     from tasks.training.gemini_backend import RegistryExemplars
 
@@ -44,6 +46,7 @@ def build_engine(settings: Settings | None = None, *, provider: str | None = Non
                              exemplars=exemplars, variants=variant_chooser(db, chosen), observer=PrometheusObserver(),
                              next_questions=NextQuestions(db))
     if serving:
+        one_blas_thread()  # a server's parallelism is its requests, not numpy's (bot.ops.blas)
         warm_up(engine)
     return engine
 

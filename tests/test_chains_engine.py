@@ -164,10 +164,7 @@ def test_gemini_grading_is_prompt_tuned_with_stored_exemplars(
     _seed(database, candidate, recruiter)
     with FakeGemini(api_key=KEYS["gemini"]) as fake:
         settings = make_settings(
-            LLM_PROVIDER="gemini",
-            LLM_FALLBACKS="",
-            FEWSHOT_TOKEN_BUDGET=4000,
-            **env_for("gemini", fake.base_url),
+            LLM_PROVIDER="gemini", LLM_FALLBACKS="", FEWSHOT_TOKEN_BUDGET=4000, **env_for("gemini", fake.base_url)
         )
         engine = build_engine(settings, db=database)
         started = engine.start(candidate, role="backend", kind="behavioral", questions=1)

@@ -103,6 +103,22 @@ def test_the_sessions_registry_variant_overrides_the_configured_model(fake: Fake
     assert chosen.call.model == variant and default.call.model == models[1] and repaired.call.repaired
 
 
+def test_a_streamed_request_is_the_plain_one_with_stream_on(fake: FakeOpenAI, question: Question) -> None:
+    """The stream is read through the SDK's own client, not LangChain's: same model (the session's
+    variant too), messages, temperature, response format and key; only ``stream`` differs."""
+    provider = build(fake)
+    variant = "ft:gpt-4o-mini-2024-07-18:mockingbird::candidate7"
+    fake.script(VALID, VALID)
+    shown: list[str] = []
+    streamed = provider.grade(GradeRequest(question=question, answer=ANSWER, model=variant, on_text=shown.append))
+    plain = provider.grade(GradeRequest(question=question, answer=ANSWER, model=variant))
+    first, second = (r.body for r in fake.requests)
+    assert first.pop("stream") is True and second.pop("stream", False) is False
+    assert first == second and first["model"] == variant
+    assert fake.requests[0].headers["authorization"] == fake.requests[1].headers["authorization"]
+    assert shown and streamed.value == plain.value and streamed.call.valid_first_try
+
+
 def test_the_rubric_caps_a_model_that_praises_an_off_topic_answer(fake: FakeOpenAI) -> None:
     question = load_bank().by_id["backend-027"]
     sourdough = ("Last spring I organised the sourdough stall for our school bake sale. I baked 40 loaves over two "

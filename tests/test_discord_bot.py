@@ -601,13 +601,8 @@ def test_when_the_model_is_down_the_answer_is_kept_and_retry_grades_it(
     fake: FakeDiscord, sqlite_db: Database, discord_env: dict[str, str], people: dict[str, dict[str, Any]]
 ) -> None:
     with FakeOpenAI(api_key=KEYS["openai"]) as llm:
-        settings = Settings(
-            **discord_env,
-            LLM_PROVIDER="openai",
-            LLM_FALLBACKS="",
-            LLM_MAX_RETRIES=0,
-            **env_for("openai", llm.base_url),
-        )
+        settings = Settings(**discord_env, LLM_PROVIDER="openai", LLM_FALLBACKS="", LLM_MAX_RETRIES=0,
+                            **env_for("openai", llm.base_url))
         engine = build_engine(settings, db=sqlite_db)
         with running_bot(engine, settings) as bot:
             thread, question = start_interview(fake, people["candidate"], role="backend", count=2)
@@ -729,11 +724,9 @@ def test_an_interview_continues_after_a_restart_even_in_a_thread_the_bot_has_not
 THREADS = r"/channels/\d+/messages/\d+/threads"
 
 
+@pytest.mark.usefixtures("bot")
 def test_the_session_is_created_in_a_thread_that_already_exists(
-    fake: FakeDiscord,
-    bot: ObservedBot,
-    discord_engine: InterviewEngine,
-    people: dict[str, dict[str, Any]],
+    fake: FakeDiscord, discord_engine: InterviewEngine, people: dict[str, dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The thread is opened first and the session is born in it: nothing can crash between a
@@ -768,11 +761,9 @@ def test_no_session_is_left_behind_when_the_thread_cannot_be_opened(
         assert session.scalars(select(InterviewSession)).all() == []
 
 
+@pytest.mark.usefixtures("bot")
 def test_a_failure_while_starting_removes_the_thread_and_says_so(
-    fake: FakeDiscord,
-    bot: ObservedBot,
-    discord_engine: InterviewEngine,
-    people: dict[str, dict[str, Any]],
+    fake: FakeDiscord, discord_engine: InterviewEngine, people: dict[str, dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:

@@ -84,7 +84,7 @@ PURE = [  # what the engine, the grader and the training data need from chains, 
     "chains.llm.parse", "chains.llm.schema", "chains.llm.wire", "chains.llm.safety", "chains.llm.errors",
     "chains.llm.retry", "chains.llm.task", "chains.llm.question", "chains.llm.feedback", "chains.llm.follow_up",
     "chains.llm.report", "chains.providers", "chains.providers.fallback", "chains.providers.offline",
-    "chains.providers.base",
+    "chains.providers.base", "chains.llm.preview",
 ]
 BLOCK_LANGCHAIN = """
 import importlib, importlib.abc, json, sys

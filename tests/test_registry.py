@@ -32,6 +32,7 @@ GOOD = {
     "method": "dpo",
     "serving": "lora-adapter",
 }
+FINE_TUNED = {"json_validity": 1.0, "agreement": 0.9}  # an OpenAI fine-tune's gate metrics
 _people = count(1)
 
 
@@ -159,13 +160,7 @@ def test_choose_variant_splits_new_sessions_by_share(database: Database) -> None
     rng = random.Random(7)
     assert registry.choose_variant(database, rng, "trl") is None  # nothing registered: configured default
     split(database, "new", 0.25, live="old")
-    add(
-        database,
-        "ft",
-        backend="openai",
-        artifact="ft:gpt-4o-mini:acme::abc",
-        metrics={"json_validity": 1.0, "agreement": 0.9},
-    )
+    add(database, "ft", backend="openai", artifact="ft:gpt-4o-mini:acme::abc", metrics=FINE_TUNED)
     registry.set_traffic(database, "ft", 1.0)
     picks = Counter(registry.choose_variant(database, rng, "trl") for _ in range(4000))
     assert set(picks) == {"old", "new"}
@@ -194,13 +189,7 @@ def test_engine_records_the_chosen_variant_per_session(database: Database) -> No
 
 
 def test_build_engine_wires_the_registry(sqlite_db: Database) -> None:
-    add(
-        sqlite_db,
-        "ft",
-        backend="openai",
-        artifact="ft:gpt-4o-mini:acme::xyz",
-        metrics={"json_validity": 1.0, "agreement": 0.9},
-    )
+    add(sqlite_db, "ft", backend="openai", artifact="ft:gpt-4o-mini:acme::xyz", metrics=FINE_TUNED)
     registry.promote(sqlite_db, "ft")
     engine = build_engine(make_settings(LLM_PROVIDER="openai", LLM_FALLBACKS="offline"), db=sqlite_db)
     assert engine.variants is not None and engine.variants() == "ft:gpt-4o-mini:acme::xyz"

@@ -77,23 +77,10 @@ def test_http_mode_process_serves_signed_requests(fake: FakeSlackAPI, tmp_path: 
         "PYTHONPATH": str(Path(__file__).parents[1]),
     }
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from bot.cli import app; app()",
-            "slack",
-            "--http",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0" if processes == 1 else str(free_port()),  # gunicorn reports no port it picked
-            "--processes",
-            str(processes),
-        ],
-        cwd=tmp_path,
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
+        [sys.executable, "-c", "from bot.cli import app; app()", "slack", "--http", "--host", "127.0.0.1",
+         "--port", "0" if processes == 1 else str(free_port()),  # gunicorn reports no port it picked
+         "--processes", str(processes)],
+        cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
     )
     try:
         assert process.stderr is not None

@@ -166,20 +166,9 @@ def _turn(feedback: Feedback | None, index: int = 0, follow_up_of: int | None = 
 def _session(turns: list[TurnView]) -> SessionView:
     from datetime import UTC, datetime
 
-    return SessionView(
-        id=1,
-        platform="slack",
-        channel_id="C1",
-        thread_id="1.0",
-        candidate_user_id="U1",
-        role="backend",
-        kind="technical",
-        level="mid",
-        planned_questions=3,
-        state=SessionState.awaiting_answer,
-        created_at=datetime.now(UTC),
-        turns=turns,
-    )
+    return SessionView(id=1, platform="slack", channel_id="C1", thread_id="1.0", candidate_user_id="U1",
+                       role="backend", kind="technical", level="mid", planned_questions=3,
+                       state=SessionState.awaiting_answer, created_at=datetime.now(UTC), turns=turns)
 
 
 def test_feedback_blocks_carry_tally_buttons_and_respect_slack_limits() -> None:

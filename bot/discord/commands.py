@@ -17,7 +17,7 @@ from discord.app_commands import Choice, Range
 from bot.discord import render
 from bot.discord.actors import actor_of
 from bot.discord.conversation import NO_PINGS, post_question
-from bot.discord.replies import offload, private
+from bot.discord.replies import offload, private, refusals_told
 from bot.engine import EngineError, InterviewEngine, Progress
 from bot.store.stats import GROUPINGS
 from chains.bank.loader import UnknownRole
@@ -233,17 +233,14 @@ async def show_stats(
     from bot.store.stats import render_chart
 
     await interaction.response.defer(ephemeral=True, thinking=True)
-    try:
+    async with refusals_told(interaction):
         stats = await offload(engine.stats, actor_of(interaction.user), days, by)
-    except EngineError as exc:
-        await private(interaction, render.md(str(exc)))
-        return
-    chart = await offload(render_chart, stats)
-    await interaction.followup.send(
-        embed=render.stats_embed(stats.as_text(), CHART_NAME),
-        file=discord.File(io.BytesIO(chart), filename=CHART_NAME),
-        ephemeral=True,
-    )
+        chart = await offload(render_chart, stats)
+        await interaction.followup.send(
+            embed=render.stats_embed(stats.as_text(), CHART_NAME),
+            file=discord.File(io.BytesIO(chart), filename=CHART_NAME),
+            ephemeral=True,
+        )
 
 
 async def show_progress(engine: InterviewEngine, interaction: discord.Interaction[Any], *, team: bool) -> None:
@@ -255,16 +252,13 @@ async def show_progress(engine: InterviewEngine, interaction: discord.Interactio
     await interaction.response.defer(ephemeral=True, thinking=True)
     actor = actor_of(interaction.user)
     if team:
-        try:
+        async with refusals_told(interaction):
             rows = await offload(engine.team_progress, actor)
-        except EngineError as exc:
-            await private(interaction, render.md(str(exc)))
-            return
-        await interaction.followup.send(
-            embed=render.stats_embed(render.md(team_text(rows)), None),
-            file=discord.File(io.BytesIO(team_csv(rows).encode()), filename=TEAM_CSV_NAME),
-            ephemeral=True,
-        )
+            await interaction.followup.send(
+                embed=render.stats_embed(render.md(team_text(rows)), None),
+                file=discord.File(io.BytesIO(team_csv(rows).encode()), filename=TEAM_CSV_NAME),
+                ephemeral=True,
+            )
         return
     figures = await offload(engine.progress, actor)
     if not figures.answers:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, ParamSpec, TypeVar
 
 import discord
 
-from bot.engine import InterviewEngine
+from bot.discord import render
+from bot.engine import EngineError, InterviewEngine
 from bot.engine.text import clip
 
 P = ParamSpec("P")
@@ -44,3 +46,13 @@ async def private(
         await interaction.followup.send(text, ephemeral=True, file=file)
     else:
         await interaction.response.send_message(text, ephemeral=True, file=file)
+
+
+@asynccontextmanager
+async def refusals_told(interaction: discord.Interaction[Any]) -> AsyncIterator[None]:
+    """Run the block; when the engine refuses (``EngineError``: not allowed, not found, a bad
+    value), the rest of the block is skipped and the person is told why, privately."""
+    try:
+        yield
+    except EngineError as exc:
+        await private(interaction, render.md(str(exc)))

@@ -69,13 +69,8 @@ class AssistantPane:
             log.warning("could not greet in the assistant pane: %s", web.error_code(exc))
 
     def run_message(
-        self,
-        body: dict[str, Any],
-        event: dict[str, Any],
-        client: WebClient,
-        context: BoltContext,
-        set_status: SetStatus,
-        set_title: SetTitle,
+        self, body: dict[str, Any], event: dict[str, Any], client: WebClient, context: BoltContext,
+        set_status: SetStatus, set_title: SetTitle,
     ) -> None:
         """A candidate's message in an assistant thread: an answer, or the interview to start."""
         channel, thread, user = event.get("channel"), event.get("thread_ts"), event.get("user")

@@ -167,11 +167,7 @@ class Interviews:
 
     # ── replies in a thread ─────────────────────────────────────────────────────────
     def run_message(
-        self,
-        body: dict[str, Any],
-        event: dict[str, Any],
-        client: WebClient,
-        context: BoltContext,
+        self, body: dict[str, Any], event: dict[str, Any], client: WebClient, context: BoltContext,
         working: Callable[[], None] | None = None,
     ) -> None:
         """A message event: an answer or a thread command when it is the candidate's reply.

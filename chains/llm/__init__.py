@@ -5,6 +5,6 @@
 its constrained output is given), ``parse`` (strict, then lenient), ``safety`` (untrusted text as
 delimited data), ``errors`` and ``retry`` (one readable failure, backoff), ``preview`` (readable
 text from a streamed partial reply). The providers that use them are one class each on
-``chains.providers.base.ChatProvider``. Nothing is imported here, and only ``preview`` needs
-LangChain, so the rest load without it.
+``chains.providers.base.ChatProvider``. Nothing is imported here, and none of them needs
+LangChain, so they load without it.
 """

@@ -1,26 +1,35 @@
 """The readable part of a feedback reply that is still being written, for streaming it to a person.
 
 A model streams its JSON a few characters at a time; ``readable`` shows what is already there
-(score, strengths, weaknesses, suggestions, summary) as plain text, from LangChain's partial-JSON
-parser. The preview only ever informs: the complete reply still goes through the provider base's one
+(score, strengths, weaknesses, suggestions, summary) as plain text. The provider base calls it
+after every chunk with the whole reply so far, so the parse must cost next to nothing:
+pydantic-core's JSON parser reads an unfinished document in its partial mode (an open string
+is kept as far as it goes, an unfinished key or value is left out) in compiled code.
+LangChain's ``parse_partial_json``, used before, walked the text in Python to close it and then
+parsed it again, so the cost grew with the square of the reply: for a 1,200-character feedback
+in 4-character chunks (a model's tokens) 20 ms of CPU per feedback, against 1 ms now with the
+text built (0.5 and 7 ms in the 12-character chunks of the benchmarks' fake).
+The preview only ever informs: the complete reply still goes through the provider base's one
 parse / validate / repair path, and the platform replaces the preview with the validated feedback.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from langchain_core.utils.json import parse_partial_json
+from pydantic_core import from_json
 
 LISTS = (("strengths", "Strengths"), ("weaknesses", "To improve"), ("suggestions", "Suggestions"))
 
 
 def readable(raw: str) -> str:
     """Plain text of the fields written so far, in the reply's own order ("" while nothing is)."""
+    text = raw.strip()
+    if not text:
+        return ""
     try:
-        data: Any = parse_partial_json(raw.strip()) if raw.strip() else None
-    except (json.JSONDecodeError, ValueError):
+        data: Any = from_json(text, allow_partial="trailing-strings")
+    except ValueError:
         return ""  # not JSON (yet, or at all): nothing worth showing
     if not isinstance(data, dict):
         return ""

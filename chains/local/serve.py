@@ -69,25 +69,27 @@ def answer(model: LocalModel, body: Any) -> dict[str, Any]:
     return reply
 
 
+def send_json(handler: BaseHTTPRequestHandler, status: int, payload: Any) -> None:
+    """Answer ``payload`` as JSON, with its length (so a keep-alive client knows where it ends)."""
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class Handler(BaseHTTPRequestHandler):
     server: TGIServer
 
-    def _send(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         if self.path == "/health":
-            self._send(200, {})
+            send_json(self, 200, {})
         elif self.path == "/info":
-            self._send(200, {"model_id": self.server.model.base_dir.name, "max_total_tokens": 8192,
+            send_json(self, 200, {"model_id": self.server.model.base_dir.name, "max_total_tokens": 8192,
                              "adapters": sorted(self.server.model.adapters)})
         else:
-            self._send(404, {"error": "not found", "error_type": "not_found"})
+            send_json(self, 404, {"error": "not found", "error_type": "not_found"})
 
     def do_POST(self) -> None:  # noqa: N802
         path = self.path.split("?", 1)[0]
@@ -95,24 +97,24 @@ class Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(self.rfile.read(length) or b"null")
         except json.JSONDecodeError:
-            self._send(422, {"error": "the body is not JSON", "error_type": "validation"})
+            send_json(self, 422, {"error": "the body is not JSON", "error_type": "validation"})
             return
         if path.rstrip("/").endswith("/chat/completions"):
-            self._send(422, {"error": "Template error: template not found", "error_type": "template_error"})
+            send_json(self, 422, {"error": "Template error: template not found", "error_type": "template_error"})
             return
         if path not in ("/", "/generate"):
-            self._send(404, {"error": "not found", "error_type": "not_found"})
+            send_json(self, 404, {"error": "not found", "error_type": "not_found"})
             return
         if isinstance(body, dict) and body.get("stream"):
-            self._send(422, {"error": "streaming is not served here", "error_type": "validation"})
+            send_json(self, 422, {"error": "streaming is not served here", "error_type": "validation"})
             return
         try:
             reply = answer(self.server.model, body)
         except Refused as exc:
-            self._send(422, {"error": str(exc), "error_type": exc.kind})
+            send_json(self, 422, {"error": str(exc), "error_type": exc.kind})
             return
         self.server.adapters_seen.append((body.get("parameters") or {}).get("adapter_id"))
-        self._send(200, [reply] if path == "/" else reply)
+        send_json(self, 200, [reply] if path == "/" else reply)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         log.debug("%s " + format, self.address_string(), *args)

@@ -131,7 +131,7 @@ class ChatProvider(Provider):
         on_text = getattr(request, "on_text", None)
         if on_text is None or not self.streams:
             return self._call(messages, spec)
-        from chains.llm import preview  # LangChain's partial-JSON parser, loaded only to stream
+        from chains.llm import preview  # loaded only to stream
 
         raw, shown = "", ""
         try:

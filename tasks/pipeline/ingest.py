@@ -45,21 +45,24 @@ class Person(BaseModel):
     role: UserRole = UserRole.candidate
 
 
-class RatingPayload(BaseModel):
+class TurnSignal(BaseModel):
+    """What every signal about a turn carries: the turn, the sender's idempotency key, and when
+    the person acted."""
+
     turn_id: int
-    rater: Person
-    value: int = Field(ge=-1, le=1)
     idempotency_key: str | None = None
     at: datetime | None = None
 
 
-class CorrectionPayload(BaseModel):
-    turn_id: int
+class RatingPayload(TurnSignal):
+    rater: Person
+    value: int = Field(ge=-1, le=1)
+
+
+class CorrectionPayload(TurnSignal):
     recruiter: Person
     feedback: Feedback
     note: str | None = None
-    idempotency_key: str | None = None
-    at: datetime | None = None
 
 
 def _parse(model: type[BaseModel], payload: dict[str, Any]) -> Any:

@@ -13,9 +13,9 @@ import math
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import Field, TypeAdapter, computed_field
+from pydantic import TypeAdapter, computed_field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -91,32 +91,14 @@ class Comparison:
     since: str | None
     candidate_arm: Arm
     baseline_arm: Arm
-    evidence: Annotated[sequential.Evidence, Field(exclude=True)]  # shown as the four figures below
     decision: str  # promote / rollback / retire / wait
     reason: str
     policy: sequential.Policy
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def difference(self) -> float:
-        return round(float(self.evidence.difference), 4)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def confidence_sequence(self) -> list[float]:
-        e = self.evidence
-        return [round(float(e.difference - e.half_width), 4), round(float(e.difference + e.half_width), 4)]
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def log_likelihood_ratio(self) -> float:
-        return round(float(self.evidence.log_lr), 4)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def threshold(self) -> float:
-        """What ``log_likelihood_ratio`` must reach for a decision."""
-        return round(float(-math.log(self.policy.alpha)), 4)
+    # The test's figures (``sequential.evidence``), rounded for people and JSON:
+    difference: float  # candidate minus baseline, in mean per-session 👍 share
+    confidence_sequence: list[float]  # the always-valid interval around it
+    log_likelihood_ratio: float
+    threshold: float  # what log_likelihood_ratio must reach for a decision
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, by pydantic: the fields, the arms' rates and the test's figures (not the raw evidence)."""
@@ -224,7 +206,16 @@ def compare(
         reason = f"need {rule.min_hours:g} hours of the split (have {hours:.1f})"
     else:
         reason = f"no clear difference yet ({interval}; {fallbacks})"
-    return Comparison(name, started, candidate_arm, baseline_arm, seen, decision, reason, rule)
+    low, high = seen.difference - seen.half_width, seen.difference + seen.half_width
+    return Comparison(
+        name, started, candidate_arm, baseline_arm, decision, reason, rule,
+        difference=_figure(seen.difference), confidence_sequence=[_figure(low), _figure(high)],
+        log_likelihood_ratio=_figure(seen.log_lr), threshold=_figure(-math.log(rule.alpha)),
+    )
+
+
+def _figure(value: Any) -> float:
+    return round(float(value), 4)
 
 
 def _pct(value: float | None) -> str:

@@ -20,6 +20,7 @@ from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from chains.local.serve import send_json
 from tests.fakes.loopback import LoopbackServer, Recorded
 
 STEPS = ("validating_files", "queued", "running", "succeeded")
@@ -242,18 +243,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
         return
 
-    def _send(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def _authorised(self) -> bool:
         if self.headers.get("authorization") == f"Bearer {self.fake.api_key}":
             return True
-        self._send(401, _error("Incorrect API key provided.", "invalid_request_error", None))
+        send_json(self, 401, _error("Incorrect API key provided.", "invalid_request_error", None))
         return False
 
     def _record(self, body: Any) -> None:
@@ -267,11 +260,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         parts = self.path.split("?")[0].strip("/").split("/")
         if parts[:3] == ["v1", "fine_tuning", "jobs"] and len(parts) == 4:
-            self._send(*self.fake.retrieve_job(parts[3]))
+            send_json(self, *self.fake.retrieve_job(parts[3]))
         elif parts[:2] == ["v1", "files"] and len(parts) == 3 and parts[2] in self.fake.files:
-            self._send(200, {k: v for k, v in self.fake.files[parts[2]].items() if k != "content"})
+            send_json(self, 200, {k: v for k, v in self.fake.files[parts[2]].items() if k != "content"})
         else:
-            self._send(404, _error(f"Unknown path {self.path}", "invalid_request_error", None))
+            send_json(self, 404, _error(f"Unknown path {self.path}", "invalid_request_error", None))
 
     def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
         raw = self.rfile.read(int(self.headers.get("content-length") or 0))
@@ -294,12 +287,12 @@ class _Handler(BaseHTTPRequestHandler):
             if not self._authorised():
                 return
             if path != "/v1/files" or "file" not in fields:
-                self._send(
+                send_json(self, 
                     400, _error("Expected a file upload to /v1/files.", "invalid_request_error", "file")
                 )
                 return
             filename, content = fields["file"]
-            self._send(
+            send_json(self, 
                 *self.fake.upload(
                     filename or "upload.jsonl", fields.get("purpose", (None, b""))[1].decode(), content
                 )
@@ -310,8 +303,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorised():
             return
         if path == "/v1/fine_tuning/jobs":
-            self._send(*self.fake.create_job(body))
+            send_json(self, *self.fake.create_job(body))
         elif path == "/v1/chat/completions":
-            self._send(*self.fake.chat(body))
+            send_json(self, *self.fake.chat(body))
         else:
-            self._send(404, _error(f"Unknown path {self.path}", "invalid_request_error", None))
+            send_json(self, 404, _error(f"Unknown path {self.path}", "invalid_request_error", None))

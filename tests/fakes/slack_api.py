@@ -366,40 +366,30 @@ class FakeSlackAPI(LoopbackServer):
         key = (str(params.get("channel_id") or ""), str(params.get("thread_ts") or ""))
         return self.assistant_threads.get(key)
 
-    def _m_assistant_threads_setStatus(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _set_on_assistant_thread(self, params: dict[str, Any], key: str, valid: bool) -> dict[str, Any]:
+        """Store ``params[key]`` on the assistant thread, as Slack's ``assistant.threads.set*`` methods do."""
         thread = self._assistant_thread(params)
         if thread is None:
             return {"ok": False, "error": "invalid_thread_ts"}  # not an assistant thread Slack opened
-        if not isinstance(params.get("status"), str):
+        if not valid:
             return {"ok": False, "error": "invalid_arguments"}
         with self._lock:
-            thread["status"] = params["status"]
+            thread[key] = params[key]
         return {"ok": True}
+
+    def _m_assistant_threads_setStatus(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._set_on_assistant_thread(params, "status", isinstance(params.get("status"), str))
 
     def _m_assistant_threads_setTitle(self, params: dict[str, Any]) -> dict[str, Any]:
-        thread = self._assistant_thread(params)
-        if thread is None:
-            return {"ok": False, "error": "invalid_thread_ts"}
-        if not str(params.get("title") or "").strip():
-            return {"ok": False, "error": "invalid_arguments"}
-        with self._lock:
-            thread["title"] = params["title"]
-        return {"ok": True}
+        return self._set_on_assistant_thread(params, "title", bool(str(params.get("title") or "").strip()))
 
     def _m_assistant_threads_setSuggestedPrompts(self, params: dict[str, Any]) -> dict[str, Any]:
-        thread = self._assistant_thread(params)
         prompts = params.get("prompts")
-        if thread is None:
-            return {"ok": False, "error": "invalid_thread_ts"}
-        valid = isinstance(prompts, list) and 1 <= len(prompts) <= 4 and all(
+        valid = isinstance(prompts, list) and 1 <= len(prompts) <= 4 and all(  # each a title and a message
             isinstance(p, dict) and str(p.get("title") or "").strip() and str(p.get("message") or "").strip()
             for p in prompts
         )
-        if not valid:
-            return {"ok": False, "error": "invalid_arguments"}  # 1 to 4 prompts, each a title and a message
-        with self._lock:
-            thread["prompts"] = prompts
-        return {"ok": True}
+        return self._set_on_assistant_thread(params, "prompts", valid)
 
     def _m_views_open(self, params: dict[str, Any]) -> dict[str, Any]:
         if not params.get("trigger_id"):
@@ -631,7 +621,16 @@ class SlackSender:
     def _form(self, fields: dict[str, Any], **kw: Any) -> Sent:
         return self.post(urlencode(fields), "application/x-www-form-urlencoded", **kw)
 
-    def _interactive(self, payload: dict[str, Any], **kw: Any) -> Sent:
+    def _interactive(self, kind: str, user: str, fields: dict[str, Any], **kw: Any) -> Sent:
+        """An interactivity request from ``user``: Slack's envelope of a ``kind`` payload, plus ``fields``."""
+        payload = {
+            "type": kind,
+            "team": {"id": self.team},
+            "user": {"id": user, "team_id": self.team},
+            "api_app_id": "A0001",
+            "trigger_id": self._trigger(),
+            **fields,
+        }
         return self._form({"payload": json.dumps(payload)}, **kw)
 
     def _response_url(self) -> str:
@@ -742,12 +741,9 @@ class SlackSender:
         if shown is not None:
             message.update(text=shown.text, blocks=shown.blocks, user=shown.user)
         return self._interactive(
+            "block_actions",
+            user,
             {
-                "type": "block_actions",
-                "team": {"id": self.team},
-                "user": {"id": user, "team_id": self.team},
-                "api_app_id": "A0001",
-                "trigger_id": self._trigger(),
                 "response_url": self._response_url(),
                 "container": {
                     "type": "message",
@@ -798,12 +794,9 @@ class SlackSender:
             else:
                 state[block_id] = {action_id: {"type": "plain_text_input", "value": value}}
         return self._interactive(
+            "view_submission",
+            user,
             {
-                "type": "view_submission",
-                "team": {"id": self.team},
-                "user": {"id": user, "team_id": self.team},
-                "api_app_id": "A0001",
-                "trigger_id": self._trigger(),
                 "view": {
                     "id": "V0001",
                     "type": "modal",
