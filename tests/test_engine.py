@@ -203,9 +203,11 @@ def test_ratings_are_idempotent_and_changeable(engine: InterviewEngine, database
     turn = engine.answer(started.session.id, candidate, GOOD).graded
     for _ in range(3):
         engine.rate(turn.id, candidate, 1)
-    assert engine.signals.last_result == {"turn_id": turn.id, "up": 1, "down": 0, "others_up": 0, "others_down": 0}
-    engine.rate(turn.id, candidate, -1)
-    assert engine.signals.last_result == {"turn_id": turn.id, "up": 0, "down": 1, "others_up": 0, "others_down": 0}
+    assert engine.signals.last_result == {"turn_id": turn.id, "up": 1, "down": 0, "others_up": 0, "others_down": 0,
+                                          "mine": 1}
+    rated = engine.rate(turn.id, candidate, -1)  # stored at once (in-process): the tally comes with it
+    assert rated["tally"] == {"turn_id": turn.id, "up": 0, "down": 1, "others_up": 0, "others_down": 0, "mine": -1}
+    assert rated["tally"] == engine.tally(turn.id, candidate)
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(Rating)) == 1
     with pytest.raises(BadInput):

@@ -30,7 +30,12 @@ class Signals(EngineCore):
             raise TurnNotFound("That feedback no longer exists (it may have been deleted).")
 
     def rate(self, turn_id: int, actor: Actor, value: int) -> dict[str, Any]:
-        """👍 (+1) / 👎 (-1) / withdraw (0). Handed to the background side; returns the payload sent."""
+        """👍 (+1) / 👎 (-1) / withdraw (0). Handed to the background side; returns the payload sent.
+
+        When the sink stored it at once (in-process), the result also carries ``"tally"``: the
+        turn's counts as that transaction left them, with this rater's ``"mine"`` (an adapter
+        showing them needs no second read). A sink that sends it on (Celery) adds nothing.
+        """
         if value not in (-1, 0, 1):
             raise BadInput("A rating is +1 (helpful), -1 (not helpful) or 0 (withdraw).")
         with self.db.session() as session:
@@ -40,9 +45,9 @@ class Signals(EngineCore):
                       "display_name": actor.display_name, "role": user.role.value}
         payload = {"turn_id": turn_id, "rater": person, "value": value,
                    "idempotency_key": rating_key(turn_id, actor.platform, actor.user_id, value)}
-        self._submit(RECORD_RATING, payload)
+        stored = self._submit(RECORD_RATING, payload)
         self.observer.rating(actor.platform, value)
-        return payload
+        return payload if stored is None else {**payload, "tally": stored}
 
     def correct(self, turn_id: int, actor: Actor, feedback: Feedback, note: str | None = None) -> dict[str, Any]:
         """A recruiter's corrected feedback. Non-recruiters get ``Forbidden`` and nothing is stored."""
@@ -59,10 +64,10 @@ class Signals(EngineCore):
         self._submit(RECORD_CORRECTION, payload)
         return payload
 
-    def _submit(self, task: str, payload: dict[str, Any]) -> None:
+    def _submit(self, task: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         if self.signals is None:
             raise EngineError("Ratings are not configured in this process.")
-        self.signals.submit(task, payload)
+        return self.signals.submit(task, payload)
 
     def survey(self, session_id: int, actor: Actor, usefulness: int, comment: str | None = None) -> None:
         """"How useful was this practice? 1-5", once per session (a second answer replaces the first)."""
