@@ -102,8 +102,10 @@ class EngineCore:
         self.db.dispose()
 
     # ── people and roles ────────────────────────────────────────────────────────────
-    def _user(self, session: Session, actor: Actor) -> User:
-        user = session.scalar(
+    def _user(self, session: Session, actor: Actor, found: User | None = None) -> User:
+        """The actor's row with their current role and name, created if new; ``found`` is the row
+        when the caller has just read it."""
+        user = found if found is not None else session.scalar(
             select(User).where(User.platform == actor.platform, User.platform_user_id == actor.user_id)
         )
         if user is None:
