@@ -202,7 +202,7 @@ def constrained(variant: str, args: argparse.Namespace) -> dict[str, Any]:
     chosen = sorted(annotated_rows.heldout_sample(sft, args.generate)[: args.constrained])
     replies = [
         local.generate(sft[i]["prompt"], schema=schema, adapter=None if full or spec is None else variant,
-                       max_new_tokens=args.max_new_tokens)
+                       max_new_tokens=args.max_new_tokens, median=None if args.greedy_score else "score")
         for i in chosen
     ]  # fmt: skip
     scored = [(f.score, truth[i]) for i, r in zip(chosen, replies, strict=True) if (f := parse_feedback(r.text))]
@@ -281,6 +281,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None, help="data dir for the converted base")
     parser.add_argument("--out", default="/tmp/bench-finetune")
     parser.add_argument("--phase", choices=("train", "constrained"), default="train")
+    parser.add_argument("--greedy-score", action="store_true",
+                        help="constrained: keep the greedy score digits (default: the median readout, as the provider)")
     parser.add_argument("--only", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cache is None:

@@ -146,3 +146,31 @@ def test_a_bounded_reply_closes_even_when_the_token_cap_asked_for_is_too_short(s
     reply = load(smollm2_dir).generate(PROMPT, schema=schema, max_new_tokens=1)
     value = json.loads(reply.text)
     assert len(value["summary"]) <= 12 and 1 <= value["score"] <= 10 and reply.new_tokens > 1
+
+
+def test_the_score_is_read_as_the_median_of_the_models_distribution(smollm2_dir: Path) -> None:
+    """The readout's cached short passes give the same distribution as scoring each value from scratch."""
+    import torch
+
+    from chains.local.generate import load
+    from chains.local.readout import median_value, with_value
+
+    model = load(smollm2_dir)
+    prompt_ids = model.prompt_ids(PROMPT)
+    text = '{"summary": "Clear, with a measured result.", "score": 7}'
+    reply_ids = model.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
+    with torch.inference_mode():
+        value = median_value(model.model, model.tokenizer, prompt_ids, reply_ids, text, "score", 1, 10)
+        head = model.tokenizer('{"summary": "Clear, with a measured result.", "score": ', add_special_tokens=False,
+                               return_tensors="pt")["input_ids"][0]  # fmt: skip
+        scores = []
+        for v in range(1, 11):
+            tail = model.tokenizer(f"{v}}}", add_special_tokens=False, return_tensors="pt")["input_ids"][0]
+            ids = torch.cat([prompt_ids[0], head, tail]).unsqueeze(0)
+            logits = torch.log_softmax(model.model(input_ids=ids).logits[0], dim=-1)
+            start = ids.shape[1] - len(tail)
+            scores.append(sum(float(logits[start - 1 + j, t]) for j, t in enumerate(tail.tolist())))
+    weights = torch.softmax(torch.tensor(scores), dim=0).cumsum(0).tolist()
+    assert value == next(v for v, c in zip(range(1, 11), weights, strict=True) if c >= 0.5)
+    assert with_value(text, "score", 3) == '{"summary": "Clear, with a measured result.", "score": 3}'
+    assert median_value(model.model, model.tokenizer, prompt_ids, reply_ids[:-1], text[:-1], "score", 1, 10) is None

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chains.local.readout import median_value, with_value
+
 # The grammar bounds every list and string that has no bound in the schema: a model that has not
 # learnt the short reply (the base, or a briefly trained adapter) would otherwise keep writing one
 # string or repeating one list item until max_new_tokens and never close the JSON. llguidance checks
@@ -174,13 +176,16 @@ class LocalModel:
         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
         temperature: float = 0.0,
         seed: int = 0,
+        median: str | None = None,
     ) -> Generation:
         """The model's continuation of ``prompt``: JSON to ``schema`` when given, raw text otherwise.
 
         ``adapter`` names an adapter added with ``add_adapter`` (None: the base weights alone).
         ``temperature`` 0 is greedy decoding; above 0 samples, seeded, so a rerun repeats itself.
         With a schema the token cap is raised to the longest reply it admits (``max_reply_chars``),
-        so a constrained reply always closes.
+        so a constrained reply always closes. ``median`` names an integer field with a range in the
+        schema, the reply's last: its number is the median of the model's distribution over the range
+        (``chains.local.readout``), not the greedy digits.
         """
         import torch
         from transformers import LogitsProcessorList
@@ -200,9 +205,14 @@ class LocalModel:
             started = time.perf_counter()
             with torch.inference_mode(), self._adapter(adapter):
                 output = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **options)
+                new = output[0, ids.shape[1]:]
+                text = self.tokenizer.decode(new, skip_special_tokens=True)
+                bounds = (schema or {}).get("properties", {}).get(median or "", {})
+                if median and "minimum" in bounds and "maximum" in bounds:
+                    value = median_value(self.model, self.tokenizer, ids, new, text, median,
+                                         int(bounds["minimum"]), int(bounds["maximum"]))  # fmt: skip
+                    text = text if value is None else with_value(text, median, value)
             seconds = time.perf_counter() - started
-        new = output[0, ids.shape[1]:]
-        text = self.tokenizer.decode(new, skip_special_tokens=True)
         return Generation(text=text, new_tokens=int(new.shape[0]), seconds=seconds, constrained=schema is not None)
 
     def _adapter(self, name: str | None) -> Any:

@@ -65,6 +65,7 @@ class LocalProvider(ChatProvider):
             adapter=self.adapter,
             max_new_tokens=self.max_new_tokens,
             temperature=spec.temperature,
+            median="score" if self.constrained else None,  # the feedback's score: read, not greedy digits
         )
         return generation.text
 
