@@ -18,6 +18,7 @@ from bot.engine import (
     NotYourSession,
     ProviderUnavailable,
     SessionView,
+    TurnNotFound,
     TurnView,
     corrected_feedback,
 )
@@ -203,13 +204,29 @@ def test_ratings_are_idempotent_and_changeable(engine: InterviewEngine, database
     turn = engine.answer(started.session.id, candidate, GOOD).graded
     for _ in range(3):
         engine.rate(turn.id, candidate, 1)
-    assert engine.signals.last_result == {"turn_id": turn.id, "up": 1, "down": 0, "others_up": 0, "others_down": 0}
-    engine.rate(turn.id, candidate, -1)
-    assert engine.signals.last_result == {"turn_id": turn.id, "up": 0, "down": 1, "others_up": 0, "others_down": 0}
+    assert engine.signals.last_result == {"turn_id": turn.id, "up": 1, "down": 0, "others_up": 0, "others_down": 0,
+                                          "mine": 1}
+    rated = engine.rate(turn.id, candidate, -1)  # stored at once (in-process): the tally comes with it
+    assert rated["tally"] == {"turn_id": turn.id, "up": 0, "down": 1, "others_up": 0, "others_down": 0, "mine": -1}
+    assert rated["tally"] == engine.tally(turn.id, candidate)
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(Rating)) == 1
     with pytest.raises(BadInput):
         engine.rate(turn.id, candidate, 5)
+
+
+def test_only_feedback_can_be_rated_by_known_and_new_people(engine: InterviewEngine, database: Database,
+                                                            candidate: Actor) -> None:
+    started = _start(engine, candidate, questions=2)
+    asked = started.question.id  # asked, not graded yet
+    newcomer = Actor("console", "nina", display_name="Nina New")
+    for rater in (candidate, newcomer):
+        for turn_id in (asked, 10_000):
+            with pytest.raises(TurnNotFound):
+                engine.rate(turn_id, rater, 1)
+    with database.session() as session:  # the refusals stored nothing, and created nobody
+        assert session.scalar(select(func.count()).select_from(Rating)) == 0
+        assert session.scalar(select(User).where(User.platform_user_id == "nina")) is None
 
 
 def test_only_recruiters_can_correct(engine: InterviewEngine, database: Database, candidate: Actor,

@@ -293,13 +293,14 @@ def test_an_older_message_never_overwrites_a_newer_rating(
         "down": 1,
         "others_up": 0,
         "others_down": 0,
+        "mine": -1,
     }  # from the outbox, late
     assert (
         ingest.record_rating(database, {**late, "value": 0})["down"] == 1
     )  # a stale withdrawal is ignored too
     newer = {"turn_id": turn, "rater": person, "value": 1, "at": (now + timedelta(seconds=1)).isoformat()}
     assert ingest.record_rating(database, newer) == {"turn_id": turn, "up": 1, "down": 0, "others_up": 0,
-                                                     "others_down": 0}
+                                                     "others_down": 0, "mine": 1}
 
 
 def test_retraining_trigger_counts_new_pairs_since_the_last_model(

@@ -56,10 +56,11 @@ _SESSION_IN_THREAD, _SESSION_IN_CHANNEL_THREAD = in_thread(_SESSION, False), in_
 
 
 def compare_and_set(session: Session, session_id: int, version: int, new: SessionState,
-                    expect: SessionState | None = None) -> dict[str, Any] | None:
+                    expect: SessionState | None = None, *, also: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Move a session to ``new`` if it still has ``version`` (and state ``expect``): the one
-    transition rule. Returns the values written, or None when another request changed it first."""
-    values: dict[str, Any] = {"state": new, "version": version + 1, "updated_at": utcnow()}
+    transition rule. ``also`` are more columns written by the same UPDATE, only if it wins.
+    Returns the values written, or None when another request changed it first."""
+    values: dict[str, Any] = {**(also or {}), "state": new, "version": version + 1, "updated_at": utcnow()}
     if new in FINISHED:
         values["ended_at"] = values["updated_at"]
     query = update(InterviewSession).where(InterviewSession.id == session_id, InterviewSession.version == version)
@@ -101,8 +102,10 @@ class EngineCore:
         self.db.dispose()
 
     # ── people and roles ────────────────────────────────────────────────────────────
-    def _user(self, session: Session, actor: Actor) -> User:
-        user = session.scalar(
+    def _user(self, session: Session, actor: Actor, found: User | None = None) -> User:
+        """The actor's row with their current role and name, created if new; ``found`` is the row
+        when the caller has just read it."""
+        user = found if found is not None else session.scalar(
             select(User).where(User.platform == actor.platform, User.platform_user_id == actor.user_id)
         )
         if user is None:

@@ -30,7 +30,7 @@ from bot.engine import difficulty, tailoring
 from bot.engine.actors import Actor
 from bot.engine.core import EngineCore, compare_and_set
 from bot.engine.errors import BadInput, ProviderUnavailable
-from bot.engine.prefetch import Plan
+from bot.engine.prefetch import CLEARED, Plan
 from bot.engine.report import build_report
 from bot.engine.views import FINISHED, Progress, SessionView, Started, TurnView
 from bot.store.models import InterviewSession, SessionState, Turn, TurnState, utcnow
@@ -152,6 +152,10 @@ class Lifecycle(EngineCore):
     def report(self, session_id: int) -> SessionReport:
         with self.db.session() as session:
             report = build_report(self._load(session, session_id))
+        return self._enriched(report)
+
+    def _enriched(self, report: SessionReport) -> SessionReport:
+        """The report as the provider words it, or as built when it adds nothing."""
         enriched = self.provider.report(report)
         return enriched.value if enriched is not None else report
 
@@ -243,7 +247,7 @@ class Lifecycle(EngineCore):
         question = follow_up or self._next_question(view, requirement)
         asked: TurnView | None = None
         with self.db.session() as session:
-            if self._move(session, view, SessionState.awaiting_answer):
+            if self._move(session, view, SessionState.awaiting_answer, also=None if follow_up else CLEARED):
                 asked = TurnView(
                     id=0, session_id=session_id, index=len(view.turns), state=TurnState.asked,
                     question=question.text, question_id=question.id, domain=question.domain,
@@ -264,15 +268,20 @@ class Lifecycle(EngineCore):
         return Progress(session=view, next_question=asked)
 
     @staticmethod
-    def _move(session: Session, view: SessionView, new: SessionState) -> bool:
+    def _move(session: Session, view: SessionView, new: SessionState, also: dict[str, Any] | None = None) -> bool:
         """Compare-and-set ``grading`` -> ``new`` on the version read in ``view`` (no reload)."""
-        return compare_and_set(session, view.id, view.version, new, expect=SessionState.grading) is not None
+        return compare_and_set(session, view.id, view.version, new, expect=SessionState.grading,
+                               also=also) is not None
 
     def _settled(self, session_id: int) -> Progress:
-        view = self.get(session_id)
-        if view.finished:
-            return Progress(session=view, report=self.report(session_id))
-        return Progress(session=view, next_question=view.current)
+        """The session as stored, with its report when finished: one read for both."""
+        with self.db.session() as session:
+            record = self._load(session, session_id)
+            view = SessionView.of(record)
+            report = build_report(record) if view.finished else None
+        if report is None:
+            return Progress(session=view, next_question=view.current)
+        return Progress(session=view, report=self._enriched(report))
 
     def _next_question(self, view: SessionView, requirement: str | None = None) -> Question:
         """The question prepared while the last one was answered, if it was planned alike, else a new one."""

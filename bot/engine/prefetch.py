@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 # question is used only when the session, once the answer is graded, still plans the same.
 Plan = dict[str, Any]
 WriteQuestion = Callable[[SessionView], tuple[Question, Plan]]
+# Written by the compare-and-set that asks a main question: the prepared one is used or stale.
+CLEARED: dict[str, Any] = {"next_question": None}
 
 
 class NextQuestions:
@@ -59,22 +61,19 @@ class NextQuestions:
         future.add_done_callback(lambda done: self._forget(view.id, done))
 
     def take(self, view: SessionView, plan: Plan) -> Question | None:
-        """The prepared question for ``view`` (removed from the row), or None to write one now.
+        """The prepared question for ``view``, or None to write one now.
 
         None too when it was planned otherwise (an adaptive session whose level moved with the
-        answer just graded) or was already asked in this session (a late duplicate).
+        answer just graded) or was already asked in this session (a late duplicate). Only read
+        here: the compare-and-set that asks the next main question clears it from the row in the
+        same UPDATE (``CLEARED``), so only the replica that advanced the session uses it.
         """
         self.wait(view.id, self.wait_s)
-        with self.db.session() as session:  # one transaction: read it, then clear it
-            stored = session.scalar(
-                select(InterviewSession.next_question).where(InterviewSession.id == view.id).with_for_update()
+        with self.db.autocommit() as connection:
+            stored = connection.scalar(
+                select(InterviewSession.next_question).where(InterviewSession.id == view.id)
             )
-            if stored is None:
-                return None
-            session.execute(
-                update(InterviewSession).where(InterviewSession.id == view.id).values(next_question=None)
-            )
-        if stored.get("plan") != plan:
+        if stored is None or stored.get("plan") != plan:
             return None
         question = Question.model_validate(stored["question"])
         asked = {t.question_id for t in view.turns} | {t.question for t in view.turns}

@@ -14,8 +14,10 @@ RECORD_CORRECTION = "record_correction"
 
 
 class SignalSink(Protocol):
-    def submit(self, task: str, payload: dict[str, Any]) -> None:
-        """Deliver ``payload`` to ``task``; must not lose it (store it if delivery fails)."""
+    def submit(self, task: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """Deliver ``payload`` to ``task``; must not lose it (store it if delivery fails).
+
+        Returns what ``task`` returned when it ran here and now (in-process), else None."""
 
 
 def rating_key(turn_id: int, platform: str, user_id: str, value: int) -> str:

@@ -50,11 +50,13 @@ class FeedbackActions:
         actor = self.people.actor(user, client, roles=True)
         try:
             turn_id, value = blocks.parse_rating(action)
-            self.engine.rate(turn_id, actor, value)
+            rated = self.engine.rate(turn_id, actor, value)
         except (EngineError, ValueError) as exc:
             _refuse(client, channel, user, thread, exc)
             return
-        counts, stored = settled.settled_tally(self.engine, turn_id, actor, value, self.tally_timeout_s)
+        counts, stored = settled.settled_tally(
+            self.engine, turn_id, actor, value, self.tally_timeout_s, known=rated.get("tally")
+        )
         if not stored:
             log.warning(
                 "rating on turn %s by %s not stored after %.0fs; showing the tally as it is",

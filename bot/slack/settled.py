@@ -14,11 +14,15 @@ from bot.engine import Actor, InterviewEngine
 
 
 def settled_tally(
-    engine: InterviewEngine, turn_id: int, actor: Actor, value: int, timeout_s: float = 10.0
+    engine: InterviewEngine, turn_id: int, actor: Actor, value: int, timeout_s: float = 10.0,
+    known: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """The tally once the rating is stored; ``(tally, False)`` if it is still in flight at the deadline."""
+    """The tally once the rating is stored; ``(tally, False)`` if it is still in flight at the deadline.
+
+    ``known`` is the tally the rating's own transaction read (an in-process sink): no read is needed.
+    """
     deadline, pause = time.monotonic() + timeout_s, 0.01
-    counts = engine.tally(turn_id, actor)
+    counts = known if known is not None and "mine" in known else engine.tally(turn_id, actor)
     while counts["mine"] != value:
         if time.monotonic() >= deadline:
             return counts, False

@@ -25,5 +25,6 @@ class InProcessSink:
         self.db = db
         self.last_result: dict[str, Any] | None = None
 
-    def submit(self, task: str, payload: dict[str, Any]) -> None:
+    def submit(self, task: str, payload: dict[str, Any]) -> dict[str, Any]:
         self.last_result = HANDLERS[task](self.db, payload)
+        return self.last_result

@@ -109,7 +109,8 @@ def _stale(stored: datetime | None, at: datetime | None) -> bool:
 
 
 def record_rating(db: Database, payload: dict[str, Any]) -> dict[str, Any]:
-    """Store (or change) one rating; value 0 withdraws it. Returns the turn's tally."""
+    """Store (or change) one rating; value 0 withdraws it. Returns the turn's tally, with the
+    rater's own stored value as ``"mine"`` (the same statement: ``bot.store.tally``)."""
     data: RatingPayload = _parse(RatingPayload, payload)
     return retry_on_conflict(lambda: _store_rating(db, data))
 
@@ -133,7 +134,7 @@ def _store_rating(db: Database, data: RatingPayload) -> dict[str, Any]:
             raise PoisonPayload(reason)
         outbox.settle(session, [data.idempotency_key])
         store_ratings(session, [data])
-        return tally(session, data.turn_id)
+        return tally(session, data.turn_id, (data.rater.platform, data.rater.user_id))
 
 
 def ratable(session: Session, turn_ids: Iterable[int]) -> dict[int, bool]:
