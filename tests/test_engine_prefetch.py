@@ -57,6 +57,11 @@ def _stored(database: Database, session_id: int) -> dict | None:
         return session.scalar(select(InterviewSession.next_question).where(InterviewSession.id == session_id))
 
 
+def _text(database: Database, session_id: int) -> list[str]:
+    """The texts of the questions prepared for the session, in order."""
+    return [c["question"]["text"] for c in _stored(database, session_id)["candidates"]]  # type: ignore[index]
+
+
 def test_the_next_question_is_stored_while_answering_and_any_replica_uses_it(
     database: Database, settings, candidate: Actor
 ) -> None:
@@ -65,13 +70,13 @@ def test_the_next_question_is_stored_while_answering_and_any_replica_uses_it(
     started = replica_a.start(candidate, role="backend", kind="behavioral", questions=3, adaptive=False)
     replica_a.next_questions.wait(started.session.id, WAIT)  # type: ignore[union-attr]
     assert first.questions[0] == started.question.question and len(first.questions) == 2
-    assert _stored(database, started.session.id)["question"]["text"] == first.questions[1]  # type: ignore[index]
+    assert _text(database, started.session.id) == [first.questions[1]]  # type: ignore[index]
 
     progress = replica_b.answer(started.session.id, candidate, GOOD)  # another replica takes the answer
     assert progress.next_question is not None and progress.next_question.question == first.questions[1]
     replica_b.next_questions.wait(started.session.id, WAIT)  # type: ignore[union-attr]
     assert len(second.questions) == 1  # only the third question, prepared in turn: none written twice
-    assert _stored(database, started.session.id)["question"]["text"] == second.questions[0]  # type: ignore[index]
+    assert _text(database, started.session.id) == [second.questions[0]]  # type: ignore[index]
 
     last = replica_a.answer(started.session.id, candidate, GOOD)
     assert last.next_question is not None and last.next_question.question == second.questions[0]
@@ -79,21 +84,54 @@ def test_the_next_question_is_stored_while_answering_and_any_replica_uses_it(
     assert len({t.question for t in replica_a.get(started.session.id).turns}) == 3
 
 
-def test_a_question_prepared_at_a_level_the_answers_moved_is_not_used(
+class Scored(Recording):
+    """Every answer gets ``score``."""
+
+    def __init__(self, score: int) -> None:
+        super().__init__()
+        self.score = score
+
+    def grade(self, request: GradeRequest) -> Result[Feedback]:
+        result = super().grade(request)
+        return Result(result.value.model_copy(update={"score": self.score}), result.call)
+
+
+@pytest.mark.parametrize(("score", "moved_to"), [(2, "junior"), (9, "senior")])
+def test_the_question_is_prepared_at_each_level_the_answer_can_move_it_to(
+    sqlite_db: Database, settings, candidate: Actor, score: int, moved_to: str
+) -> None:
+    provider = Scored(score)
+    engine = _engine(sqlite_db, settings, provider)
+    started = engine.start(candidate, role="backend", kind="behavioral", level="mid", questions=3)
+    engine.answer(started.session.id, candidate, GOOD)  # one weak (strong) answer: the next may move
+    engine.next_questions.wait(started.session.id, WAIT)  # type: ignore[union-attr]
+    # question 2 prepared at mid only (one answer cannot move the level); question 3 at mid and below (above)
+    assert provider.levels == ["mid", "mid", "mid", moved_to]
+    last = engine.answer(started.session.id, candidate, GOOD)  # two in a row: one level down (up)
+    assert last.next_question is not None and last.next_question.level == moved_to
+    assert len(provider.levels) == 4  # the prepared question was used, none written after the feedback
+
+
+def test_a_level_nobody_prepared_for_is_written_after_the_answer(
     sqlite_db: Database, settings, candidate: Actor
 ) -> None:
-    class Weak(Recording):
-        def grade(self, request: GradeRequest) -> Result[Feedback]:
-            result = super().grade(request)
-            return Result(result.value.model_copy(update={"score": 2}), result.call)
+    class NoJunior(Scored):
+        failed = False
 
-    provider = Weak()
+        def question(self, request: QuestionRequest) -> Result[Question]:
+            if request.level == "junior" and not self.failed:
+                self.failed = True
+                raise RuntimeError("the model is down")  # the prefetch for junior fails, once
+            return super().question(request)
+
+    provider = NoJunior(2)
     engine = _engine(sqlite_db, settings, provider)
     started = engine.start(candidate, role="backend", kind="behavioral", level="mid", questions=3)
     engine.answer(started.session.id, candidate, GOOD)
-    last = engine.answer(started.session.id, candidate, GOOD)  # two weak answers: one level down
+    engine.next_questions.wait(started.session.id, WAIT)  # type: ignore[union-attr]
+    assert [c["plan"]["level"] for c in _stored(sqlite_db, started.session.id)["candidates"]] == ["mid"]  # type: ignore[index]
+    last = engine.answer(started.session.id, candidate, GOOD)  # the mid one is not used at junior
     assert last.next_question is not None and last.next_question.level == "junior"
-    # question 3 was prepared at mid while answer 2 was graded, then written again at junior
     assert provider.levels == ["mid", "mid", "mid", "junior"]
 
 

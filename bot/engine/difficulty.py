@@ -36,6 +36,16 @@ def counted(turns: Sequence[TurnView]) -> list[TurnView]:
     return [t for t in turns if t.follow_up_of is None and t.attempt_of is None and t.feedback is not None]
 
 
+def possible_next_levels(view: SessionView) -> list[str]:
+    """The levels the question after the current one can be asked at, once the current answer is
+    graded: the level as it stands first, then the one a strong or a weak answer would move it to
+    (at most one of them: a move needs a run, and the last answer began at most one kind of run)."""
+    if not view.adaptive:
+        return [view.level]
+    scores = [t.feedback.score for t in counted(view.turns) if t.feedback]
+    return list(dict.fromkeys(level_after(view.level, [*scores, score]) for score in (WEAK + 1, STRONG, WEAK)))
+
+
 def next_level(view: SessionView) -> str:
     """The level to ask the session's next question at (its own level when adaptivity is off)."""
     if not view.adaptive:

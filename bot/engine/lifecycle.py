@@ -264,7 +264,7 @@ class Lifecycle(EngineCore):
         view = replace(view, state=SessionState.awaiting_answer, version=view.version + 1,
                        turns=[*view.turns, asked])
         if self.next_questions is not None:
-            self.next_questions.prepare_after(view, self._prepare_question)
+            self.next_questions.prepare_after(view, difficulty.possible_next_levels(view), self._prepare_question)
         return Progress(session=view, next_question=asked)
 
     @staticmethod
@@ -296,14 +296,14 @@ class Lifecycle(EngineCore):
         """What the next question depends on: an adaptive level can change with the answer just graded."""
         return {"level": difficulty.next_level(view), "requirement": requirement}
 
-    def _prepare_question(self, view: SessionView) -> tuple[Question, Plan]:
-        """The next main question written before the current answer is in (``NextQuestions``)."""
+    def _prepare_question(self, view: SessionView, level: str) -> tuple[Question, Plan]:
+        """The next main question at ``level``, written before the current answer is in (``NextQuestions``)."""
         requirement = tailoring.next_requirement(view)
-        return self._write_question(view, requirement), self._plan(view, requirement)
+        return self._write_question(view, requirement, level), {"level": level, "requirement": requirement}
 
-    def _write_question(self, view: SessionView, requirement: str | None = None) -> Question:
+    def _write_question(self, view: SessionView, requirement: str | None = None, level: str | None = None) -> Question:
         request = QuestionRequest(
-            role=view.role, kind=view.kind, level=difficulty.next_level(view),  # type: ignore[arg-type]
+            role=view.role, kind=view.kind, level=level or difficulty.next_level(view),  # type: ignore[arg-type]
             focus=requirement,
             asked_ids=tuple(t.question_id for t in view.turns if t.question_id),
             asked_texts=tuple(t.question for t in view.turns),

@@ -10,8 +10,11 @@ Only a question written before any later question was asked is stored: a prefetc
 late (the candidate answered first and another replica already wrote the next question) is
 dropped. A prefetch still running in this process when the answer's feedback is done is waited
 for rather than duplicated. A failed prefetch changes nothing: the answer path writes the
-question itself, as before. So does a prepared question whose plan no longer holds: in an
-adaptive session the level can move with the score of the answer just graded.
+question itself, as before. In an adaptive session the level can move with the score of the
+answer being written, so when it can (the last answer began a strong or a weak run) a question is
+prepared for each level it can land on, the likeliest (unchanged) first: one more question call
+in those turns, instead of the candidate waiting for it after the feedback. A prepared question
+whose plan no longer holds is not used.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ log = logging.getLogger(__name__)
 # What a question was written for (its level, the job-ad requirement it probes): a prepared
 # question is used only when the session, once the answer is graded, still plans the same.
 Plan = dict[str, Any]
-WriteQuestion = Callable[[SessionView], tuple[Question, Plan]]
+WriteQuestion = Callable[[SessionView, str], tuple[Question, Plan]]  # the view and a level
 # Written by the compare-and-set that asks a main question: the prepared one is used or stale.
 CLEARED: dict[str, Any] = {"next_question": None}
 
@@ -50,21 +53,22 @@ class NextQuestions:
         self._running: dict[int, Future[None]] = {}
         self._lock = threading.Lock()
 
-    def prepare_after(self, view: SessionView, write: WriteQuestion) -> None:
-        """Start writing the question that follows ``view``'s current one, when one will follow."""
+    def prepare_after(self, view: SessionView, levels: list[str], write: WriteQuestion) -> None:
+        """Start writing the question that follows ``view``'s current one, when one will follow, at
+        each of the ``levels`` it may be asked at."""
         mains = sum(1 for t in view.turns if t.follow_up_of is None and t.attempt_of is None)  # not a try again
         if view.finished or view.current is None or mains >= view.planned_questions:
             return
         with self._lock:
-            future = self._pool.submit(self._prepare, view, write)
+            future = self._pool.submit(self._prepare, view, levels, write)
             self._running[view.id] = future
         future.add_done_callback(lambda done: self._forget(view.id, done))
 
     def take(self, view: SessionView, plan: Plan) -> Question | None:
         """The prepared question for ``view``, or None to write one now.
 
-        None too when it was planned otherwise (an adaptive session whose level moved with the
-        answer just graded) or was already asked in this session (a late duplicate). Only read
+        None too when none was planned alike (a failed write for the level the answer moved to)
+        or it was already asked in this session (a late duplicate). Only read
         here: the compare-and-set that asks the next main question clears it from the row in the
         same UPDATE (``CLEARED``), so only the replica that advanced the session uses it.
         """
@@ -73,9 +77,10 @@ class NextQuestions:
             stored = connection.scalar(
                 select(InterviewSession.next_question).where(InterviewSession.id == view.id)
             )
-        if stored is None or stored.get("plan") != plan:
+        planned = [c["question"] for c in (stored or {}).get("candidates", ()) if c["plan"] == plan]
+        if not planned:
             return None
-        question = Question.model_validate(stored["question"])
+        question = Question.model_validate(planned[0])
         asked = {t.question_id for t in view.turns} | {t.question for t in view.turns}
         return None if question.id in asked or question.text in asked else question
 
@@ -86,19 +91,24 @@ class NextQuestions:
         if running is not None:
             wait_for([running], timeout=timeout)
 
-    def _prepare(self, view: SessionView, write: WriteQuestion) -> None:
+    def _prepare(self, view: SessionView, levels: list[str], write: WriteQuestion) -> None:
         current = view.turns[-1]
-        try:
-            question, plan = write(view)
-        except Exception as exc:  # the answer path writes it instead
-            log.warning("could not prepare the next question of session %s: %s", view.id, exc)
+        candidates = []
+        for level in levels:
+            try:
+                question, plan = write(view, level)
+            except Exception as exc:  # the answer path writes it instead
+                log.warning("could not prepare the next question of session %s: %s", view.id, exc)
+                continue
+            candidates.append({"question": question.model_dump(mode="json"), "plan": plan})
+        if not candidates:
             return
         later = select(Turn.id).where(Turn.session_id == view.id, Turn.index > current.index).exists()
         with self.db.autocommit() as connection:
             connection.execute(
                 update(InterviewSession)
                 .where(InterviewSession.id == view.id, ~later)
-                .values(next_question={"question": question.model_dump(mode="json"), "plan": plan})
+                .values(next_question={"candidates": candidates})
             )
 
     def _forget(self, session_id: int, done: Future[None]) -> None:
