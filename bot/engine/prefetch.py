@@ -68,9 +68,9 @@ class NextQuestions:
         """The prepared question for ``view``, or None to write one now.
 
         None too when none was planned alike (a failed write for the level the answer moved to)
-        or it was already asked in this session (a late duplicate). Only read
-        here: the compare-and-set that asks the next main question clears it from the row in the
-        same UPDATE (``CLEARED``), so only the replica that advanced the session uses it.
+        or it was already asked in this session (a late duplicate). Only read here: the
+        compare-and-set that asks the next main question clears it from the row in the same
+        UPDATE (``CLEARED``), so only the replica that advanced the session uses it.
         """
         self.wait(view.id, self.wait_s)
         with self.db.autocommit() as connection:
