@@ -111,13 +111,14 @@ class OpenAIProvider(ChatProvider):
             "temperature": spec.temperature,
             "response_format": response_format(spec),
         }
-        chunks = self.sdk.post("/chat/completions", cast_to=object, body=body, stream=True,
-                               stream_cls=openai.Stream[object])
-        for chunk in chunks:
-            for choice in chunk.get("choices") or ():
-                text = (choice.get("delta") or {}).get("content")
-                if text:
-                    yield text
+        # ``with``: a caller that stops reading early (a broken preview) still returns the connection.
+        with self.sdk.post("/chat/completions", cast_to=object, body=body, stream=True,
+                           stream_cls=openai.Stream[object]) as chunks:
+            for chunk in chunks:
+                for choice in chunk.get("choices") or ():
+                    text = (choice.get("delta") or {}).get("content")
+                    if text:
+                        yield text
 
 
 def response_format(spec: OutputSpec) -> dict[str, Any]:
