@@ -30,7 +30,10 @@ INJECTION = re.compile(
     r"|\b(give|award|rate|score|grade)\b.{0,30}\b(10|ten)\s*(/\s*10|out of (10|ten)|points|stars)\b"
     r"|\b(give|award)\b.{0,20}\b(full|perfect|maximum|top) (marks|score)"
     r"|system prompt|you are now|new instructions|\b(dear|to the|attention|note to the|hey) (ai |llm )?"
-    r"(grader|evaluator|reviewer|model|assistant)\b|\b(ai|llm) (grader|evaluator)\b",
+    r"(grader|evaluator|reviewer|model|assistant)\b|\b(ai|llm) (grader|evaluator)\b"
+    r"|\b(message|note|instructions?) (to|for) (the )?(ai |llm )?(grader|evaluator|reviewer)\b"
+    r"|\b(rubric|grading|scoring) (has been|was|is now) (updated|changed)"
+    r"|\bmust (receive|get|be given) (the|a) (maximum|highest|top|perfect|full)\b",
     re.IGNORECASE,
 )
 REFUSAL = re.compile(
@@ -58,6 +61,8 @@ OFF_TOPIC_BEST_POINT = 0.35
 OTHER_QUESTION_MARGIN = 0.3
 OTHER_QUESTION_SHARED_WORDS = 3
 PARROT_RELEVANCE = 0.8
+# Parroting with padding: most of the answer's content words are the question's own.
+PARROT_QUESTION_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -171,8 +176,11 @@ def detect(question: Question, answer: str, signals: Signals) -> NonAnswer | Non
         if function_share < 0.12:
             return NonAnswer("keyword-salad", "This is a list of keywords, not an answer: it names terms without "
                              "saying what you did or how anything works.")
-    novel = text.content_stems(answer) - text.content_stems(question.text)
-    if signals.relevance >= PARROT_RELEVANCE and len(novel) <= 4:
+    asked = text.content_stems(question.text)
+    novel = text.content_stems(answer) - asked
+    content = [text.stem(w) for w in tokens if w not in text.STOPWORDS and len(w) > 1]
+    echoed = sum(stem in asked for stem in content) / len(content) if len(content) >= 5 else 0.0
+    if (signals.relevance >= PARROT_RELEVANCE and len(novel) <= 4) or echoed >= PARROT_QUESTION_SHARE:
         return NonAnswer("parroting", "This answer restates the question instead of answering it.")
     if (max(signals.point_similarity, default=0.0) < OFF_TOPIC_BEST_POINT
             and domain_share(answer, question.role) < OFF_TOPIC_DOMAIN_SHARE):
