@@ -51,6 +51,12 @@ SCRIPTS = (("CJK", "CJK"), ("HIRAGANA", "Japanese"), ("KATAKANA", "Japanese"), (
            ("CYRILLIC", "Russian or another Cyrillic language"), ("ARABIC", "Arabic"), ("HEBREW", "Hebrew"),
            ("DEVANAGARI", "Hindi"), ("GREEK", "Greek"), ("THAI", "Thai"))
 
+# Word salad: at least this many slips per word (genuine training answers: at most 0.03).
+DOUBLED_WORD = re.compile(r"\b([a-z]+) +\1\b")
+ARTICLE_THEN_FUNCTION_WORD = re.compile(r"\b(?:the|a|an) +(?:the|a|an|of|under|in|on|at|to|for|with|from|by|if|and|or"
+                                        r"|was|is)\b")
+SALAD_SLIPS = 0.06
+
 # Off-topic: few of the answer's words belong to the role's field (cosine >= DOMAIN_WORD to a word of
 # the role's questions and key points) and no sentence comes near a key point.
 DOMAIN_WORD = 0.7
@@ -96,12 +102,16 @@ def _language(answer: str) -> str | None:
 
 
 def _gibberish(answer: str) -> bool:
-    tokens = re.findall(r"[a-z]+", answer.lower())
+    """Keyboard mashing, or real words in random order (which English almost never writes as a word
+    said twice in a row, or an article followed by another function word)."""
+    lowered = answer.lower()
+    tokens = re.findall(r"[a-z]+", lowered)
     if len(tokens) < 3:
         return False
     vowelless = sum(1 for t in tokens if len(t) > 3 and not re.search(r"[aeiouy]", t))
     consonant_runs = sum(1 for t in tokens if re.search(r"[bcdfghjklmnpqrstvwxz]{5,}", t))
-    return (vowelless + consonant_runs) / len(tokens) > 0.25
+    slips = len(DOUBLED_WORD.findall(lowered)) + len(ARTICLE_THEN_FUNCTION_WORD.findall(lowered))
+    return (vowelless + consonant_runs) / len(tokens) > 0.25 or (slips >= 2 and slips / len(tokens) >= SALAD_SLIPS)
 
 
 def _topic_words(answer: str, question: Question) -> list[str]:
