@@ -25,8 +25,9 @@ class Question(BaseModel):
 
     ``pitfalls`` name the mistakes a weak answer to this question typically makes (a wrong
     claim, a poor choice), written from domain knowledge for the bank's technical questions.
-    The offline grader measures how closely an answer follows one, because an answer can use
-    every right word and still be wrong, and embeddings alone cannot see that.
+    They go to the LLM feedback prompt, because an answer can use every right word and still be
+    wrong; the offline grader does not use them, as matching by embedding could not tell stating
+    a mistake from rejecting it (docs/grading.md).
     """
 
     model_config = ConfigDict(extra="forbid")
