@@ -86,6 +86,7 @@ def _behavioral(s: Signals, r: Remarks) -> None:
 
 
 def _technical(s: Signals, r: Remarks) -> None:
+    r.weaknesses.extend(f"This looks like a common mistake. {correction}" for correction in s.mistakes[:2])
     _points(s, r, "Not yet covered")
     if s.reasoning >= 2:
         r.strengths.append("Explains reasoning and trade-offs.")

@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from chains.embeddings import embed
-from chains.grading import text
+from chains.grading import misconceptions, text
 from chains.schemas import Question
 
 # What each STAR part says, in a few ways; a sentence close to any of them counts.
@@ -105,6 +105,7 @@ class Signals:
     shared_question_words: int
     covered_points: list[str]
     missed_points: list[str]
+    mistakes: tuple[str, ...] = ()  # corrections of the known mistakes the answer asserts
 
     @property
     def coverage(self) -> float:
@@ -183,4 +184,5 @@ def measure(question: Question, answer: str) -> Signals:
         shared_question_words=len(answer_stems & asked_stems),
         covered_points=covered,
         missed_points=missed,
+        mistakes=tuple(claim.correction for claim in misconceptions.asserted(question.id, answer)),
     )
