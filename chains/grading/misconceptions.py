@@ -2,8 +2,8 @@
 
 The embedding cannot tell "POST is idempotent" from "PUT is idempotent", so coverage and form
 alone score a fluent, confident mistake like a correct answer. For the bank's technical questions,
-``misconceptions.yaml`` (690 claims over all 247) turns each question's pitfalls (written from domain knowledge) into
-patterns that match a sentence *asserting* the mistake, each with the correction a candidate
+``misconceptions.yaml`` (690 claims over all 247) turns each question's pitfalls (written from
+domain knowledge) into patterns that match a sentence *asserting* the mistake, each with the correction a candidate
 should hear. A sentence that rejects or reports the claim ("some people think ...", "... is a
 myth", a negation outside the matched words) does not count, so a strong answer that names a
 mistake in order to refute it is not marked down. docs/grading.md gives the measured effect.
@@ -43,8 +43,6 @@ def parse(entries: list[dict]) -> tuple[Claim, ...]:
 
 @lru_cache(maxsize=1)
 def _claims() -> dict[str, tuple[Claim, ...]]:
-    if not DATA.exists():
-        return {}
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses the 690 claims in ~15 ms, not ~170
     document = yaml.load(DATA.read_text(encoding="utf-8"), Loader=loader) or {}  # noqa: S506 (a safe loader)
     return {qid: parse(entries) for qid, entries in document.items()}
@@ -61,14 +59,14 @@ def sentence_asserts(claim: Claim, sentence: str) -> bool:
     return False
 
 
-def asserted(question_id: str, answer: str, claims: tuple[Claim, ...] | None = None) -> list[Claim]:
+def asserted(question_id: str, answer: str) -> list[Claim]:
     """The known mistakes this answer asserts, in the order they are listed.
 
     Sentences are cut to MAX_SENTENCE characters: some patterns look ahead over the whole
     sentence, which costs time growing with the square of its length, and an answer of one
     20,000-character "sentence" must still grade in milliseconds.
     """
-    listed = _claims().get(question_id, ()) if claims is None else claims
+    listed = _claims().get(question_id, ())
     if not listed:
         return []
     sentences = [s[:MAX_SENTENCE] for s in text.sentences(answer) or [answer]]
