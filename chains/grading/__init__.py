@@ -12,11 +12,12 @@ docs/grading.md describes the design and its measured agreement with recruiters.
 from __future__ import annotations
 
 from chains.grading import explain, model, nonanswers, signals
+from chains.grading.misconceptions import MISTAKE_CAP
 from chains.grading.nonanswers import NON_ANSWER_CAP, NonAnswer
 from chains.grading.signals import Signals, measure
 from chains.schemas import Feedback, Question
 
-__all__ = ["GRADER_VERSION", "NON_ANSWER_CAP", "NonAnswer", "Signals", "explain", "grade",
+__all__ = ["GRADER_VERSION", "MISTAKE_CAP", "NON_ANSWER_CAP", "NonAnswer", "Signals", "explain", "grade",
            "measure", "model", "nonanswers", "relevance_check", "signals"]
 
 GRADER_VERSION = "grader-v2"
@@ -54,6 +55,8 @@ def grade(question: Question, answer: str) -> Feedback:
     s = measure(question, answer)
     non_answer = nonanswers.detect(question, answer, s)
     score = _clamp(model.predict(s, question.kind, question.level))
+    if s.mistakes:  # recruiters do not pass a confident, known mistake whatever surrounds it
+        score = min(score, MISTAKE_CAP)
     criteria = _criteria(question, s, non_answer)
     if non_answer is not None:
         score = min(score, NON_ANSWER_CAP)

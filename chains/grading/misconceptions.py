@@ -21,6 +21,10 @@ import yaml
 from chains.grading import text
 
 DATA = Path(__file__).with_name("misconceptions.yaml")
+# An answer asserting a known mistake scores at most this: every one of the 9 such answers in the
+# training part of the annotated set was scored 2-4 by its annotator. Not 3, the non-answer cap:
+# a mistake beside otherwise sound content is still an answer.
+MISTAKE_CAP = 4
 MAX_SENTENCE = 400
 REJECTION = re.compile(
     r"\b(not|no|never|avoid|instead|rather than|myth|mistake|misconception|wrong|false|incorrect|untrue"

@@ -27,7 +27,7 @@ COMMON = ("bias", "negative_bias", "relevance", "coverage", "covered_share", "re
           "lexical_coverage", "length", "words", "vocabulary", "sentences", "numbers", "specific_terms",
           "reasoning", "fluency", "no_hedges", "precise", "concise")
 FEATURES: dict[str, tuple[str, ...]] = {
-    "technical": (*COMMON, "no_mistakes"),
+    "technical": COMMON,
     "behavioral": (*COMMON, "situation", "task", "action", "result", "reflection", "ownership"),
 }
 
@@ -62,8 +62,6 @@ def feature_values(signals: Signals, kind: Kind, level: Level) -> dict[str, floa
         "fluency": 1 - min(signals.filler_rate, 10) / 10,
         "concise": 1 - _unit((signals.words - 2 * high) / (2 * high)),
     }
-    if kind == "technical":
-        values["no_mistakes"] = 1 - min(len(signals.mistakes), 2) / 2
     if kind == "behavioral":
         values.update({part: float(signals.star[part]) for part in ("situation", "task", "action", "result",
                                                                      "reflection")})

@@ -1,7 +1,8 @@
 """Agreement with people on the held-out part of the annotated set, and robustness to degradation.
 
 Three figures decide whether feedback can be trusted (docs/grading.md): Spearman's rho and
-MAE against the annotations on genuine answers to questions the grader was not fitted on; the
+MAE (with a 95% interval over questions, since a target is read against it) against the
+annotations on genuine answers to questions the grader was not fitted on; the
 share of adversarial non-answers scored at most 3; and the share of degraded strong answers
 (result removed, numbers removed, second half removed) that do not score above the original.
 Guardrail interventions (a model's score capped by the rubric's relevance check) are counted
@@ -31,6 +32,8 @@ class Agreement(BaseModel):
     answers: int
     spearman: float | None
     score_mae: float | None
+    score_mae_low: float | None  # 95% interval, resampling questions (metrics.clustered_mean_interval)
+    score_mae_high: float | None
     within_one: float | None
     adversarial: int
     adversarial_capped: float | None
@@ -67,6 +70,7 @@ def measure_agreement(provider: Provider, step: Callable[[str], None] | None = N
 
     predicted: list[float] = []
     truth: list[float] = []
+    asked: list[str] = []
     capped: list[bool] = []
     monotone: list[bool] = []
     for item, question in annotated.load(split):
@@ -80,14 +84,19 @@ def measure_agreement(provider: Provider, step: Callable[[str], None] | None = N
             continue
         predicted.append(float(got))
         truth.append(float(item.score))
+        asked.append(question.id)
         if item.score >= STRONG:
             for worse in degrade(item.answer).values():
                 if worse and worse != item.answer and (worse_score := score(question, worse)) is not None:
                     monotone.append(worse_score <= got)
+    low, high = (metrics.clustered_mean_interval([abs(p - t) for p, t in zip(predicted, truth, strict=True)], asked)
+                 if predicted else (None, None))
     return Agreement(
         answers=len(predicted),
         spearman=metrics.spearman(predicted, truth),
         score_mae=metrics.mean_absolute_error(predicted, truth) if predicted else None,
+        score_mae_low=low,
+        score_mae_high=high,
         within_one=sum(abs(p - t) <= 1 for p, t in zip(predicted, truth, strict=True)) / len(predicted)
         if predicted else None,
         adversarial=len(capped),

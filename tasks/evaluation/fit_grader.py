@@ -2,9 +2,10 @@
 
 ``python -m tasks.evaluation.fit_grader`` rewrites chains/grading/weights.json: non-negative
 least squares with a ridge penalty chosen by cross-validation grouped by question, one model per
-question kind, on the answers the model actually scores: adversarial non-answers, and genuine answers
-the non-answer rules already cap at 3, are left out, because the rule and not the weights decides
-their score, and fitting on them would bend the weights for everyone else. A pair of
+question kind, on the answers the model actually scores: adversarial non-answers, genuine answers the
+non-answer rules already cap at 3, and answers asserting a known mistake (capped at 4) are left
+out, because the rule and not the weights decides their score, and fitting on them would bend the
+weights for everyone else. A pair of
 opposite constant features lets the intercept take either sign. Non-negative weights on features
 oriented "more is better" keep the score monotone: degrading an answer cannot raise it. A linear
 stretch, fitted by minimising the training MAE of the rounded score, undoes the ridge's pull toward
@@ -35,7 +36,7 @@ def _training_rows(kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if question.kind != kind or item.adversarial is not None:
             continue
         signals = measure(question, item.answer)
-        if nonanswers.detect(question, item.answer, signals) is None:
+        if nonanswers.detect(question, item.answer, signals) is None and not signals.mistakes:
             rows.append((signals, question.level))
             targets.append(item.score)
             folds.append(sum(question.id.encode()) % FOLDS)  # grouped by question, like the held-out split

@@ -6,6 +6,8 @@ import math
 from collections.abc import Sequence
 from itertools import combinations
 
+import numpy as np
+
 from chains.grading.text import content_stems
 
 
@@ -13,6 +15,30 @@ def mean_absolute_error(predicted: Sequence[float], truth: Sequence[float]) -> f
     if len(predicted) != len(truth) or not truth:
         raise ValueError("need two equally long, non-empty sequences")
     return sum(abs(p - t) for p, t in zip(predicted, truth, strict=True)) / len(truth)
+
+
+def clustered_mean_interval(values: Sequence[float], clusters: Sequence[str], confidence: float = 0.95,
+                            resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """A percentile bootstrap interval for the mean of values that come in clusters.
+
+    Answers to one question share its difficulty, so they are not independent draws: resampling
+    single answers would give too narrow an interval. Whole clusters (questions) are resampled
+    instead, which keeps the stated coverage (tests/test_eval_metrics.py simulates it). The seed
+    is fixed, so the same report always shows the same interval.
+    """
+    if len(values) != len(clusters) or not values:
+        raise ValueError("need one cluster per value, and at least one value")
+    names = sorted(set(clusters))
+    index = {name: i for i, name in enumerate(names)}
+    sums, counts = np.zeros(len(names)), np.zeros(len(names))
+    for value, cluster in zip(values, clusters, strict=True):
+        sums[index[cluster]] += value
+        counts[index[cluster]] += 1
+    picks = np.random.default_rng(seed).integers(0, len(names), (resamples, len(names)))
+    means = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def _ranks(values: Sequence[float]) -> list[float]:
