@@ -17,8 +17,8 @@ from chains.grading.nonanswers import NON_ANSWER_CAP, NonAnswer
 from chains.grading.signals import Signals, measure
 from chains.schemas import Feedback, Question
 
-__all__ = ["GRADER_VERSION", "MISTAKE_CAP", "NON_ANSWER_CAP", "NonAnswer", "Signals", "explain", "grade",
-           "measure", "model", "nonanswers", "relevance_check", "signals"]
+__all__ = ["GRADER_VERSION", "MISTAKE_CAP", "NON_ANSWER_CAP", "NonAnswer", "Signals", "explain", "fitted_score",
+           "grade", "measure", "model", "nonanswers", "relevance_check", "signals"]
 
 GRADER_VERSION = "grader-v2"
 
@@ -50,19 +50,26 @@ def relevance_check(question: Question, answer: str) -> NonAnswer | None:
     return nonanswers.detect(question, answer, measure(question, answer))
 
 
+def fitted_score(question: Question, s: Signals) -> float:
+    """The score before rounding (and before any non-answer cap)."""
+    predicted = model.predict(s, question.kind, question.level)
+    if s.mistakes:  # recruiters do not pass a confident, known mistake whatever surrounds it
+        predicted = min(predicted, MISTAKE_CAP)
+    return predicted
+
+
 def grade(question: Question, answer: str) -> Feedback:
     """Score an answer and explain the score."""
     s = measure(question, answer)
     non_answer = nonanswers.detect(question, answer, s)
-    score = _clamp(model.predict(s, question.kind, question.level))
-    if s.mistakes:  # recruiters do not pass a confident, known mistake whatever surrounds it
-        score = min(score, MISTAKE_CAP)
+    predicted = fitted_score(question, s)
+    score = _clamp(predicted)
     criteria = _criteria(question, s, non_answer)
     if non_answer is not None:
         score = min(score, NON_ANSWER_CAP)
         remarks = explain.for_non_answer(question, non_answer)
     else:
-        remarks = explain.for_answer(question, s, criteria)
+        remarks = explain.for_answer(question, s, criteria, predicted)
     lead = remarks.weaknesses[0] if remarks.weaknesses else "A solid answer; the suggestions are polish."
     summary = f"Rubric feedback (offline): {score}/10. {lead}"
     return Feedback(

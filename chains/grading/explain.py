@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from chains.grading import text
+from chains.grading import points, text
 from chains.grading.model import LENGTH_TARGET
 from chains.grading.nonanswers import NonAnswer
 from chains.grading.signals import Signals
 from chains.schemas import Question
 
 STAR_PARTS = ("situation", "task", "action", "result")
+SOLID = 6.5  # a fitted score that rounds to 7 or more
 STAR_TIPS = {
     "situation": "Open with the situation: where and when it happened, and what was at stake.",
     "task": "Say what you specifically had to achieve, and by when.",
@@ -38,12 +39,18 @@ def for_non_answer(question: Question, non_answer: NonAnswer) -> Remarks:
     return remarks
 
 
-def for_answer(question: Question, s: Signals, criteria: dict[str, int]) -> Remarks:
+def for_answer(question: Question, s: Signals, criteria: dict[str, int], predicted: float) -> Remarks:
+    """``predicted`` is the fitted score before rounding: how likely a point is made depends on it."""
     r = Remarks()
+    covered, missing = points.claims(question.key_points, s.point_similarity, s.point_shares, question.kind,
+                                     predicted)
     if question.kind == "behavioral":
         _behavioral(s, r)
+        _points(covered, missing, r, "The story does not show")
     else:
-        _technical(s, r)
+        r.weaknesses.extend(f"This looks like a common mistake. {correction}" for correction in s.mistakes[:2])
+        _points(covered, missing, r, "Not yet covered")
+        _reasoning(s, r)
     if s.numbers >= 2 and s.specific_terms + s.numbers >= 3:
         r.strengths.append("Concrete and specific, with numbers.")
     elif s.numbers == 0 and s.specific_terms < 2:
@@ -62,6 +69,9 @@ def for_answer(question: Question, s: Signals, criteria: dict[str, int]) -> Rema
         r.suggestions.append("Cut fillers and hedges; state what you did and why.")
     elif s.fillers + s.hedges == 0 and s.words >= 60:
         r.strengths.append("Direct, filler-free delivery.")
+    if not r.weaknesses and predicted < SOLID:  # a low score needs a reason, even a general one
+        r.weaknesses.append("Not yet the depth of a strong answer: the outline shows what one would cover.")
+        r.suggestions.append("Take each part of the outline and say how you would do it, and why.")
     return r
 
 
@@ -82,12 +92,9 @@ def _behavioral(s: Signals, r: Remarks) -> None:
         r.suggestions.append("Use \"I\" for your own decisions and actions.")
     elif s.i_count >= 3 and s.star["action"] and s.i_count >= s.we_count:
         r.strengths.append("You make your own contribution clear.")
-    _points(s, r, "The story does not show")
 
 
-def _technical(s: Signals, r: Remarks) -> None:
-    r.weaknesses.extend(f"This looks like a common mistake. {correction}" for correction in s.mistakes[:2])
-    _points(s, r, "Not yet covered")
+def _reasoning(s: Signals, r: Remarks) -> None:
     if s.reasoning >= 2:
         r.strengths.append("Explains reasoning and trade-offs.")
     else:
@@ -98,9 +105,9 @@ def _sentence(text_: str) -> str:
     return text_ if text_.endswith((".", "?", "!")) else text_ + "."
 
 
-def _points(s: Signals, r: Remarks, missing_label: str) -> None:
-    if s.covered_points:
-        r.strengths.append(_sentence("Covers: " + "; ".join(s.covered_points[:3])))
-    if s.missed_points:
-        r.weaknesses.append(_sentence(f"{missing_label}: " + "; ".join(s.missed_points[:3])))
-        r.suggestions.append(_sentence(f"Cover {s.missed_points[0]}"))
+def _points(covered: list[str], missing: list[str], r: Remarks, missing_label: str) -> None:
+    if covered:
+        r.strengths.append(_sentence("Covers: " + "; ".join(covered[:3])))
+    if missing:
+        r.weaknesses.append(_sentence(f"{missing_label}: " + "; ".join(missing[:3])))
+        r.suggestions.append(_sentence(f"Cover {missing[0]}"))

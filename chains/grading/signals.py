@@ -73,9 +73,9 @@ SPECIFIC_TERM = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][A-Za-z0-9]+(?:[A-Z][a-z0-
 
 # Cosine similarities of the static embedding: below LOW means unrelated, above HIGH a clear match.
 POINT_LOW, POINT_HIGH = 0.25, 0.6
-# A key point is said to be covered above POINT_COVERED (or with half its words), and said to be
-# missing only below POINT_MISSED with few of its words (set on the annotated set, docs/grading.md).
-POINT_COVERED, POINT_MISSED = 0.4, 0.15
+# A key point counts as matched, for the coverage feature of the score, above POINT_COVERED or with
+# half its words. What the feedback *says* about a point is decided in chains.grading.points.
+POINT_COVERED = 0.4
 # Best sentence cosine to a part's prototypes (static embedding scale): above it, the part is there.
 # Set from the annotated set so strong stories rarely read as missing a part (docs/grading.md).
 STAR_MATCH = 0.25
@@ -103,8 +103,8 @@ class Signals:
     lexical_coverage: float
     distinct_content_words: int
     shared_question_words: int
-    covered_points: list[str]
-    missed_points: list[str]
+    covered_points: list[str]  # matched (a score feature); not what the feedback claims
+    point_shares: tuple[float, ...]  # per key point, the share of its content words the answer uses
     mistakes: tuple[str, ...] = ()  # corrections of the known mistakes the answer asserts
 
     @property
@@ -156,11 +156,8 @@ def measure(question: Question, answer: str) -> Signals:
     point_stems = [text.content_stems(p) for p in question.key_points]
     shares = [len(stems & answer_stems) / len(stems) if stems else 0.0 for stems in point_stems]
     lexical = [share for share, stems in zip(shares, point_stems, strict=True) if stems]
-    # Claims about key points need clear evidence either way; in between, the feedback says nothing.
     covered = [p for p, sim, share in zip(question.key_points, point_similarity, shares, strict=True)
                if sim >= POINT_COVERED or share >= 0.5]
-    missed = [p for p, sim, share in zip(question.key_points, point_similarity, shares, strict=True)
-              if sim < POINT_MISSED and share < 0.25]
     asked_stems = text.content_stems(question.text).union(*point_stems)
     return Signals(
         words=len(words),
@@ -183,6 +180,6 @@ def measure(question: Question, answer: str) -> Signals:
         distinct_content_words=len({w for w in words if w not in text.STOPWORDS}),
         shared_question_words=len(answer_stems & asked_stems),
         covered_points=covered,
-        missed_points=missed,
+        point_shares=tuple(shares),
         mistakes=tuple(claim.correction for claim in misconceptions.asserted(question.id, answer)),
     )

@@ -20,7 +20,8 @@ err = Console(stderr=True)
 SUMMARY_SECTIONS = (("json_validity", "JSON validity"), ("accuracy", "Feedback accuracy"),
                     ("diversity", "Question diversity"), ("relevance", "Relevance to the role"),
                     ("satisfaction", "Candidate satisfaction"),
-                    ("agreement", "Agreement on the held-out annotated set"))
+                    ("agreement", "Agreement on the held-out annotated set"),
+                    ("point_remarks", "Offline key-point remarks, held-out labels"))
 
 
 def stats(

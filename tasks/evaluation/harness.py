@@ -24,6 +24,7 @@ from chains.providers import GradeRequest, Provider, ProviderError, QuestionRequ
 from chains.schemas import KINDS, Question
 from tasks.evaluation import metrics
 from tasks.evaluation.agreement import Agreement, measure_agreement
+from tasks.evaluation.point_labels import PointRemarks, measure_point_remarks
 
 DATA_DIR = Path(__file__).with_name("data")
 # A key point "relates" to its question above this cosine: the 90th percentile of random
@@ -106,6 +107,7 @@ class EvalReport(BaseModel):
     relevance: Relevance | None
     satisfaction: Satisfaction | None
     agreement: Agreement | None = None
+    point_remarks: PointRemarks | None = None  # the offline grader's, whatever the provider: it is the fallback
     notes: list[str]
 
 
@@ -250,5 +252,6 @@ def run_eval(provider: Provider, *, db: Database | None = None, bank: Bank | Non
         provider=provider.name, created_at=datetime.now(UTC), items=results, json_validity=validity,
         accuracy=accuracy, diversity=diversity_of(sessions, vectors), relevance=relevance,
         satisfaction=satisfaction_of(db, days) if db is not None else None,
-        agreement=measure_agreement(provider, step) if agreement else None, notes=notes,
+        agreement=measure_agreement(provider, step) if agreement else None,
+        point_remarks=measure_point_remarks() if agreement else None, notes=notes,
     )
