@@ -2,7 +2,7 @@
 
 300 genuine answers of the annotated set (150 from each part) have every key point labelled
 covered, partial, missing or wrong by one of six labellers working from the question, its key
-points and the answer alone (the brief is ``points/BRIEF.md``; docs/grading.md says how the
+points and the answer alone (the brief is docs/data/point-labels-brief.md; docs/grading.md says how the
 labels were made). They decide what the feedback may say about a key point
 (``chains.grading.points``, fitted on the training part by ``fit_points``), and `mockingbird
 eval` reports on the held-out part how often "Covers: X" names a point labelled covered, and
