@@ -62,6 +62,10 @@ def test_an_off_topic_story_cannot_score_and_says_what_it_is_about(bank) -> None
     assert feedback.weaknesses[0].startswith("This answer does not address the question")
     assert "sourdough" in feedback.weaknesses[0]
     assert feedback.strengths == []
+    trip = ("Last summer I travelled to Lisbon with friends. Lisbon has steep hills, old trams and great custard "
+            "tarts, and we walked across Lisbon every day until our feet hurt. The tarts were the best part.")
+    about = grading.grade(deadline(bank), trip).weaknesses[0]
+    assert "Lisbon" in about and "Last" not in about  # names keep their capitals, sentence starts do not
 
 
 def test_a_story_for_another_question_cannot_score(bank) -> None:  # type: ignore[no-untyped-def]

@@ -119,7 +119,14 @@ def _topic_words(answer: str, question: Question) -> list[str]:
     counts = Counter(w for w in text.words(answer)
                      if w not in text.STOPWORDS and len(w) > 3 and text.stem(w) not in asked and not w.isdigit()
                      and not w.endswith(("ed", "ing", "ly")))
-    return [w for w, _ in counts.most_common(3)]
+    return [_as_written(w, answer) for w, _ in counts.most_common(3)]
+
+
+def _as_written(word: str, answer: str) -> str:
+    """A name keeps its capitals ("Lisbon"); a word capitalised only to start a sentence does not."""
+    forms = [m.group() for m in re.finditer(rf"\b{re.escape(word)}\b", answer, re.IGNORECASE)
+             if not re.search(r"(^|[.!?]\s+)$", answer[:m.start()])]  # not the first word of a sentence
+    return word if not forms or word in forms else forms[0]
 
 
 @lru_cache(maxsize=1)
