@@ -188,3 +188,14 @@ def test_batch_grading_keeps_order_and_reports_a_bad_line(tmp_path: Path) -> Non
     assert out[1] == {"line": 2, "error": out[1]["error"]} and "not JSON" in out[1]["error"]
     assert out[2]["score"] <= 3
     assert out[3]["line"] == 4 and "question" in out[3]["error"]
+
+
+def test_only_an_answer_that_gives_reasons_is_told_it_explains_why(bank) -> None:  # type: ignore[no-untyped-def]
+    question = bank.by_id["devops-sre-017"]
+    listing = ("I'd set up the Horizontal Pod Autoscaler on CPU for each deployment and turn on the cluster "
+               "autoscaler. I'd monitor the cost every week and monitor the latency of every service. I'd use spot "
+               "instances for the batch jobs and set resource requests and limits on every deployment.")
+    reasoned = listing + (" I'd keep a small on-demand baseline because spot nodes can vanish, rather than run "
+                          "everything on spot.")
+    assert not any("why" in s.lower() for s in grading.grade(question, listing).strengths)  # "monitor", "cost"
+    assert "Explains why, not only what." in grading.grade(question, reasoned).strengths

@@ -95,8 +95,8 @@ def _behavioral(s: Signals, r: Remarks) -> None:
 
 
 def _reasoning(s: Signals, r: Remarks) -> None:
-    if s.reasoning >= 2:
-        r.strengths.append("Explains reasoning and trade-offs.")
+    if s.explaining >= 2:  # reasons or comparisons, not "cost" or "monitor" said in passing
+        r.strengths.append("Explains why, not only what.")
     else:
         r.suggestions.append("Explain why: name the trade-offs and how you would measure success.")
 

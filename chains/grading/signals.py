@@ -67,6 +67,9 @@ REFLECTION_CUE = re.compile(r"\b(i learned|i learnt|lesson|next time|in hindsigh
 REASONING = re.compile(
     r"\b(because|trade-?offs?|however|instead|depends|downside|upside|cost|risk|alternatively|versus|vs\.?|"
     r"rather than|so that|which means|the reason|whereas|bottleneck|measure[ds]?|monitor\w*|benchmark\w*)\b")
+# The markers of an explanation proper (a reason, a comparison): what "Explains why" needs.
+EXPLAINING = re.compile(r"\b(because|trade-?offs?|instead|depends|downside|upside|alternatively|versus|vs\.?|"
+                        r"rather than|so that|which means|the reason|whereas)\b")
 FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|my|me)\b")
 FIRST_PLURAL = re.compile(r"\b(we|we're|we've|our|us)\b")
 SPECIFIC_TERM = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][A-Za-z0-9]+(?:[A-Z][a-z0-9]+)*\b|\b[A-Z]{2,}\b")
@@ -93,6 +96,7 @@ class Signals:
     numbers: int
     specific_terms: int
     reasoning: int
+    explaining: int
     i_count: int
     we_count: int
     fillers: int
@@ -169,6 +173,7 @@ def measure(question: Question, answer: str) -> Signals:
         numbers=len(text.NUMBER.findall(lowered)),
         specific_terms=len(set(SPECIFIC_TERM.findall(answer))),
         reasoning=len(REASONING.findall(lowered)),
+        explaining=len(EXPLAINING.findall(lowered)),
         i_count=len(FIRST_PERSON.findall(lowered)),
         we_count=len(FIRST_PLURAL.findall(lowered)),
         fillers=len(text.FILLERS.findall(lowered)),
