@@ -199,3 +199,10 @@ def test_only_an_answer_that_gives_reasons_is_told_it_explains_why(bank) -> None
                           "everything on spot.")
     assert not any("why" in s.lower() for s in grading.grade(question, listing).strengths)  # "monitor", "cost"
     assert "Explains why, not only what." in grading.grade(question, reasoned).strengths
+
+
+def test_a_short_story_with_a_setting_and_one_filler_is_described_truly(bank) -> None:  # type: ignore[no-untyped-def]
+    feedback = grading.grade(deadline(bank), "Um, last year our release slipped, so I cut two features, told the "
+                             "client early and we shipped the core on time.")
+    assert not any("situation" in w for w in feedback.weaknesses)  # "last year": a setting, however short
+    assert any(w.startswith("One filler word or hedge") and "weakens" in w for w in feedback.weaknesses)

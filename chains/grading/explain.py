@@ -1,7 +1,8 @@
 """The words of offline feedback: every remark is a true statement about this answer.
 
 Each remark is tied to the measurement that justifies it (a strength about numbers needs
-numbers; "most of the story is 'we'" needs more "we" than "I"), a non-answer gets no
+numbers; "most of the story is 'we'" needs more "we" than "I"); remarks about key points and
+story parts are made only where ``claims`` finds them likely true; a non-answer gets no
 strengths at all, and lists are joined as English sentences.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from chains.grading import points, text
+from chains.grading import claims, text
 from chains.grading.model import LENGTH_TARGET
 from chains.grading.nonanswers import NonAnswer
 from chains.grading.signals import Signals
@@ -40,12 +41,12 @@ def for_non_answer(question: Question, non_answer: NonAnswer) -> Remarks:
 
 
 def for_answer(question: Question, s: Signals, criteria: dict[str, int], predicted: float) -> Remarks:
-    """``predicted`` is the fitted score before rounding: how likely a point is made depends on it."""
+    """``predicted`` is the fitted score before rounding: how likely a point or a part is there depends on it."""
     r = Remarks()
-    covered, missing = points.claims(question.key_points, s.point_similarity, s.point_shares, question.kind,
-                                     predicted)
+    covered, missing = claims.key_points(question.key_points, s.point_similarity, s.point_shares, question.kind,
+                                         predicted)
     if question.kind == "behavioral":
-        _behavioral(s, r)
+        _behavioral(s, predicted, r)
         _points(covered, missing, r, "The story does not show")
     else:
         r.weaknesses.extend(f"This looks like a common mistake. {correction}" for correction in s.mistakes[:2])
@@ -64,8 +65,10 @@ def for_answer(question: Question, s: Signals, criteria: dict[str, int], predict
         r.weaknesses.append(f"Long ({s.words} words): the key message gets lost.")
         r.suggestions.append("Lead with the main point and cut what does not support it.")
     if criteria["delivery"] <= 6:
-        r.weaknesses.append(f"{s.fillers + s.hedges} filler words and hedges (\"um\", \"basically\", \"I guess\") "
-                            "weaken the delivery.")
+        count = s.fillers + s.hedges
+        said = "One filler word or hedge" if count == 1 else f"{count} filler words and hedges"
+        r.weaknesses.append(f"{said} (\"um\", \"basically\", \"I guess\") weaken{'s' if count == 1 else ''} the "
+                            "delivery.")
         r.suggestions.append("Cut fillers and hedges; state what you did and why.")
     elif s.fillers + s.hedges == 0 and s.words >= 60:
         r.strengths.append("Direct, filler-free delivery.")
@@ -75,22 +78,44 @@ def for_answer(question: Question, s: Signals, criteria: dict[str, int], predict
     return r
 
 
-def _behavioral(s: Signals, r: Remarks) -> None:
-    present = [p for p in STAR_PARTS if s.star[p]]
-    missing = [p for p in STAR_PARTS if not s.star[p]]
-    if len(present) >= 3:
-        r.strengths.append(f"A clear story: it covers the {text.join_words(present)}.")
-    if missing:
-        r.weaknesses.append(f"The story does not make clear the {text.join_words(missing)}.")
-        r.suggestions.extend(STAR_TIPS[p] for p in missing)
-    if s.star["reflection"]:
-        r.strengths.append("You reflect on what you learned.")
-    elif len(present) >= 2:
-        r.suggestions.append("End with what you learned or would do differently.")
+@dataclass(frozen=True)
+class StoryRemarks:
+    """What the feedback says about a story (tasks/evaluation/remark_labels checks each against people)."""
+
+    clear_parts: list[str]  # named in "A clear story: it covers the ..." (empty when fewer than three)
+    unclear_parts: list[str]  # named in "The story does not make clear the ..."
+    reflects: bool  # "You reflect on what you learned."
+    mostly_we: bool | None  # True: "most of the story is 'we'"; False: "You make your own contribution clear"
+
+
+def story_remarks(s: Signals, predicted: float) -> StoryRemarks:
+    clear, unclear = claims.story(s.story_evidence, predicted)
+    clear_star = [p for p in STAR_PARTS if p in clear]
+    mostly_we: bool | None = None
     if s.we_count >= 3 and s.we_count > 2 * s.i_count:
+        mostly_we = True
+    elif s.i_count >= 3 and s.star["action"] and s.i_count >= s.we_count:
+        mostly_we = False
+    return StoryRemarks(clear_parts=clear_star if len(clear_star) >= 3 else [],
+                        unclear_parts=[p for p in STAR_PARTS if p in unclear],
+                        reflects="reflection" in clear, mostly_we=mostly_we)
+
+
+def _behavioral(s: Signals, predicted: float, r: Remarks) -> None:
+    story = story_remarks(s, predicted)
+    if story.clear_parts:
+        r.strengths.append(f"A clear story: it covers the {text.join_words(story.clear_parts)}.")
+    if story.unclear_parts:
+        r.weaknesses.append(f"The story does not make clear the {text.join_words(story.unclear_parts)}.")
+        r.suggestions.extend(STAR_TIPS[p] for p in story.unclear_parts)
+    if story.reflects:
+        r.strengths.append("You reflect on what you learned.")
+    else:
+        r.suggestions.append("End with what you learned or would do differently.")
+    if story.mostly_we:
         r.weaknesses.append("It is hard to tell what you did yourself: most of the story is \"we\".")
         r.suggestions.append("Use \"I\" for your own decisions and actions.")
-    elif s.i_count >= 3 and s.star["action"] and s.i_count >= s.we_count:
+    elif story.mostly_we is False:
         r.strengths.append("You make your own contribution clear.")
 
 

@@ -77,7 +77,7 @@ SPECIFIC_TERM = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][A-Za-z0-9]+(?:[A-Z][a-z0-
 # Cosine similarities of the static embedding: below LOW means unrelated, above HIGH a clear match.
 POINT_LOW, POINT_HIGH = 0.25, 0.6
 # A key point counts as matched, for the coverage feature of the score, above POINT_COVERED or with
-# half its words. What the feedback *says* about a point is decided in chains.grading.points.
+# half its words. What the feedback *says* about a point is decided in chains.grading.claims.
 POINT_COVERED = 0.4
 # Best sentence cosine to a part's prototypes (static embedding scale): above it, the part is there.
 # Set from the annotated set so strong stories rarely read as missing a part (docs/grading.md).
@@ -92,7 +92,8 @@ class Signals:
     sentence_count: int
     relevance: float
     point_similarity: tuple[float, ...]
-    star: dict[str, bool]
+    star: dict[str, bool]  # a STAR part (or reflection) matched: score features
+    story_evidence: dict[str, tuple[float, bool]]  # per part, (best similarity, cue found): for the remarks
     numbers: int
     specific_terms: int
     reasoning: int
@@ -129,18 +130,20 @@ def _prototype_vectors() -> dict[str, np.ndarray]:
     return {part: embed(list(examples)) for part, examples in STAR_PROTOTYPES.items()}
 
 
-def _star(sentences: list[str], vectors: np.ndarray, lowered: str) -> dict[str, bool]:
+def _story_evidence(sentences: list[str], vectors: np.ndarray, lowered: str) -> dict[str, tuple[float, bool]]:
+    """Per STAR part and reflection: the best sentence's similarity to its prototypes, and whether a cue matched.
+
+    The situation is looked for in the first third of the story, where it belongs.
+    """
     prototypes = _prototype_vectors()
-    best = {part: float((vectors @ proto.T).max()) if len(sentences) else 0.0 for part, proto in prototypes.items()}
-    first_third = vectors[: max(1, len(sentences) // 3)]
-    situation_sim = float((first_third @ prototypes["situation"].T).max()) if len(sentences) else 0.0
-    return {
-        "situation": situation_sim >= STAR_MATCH or bool(SITUATION_CUE.search(lowered)),
-        "task": best["task"] >= STAR_MATCH or bool(TASK_CUE.search(lowered)),
-        "action": len(ACTION_CUE.findall(lowered)) >= 2 or best["action"] >= STAR_MATCH,
-        "result": best["result"] >= STAR_MATCH or bool(RESULT_CUE.search(lowered)),
-        "reflection": best["reflection"] >= STAR_MATCH or bool(REFLECTION_CUE.search(lowered)),
-    }
+    if not len(sentences):
+        return {part: (0.0, False) for part in prototypes}
+    best = {part: float((vectors @ proto.T).max()) for part, proto in prototypes.items()}
+    best["situation"] = float((vectors[: max(1, len(sentences) // 3)] @ prototypes["situation"].T).max())
+    cues = {"situation": bool(SITUATION_CUE.search(lowered)), "task": bool(TASK_CUE.search(lowered)),
+            "action": len(ACTION_CUE.findall(lowered)) >= 2, "result": bool(RESULT_CUE.search(lowered)),
+            "reflection": bool(REFLECTION_CUE.search(lowered))}
+    return {part: (best[part], cues[part]) for part in prototypes}
 
 
 def measure(question: Question, answer: str) -> Signals:
@@ -156,6 +159,7 @@ def measure(question: Question, answer: str) -> Signals:
     candidates = np.vstack([whole[None, :], sentence_vectors])
     point_similarity = tuple(float(v) for v in (points @ candidates.T).max(axis=1))
     normalised = [" ".join(text.words(s)) for s in sentences]
+    story = _story_evidence(sentences, sentence_vectors, lowered)
     answer_stems = text.content_stems(answer)
     point_stems = [text.content_stems(p) for p in question.key_points]
     shares = [len(stems & answer_stems) / len(stems) if stems else 0.0 for stems in point_stems]
@@ -169,7 +173,8 @@ def measure(question: Question, answer: str) -> Signals:
         relevance=float(whole @ (asked + points.mean(axis=0)) / max(np.linalg.norm(asked + points.mean(axis=0)),
                                                                      1e-9)),
         point_similarity=point_similarity,
-        star=_star(sentences, sentence_vectors, lowered),
+        star={part: sim >= STAR_MATCH or cue for part, (sim, cue) in story.items()},
+        story_evidence=story,
         numbers=len(text.NUMBER.findall(lowered)),
         specific_terms=len(set(SPECIFIC_TERM.findall(answer))),
         reasoning=len(REASONING.findall(lowered)),

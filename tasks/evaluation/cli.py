@@ -21,7 +21,7 @@ SUMMARY_SECTIONS = (("json_validity", "JSON validity"), ("accuracy", "Feedback a
                     ("diversity", "Question diversity"), ("relevance", "Relevance to the role"),
                     ("satisfaction", "Candidate satisfaction"),
                     ("agreement", "Agreement on the held-out annotated set"),
-                    ("point_remarks", "Offline key-point remarks, held-out labels"))
+                    ("remarks", "Offline remarks true, held-out labels"))
 
 
 def stats(

@@ -24,7 +24,7 @@ from chains.providers import GradeRequest, Provider, ProviderError, QuestionRequ
 from chains.schemas import KINDS, Question
 from tasks.evaluation import metrics
 from tasks.evaluation.agreement import Agreement, measure_agreement
-from tasks.evaluation.point_labels import PointRemarks, measure_point_remarks
+from tasks.evaluation.remark_labels import RemarkPrecision, measure_remarks
 
 DATA_DIR = Path(__file__).with_name("data")
 # A key point "relates" to its question above this cosine: the 90th percentile of random
@@ -107,7 +107,7 @@ class EvalReport(BaseModel):
     relevance: Relevance | None
     satisfaction: Satisfaction | None
     agreement: Agreement | None = None
-    point_remarks: PointRemarks | None = None  # the offline grader's, whatever the provider: it is the fallback
+    remarks: RemarkPrecision | None = None  # the offline grader's, whatever the provider: it is the fallback
     notes: list[str]
 
 
@@ -253,5 +253,5 @@ def run_eval(provider: Provider, *, db: Database | None = None, bank: Bank | Non
         accuracy=accuracy, diversity=diversity_of(sessions, vectors), relevance=relevance,
         satisfaction=satisfaction_of(db, days) if db is not None else None,
         agreement=measure_agreement(provider, step) if agreement else None,
-        point_remarks=measure_point_remarks() if agreement else None, notes=notes,
+        remarks=measure_remarks() if agreement else None, notes=notes,
     )

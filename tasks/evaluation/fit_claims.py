@@ -1,0 +1,83 @@
+"""Fit what the feedback may say about key points and story parts, on the training labels.
+
+``python -m tasks.evaluation.fit_claims`` rewrites chains/grading/claims.json: logistic
+regressions (scikit-learn) over ``claims.point_features`` ("covered"; "missing or wrong") and
+``claims.story_features`` (one per story part: "clear"), each remark with the lowest probability
+threshold whose out-of-fold precision (5-fold cross-validation grouped by question, as the split
+is) reaches its target. A wrong remark costs more trust than one left out, so the targets are
+high: 90% for what an answer does well, 85% for what it lacks. Run it after the labels, the
+signals or the score model change (fit_grader first: the answer's fitted score is an input),
+then `mockingbird eval`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from chains.grading import claims
+from tasks.evaluation import remark_labels
+
+PRAISE, CRITICISM = 0.90, 0.85
+THRESHOLDS = np.arange(0.5, 0.96, 0.05)
+FOLDS = 5
+
+
+def _fit(x: np.ndarray, y: np.ndarray, groups: Sequence[str], names: list[str],
+         remarks: dict[str, tuple[bool, float]]) -> dict:
+    """One logistic model of y, and per remark the lowest threshold whose out-of-fold precision
+    meets its target. A remark is (whether it states the opposite of y, its precision target):
+    "unclear" is said when the chance that a part is *not* clear is high enough."""
+    folds = np.array([sum(g.encode()) % FOLDS for g in groups])
+    out_of_fold = np.zeros(len(y))
+    for fold in range(FOLDS):
+        held = folds == fold
+        out_of_fold[held] = LogisticRegression().fit(x[~held], y[~held]).predict_proba(x[held])[:, 1]
+    fitted = LogisticRegression().fit(x, y)
+    model: dict = {"intercept": round(float(fitted.intercept_[0]), 4),
+                   "weights": {n: round(float(w), 4) for n, w in zip(names, fitted.coef_[0], strict=True)},
+                   "cross_validated": {}}
+    for remark, (opposite, precision) in remarks.items():
+        chance, truth = (1 - out_of_fold, ~y) if opposite else (out_of_fold, y)
+        threshold = next((float(t) for t in THRESHOLDS if truth[chance >= t].mean() >= precision), 0.95)
+        said = chance >= threshold
+        model[remark] = round(threshold, 2)
+        model["cross_validated"][remark] = {"precision": round(float(truth[said].mean()), 3),
+                                            "recall": round(float(said[truth].mean()), 3)}
+    return model
+
+
+def fit() -> dict:
+    points = [p for p in remark_labels.load_points("train") if p.genuine]
+    x = np.array([list(claims.point_features(p.similarity, p.share, p.question.kind, p.predicted).values())
+                  for p in points])
+    names = list(claims.point_features(0.0, 0.0, "technical", 5.5))
+    groups = [p.question.id for p in points]
+    key_points = {
+        "covered": _fit(x, np.array([p.label == "covered" for p in points]), groups, names,
+                        {"threshold": (False, PRAISE)}),
+        "missing": _fit(x, np.array([p.label in ("missing", "wrong") for p in points]), groups, names,
+                        {"threshold": (False, CRITICISM)}),
+    }
+    stories = [s for s in remark_labels.load_stories("train") if s.genuine]
+    story = {}
+    for part in claims.STORY_PARTS:
+        x = np.array([list(claims.story_features(*s.evidence[part], s.predicted).values()) for s in stories])
+        story[part] = _fit(x, np.array([s.labels[part] == "clear" for s in stories]), [s.question.id for s in stories],
+                           list(claims.story_features(0.0, False, 5.5)),
+                           {"clear_at": (False, PRAISE), "unclear_at": (True, CRITICISM)})
+    return {"key_points": key_points, "story": story}
+
+
+def main() -> None:
+    document = fit()
+    claims.MODEL.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    json.dump(document, sys.stdout, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""What the feedback says about key points and stories is true of the answer, as people labelled it."""
+
+from __future__ import annotations
+
+import json
+
+from chains import grading
+from chains.grading import claims, model
+from tasks.evaluation import annotated, fit_claims, fit_grader, remark_labels
+
+
+def test_remarks_are_true_on_the_held_out_labels() -> None:
+    r = remark_labels.measure_remarks("heldout")
+    said_and_true = [(r.covers_said, r.covers_true, 150, 0.85), (r.not_covered_said, r.not_covered_true, 20, 0.9),
+                     (r.story_clear_said, r.story_clear_true, 60, 0.85),
+                     (r.story_unclear_said, r.story_unclear_true, 15, 0.75),
+                     (r.reflects_said, r.reflects_true, 10, 0.85), (r.own_role_said, r.own_role_true, 30, 0.9)]
+    for said, true, least_said, least_true in said_and_true:
+        assert said >= least_said and true is not None and true >= least_true, (said, true)
+
+
+def test_a_halting_answer_that_makes_every_point_is_not_told_it_misses_them() -> None:
+    item, question = next((i, q) for i, q in annotated.load("train") if i.id == "ann-customer-success-004")
+    feedback = grading.grade(question, item.answer)  # "um", "like": the embedding finds no sentence near a point
+    assert not any(point in remark for remark in feedback.weaknesses + feedback.suggestions
+                   for point in question.key_points)
+
+
+def test_the_fitted_models_are_what_their_fitters_write() -> None:
+    """A change to the signals or the labels must come with a refit (fit_grader, then fit_claims)."""
+    for kind in ("technical", "behavioral"):
+        weights, calibration, _, _ = fit_grader.fit(kind)
+        assert weights == model._weights()[kind] and calibration == model._calibration()[kind]
+    assert fit_claims.fit() == json.loads(claims.MODEL.read_text(encoding="utf-8"))
