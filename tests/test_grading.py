@@ -206,3 +206,8 @@ def test_a_short_story_with_a_setting_and_one_filler_is_described_truly(bank) ->
                              "client early and we shipped the core on time.")
     assert not any("situation" in w for w in feedback.weaknesses)  # "last year": a setting, however short
     assert any(w.startswith("One filler word or hedge") and "weakens" in w for w in feedback.weaknesses)
+
+
+def test_the_sub_scores_of_a_strong_story_are_not_low(bank) -> None:  # type: ignore[no-untyped-def]
+    criteria = grading.grade(deadline(bank), STRONG_DEADLINE).criteria  # a cosine gave relevance 3, coverage 2
+    assert min(criteria["relevance"], criteria["coverage"], criteria["structure"]) >= 7, criteria

@@ -32,3 +32,13 @@ def test_the_fitted_models_are_what_their_fitters_write() -> None:
         weights, calibration, _, _ = fit_grader.fit(kind)
         assert weights == model._weights()[kind] and calibration == model._calibration()[kind]
     assert fit_claims.fit() == json.loads(claims.MODEL.read_text(encoding="utf-8"))
+
+
+def test_sub_scores_follow_the_annotations_on_the_held_out_part() -> None:
+    strong, weak = [], []
+    for item, question in annotated.load("heldout"):
+        if item.adversarial is None and (item.score >= 8 or item.score <= 3):
+            criteria = grading.grade(question, item.answer).criteria
+            (strong if item.score >= 8 else weak).append(criteria)
+    assert sum(c["relevance"] >= 6 and c["coverage"] >= 6 for c in strong) / len(strong) >= 0.9
+    assert sum(c["coverage"] for c in weak) / len(weak) < 4

@@ -11,7 +11,7 @@ docs/grading.md describes the design and its measured agreement with recruiters.
 
 from __future__ import annotations
 
-from chains.grading import explain, model, nonanswers, signals
+from chains.grading import claims, explain, model, nonanswers, signals
 from chains.grading.misconceptions import MISTAKE_CAP
 from chains.grading.nonanswers import NON_ANSWER_CAP, NonAnswer
 from chains.grading.signals import Signals, measure
@@ -27,17 +27,23 @@ def _clamp(value: float) -> int:
     return max(1, min(10, round(value)))
 
 
-def _criteria(question: Question, s: Signals, non_answer: NonAnswer | None) -> dict[str, int]:
+def _criteria(question: Question, s: Signals, non_answer: NonAnswer | None, predicted: float) -> dict[str, int]:
+    """Sub-scores on 1-10. Relevance, coverage and structure are chances from the models fitted on labels
+    (``claims``), so "coverage 3/10" means about a fifth of the points look made, not a cosine."""
     low, high = model.LENGTH_TARGET[question.level]
+    on_topic = claims.on_topic(s.relevance, max(s.point_similarity, default=0.0), s.shared_question_words,
+                               s.lexical_coverage, question.kind)
+    chances = claims.point_chances(s.point_similarity, s.point_shares, question.kind, predicted)
     criteria = {
-        "relevance": _clamp(1 + 9 * model.feature_values(s, question.kind, question.level)["relevance"]),
-        "coverage": _clamp(1 + 9 * s.coverage),
+        "relevance": _clamp(1 + 9 * on_topic),
+        "coverage": _clamp(1 + 9 * sum(chances) / len(chances)) if chances else 1,
         "specificity": _clamp(2 + 1.5 * min(s.numbers, 3) + min(s.specific_terms, 2) + min(s.reasoning, 2)),
         "delivery": _clamp(10 - 1.5 * s.filler_rate),
         "length": _clamp(10 * min(1.0, s.words / low)) if s.words <= 2 * high else 6,
     }
     if question.kind == "behavioral":
-        criteria["structure"] = _clamp(1 + 2 * sum(s.star[p] for p in explain.STAR_PARTS) + s.star["reflection"])
+        parts = claims.part_chances(s.story_evidence, predicted)
+        criteria["structure"] = _clamp(1 + 9 * sum(parts[p] for p in explain.STAR_PARTS) / len(explain.STAR_PARTS))
         mentions = s.i_count + s.we_count
         criteria["ownership"] = _clamp(2 + 8 * s.i_count / mentions) if mentions else 1
     if non_answer is not None:
@@ -64,7 +70,7 @@ def grade(question: Question, answer: str) -> Feedback:
     non_answer = nonanswers.detect(question, answer, s)
     predicted = fitted_score(question, s)
     score = _clamp(predicted)
-    criteria = _criteria(question, s, non_answer)
+    criteria = _criteria(question, s, non_answer, predicted)
     if non_answer is not None:
         score = min(score, NON_ANSWER_CAP)
         remarks = explain.for_non_answer(question, non_answer)

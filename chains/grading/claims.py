@@ -49,30 +49,56 @@ def probability(model: Mapping, features: Mapping[str, float]) -> float:
     return 1 / (1 + math.exp(-z))
 
 
+def on_topic_features(relevance: float, best_point: float, shared_question_words: int,
+                      lexical_coverage: float) -> dict[str, float]:
+    """The inputs of the relevance model (all cheap: no field-word embedding)."""
+    return {"relevance": relevance, "best_point": best_point, "shared_words": min(shared_question_words, 10) / 10,
+            "lexical_coverage": lexical_coverage}
+
+
+def on_topic(relevance: float, best_point: float, shared_question_words: int, lexical_coverage: float,
+             kind: Kind) -> float:
+    """The chance that the answer addresses its question rather than another one (the relevance criterion)."""
+    return probability(_models()["relevance"][kind],
+                       on_topic_features(relevance, best_point, shared_question_words, lexical_coverage))
+
+
+def point_chances(similarities: Sequence[float], shares: Sequence[float], kind: Kind,
+                  predicted: float) -> list[float]:
+    """Per key point, the chance that the answer covers it (the coverage criterion is their mean)."""
+    model = _models()["key_points"]["covered"]
+    return [probability(model, point_features(sim, share, kind, predicted))
+            for sim, share in zip(similarities, shares, strict=True)]
+
+
 def key_points(points: Sequence[str], similarities: Sequence[float], shares: Sequence[float], kind: Kind,
                predicted: float) -> tuple[list[str], list[str]]:
     """(points to call covered, points to call not yet covered), in the question's order."""
     models = _models()["key_points"]
     covered, missing = [], []
-    for point, similarity, share in zip(points, similarities, shares, strict=True):
-        features = point_features(similarity, share, kind, predicted)
-        if probability(models["covered"], features) >= models["covered"]["threshold"]:
+    chances = point_chances(similarities, shares, kind, predicted)
+    for point, similarity, share, chance in zip(points, similarities, shares, chances, strict=True):
+        if chance >= models["covered"]["threshold"]:
             covered.append(point)
-        elif probability(models["missing"], features) >= models["missing"]["threshold"]:
+        elif probability(models["missing"], point_features(similarity, share, kind, predicted)) >= \
+                models["missing"]["threshold"]:
             missing.append(point)
     return covered, missing
+
+
+def part_chances(evidence: Mapping[str, tuple[float, bool]], predicted: float) -> dict[str, float]:
+    """Per story part, the chance that the story makes it clear (the structure criterion is their mean)."""
+    models = _models()["story"]
+    return {part: probability(models[part], story_features(*evidence[part], predicted)) for part in STORY_PARTS}
 
 
 def story(evidence: Mapping[str, tuple[float, bool]], predicted: float) -> tuple[list[str], list[str]]:
     """(parts to call clear, parts to call unclear), in STORY_PARTS order."""
     models = _models()["story"]
     clear, unclear = [], []
-    for part in STORY_PARTS:
-        model = models[part]
-        similarity, cue = evidence[part]
-        p = probability(model, story_features(similarity, cue, predicted))
-        if p >= model["clear_at"]:
+    for part, chance in part_chances(evidence, predicted).items():
+        if chance >= models[part]["clear_at"]:
             clear.append(part)
-        elif 1 - p >= model["unclear_at"] and not cue:  # with its cue ("last year", "I learned") a part was
-            unclear.append(part)                      # labelled clear in 89% of training stories
+        elif 1 - chance >= models[part]["unclear_at"] and not evidence[part][1]:  # with its cue ("last year",
+            unclear.append(part)            # "I learned") a part was labelled clear in 89% of training stories
     return clear, unclear

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from chains.grading import claims
-from tasks.evaluation import remark_labels
+from chains.grading import claims, measure
+from tasks.evaluation import annotated, remark_labels
 
 PRAISE, CRITICISM = 0.90, 0.85
 THRESHOLDS = np.arange(0.5, 0.96, 0.05)
@@ -70,7 +70,25 @@ def fit() -> dict:
         story[part] = _fit(x, np.array([s.labels[part] == "clear" for s in stories]), [s.question.id for s in stories],
                            list(claims.story_features(0.0, False, 5.5)),
                            {"clear_at": (False, PRAISE), "unclear_at": (True, CRITICISM)})
-    return {"key_points": key_points, "story": story}
+    return {"key_points": key_points, "story": story, "relevance": _relevance()}
+
+
+def _relevance() -> dict[str, dict]:
+    """Per kind, genuine answers against the adversarial ones written to miss the question (off-topic, another
+    question), with balanced class weights: the criterion should say how far an answer looks like one that
+    addresses its question, not how rare the others are."""
+    models = {}
+    for kind in ("technical", "behavioral"):
+        rows = [(item, measure(question, item.answer)) for item, question in annotated.load("train")
+                if question.kind == kind and item.adversarial in (None, "off-topic", "other-question")]
+        x = np.array([list(claims.on_topic_features(s.relevance, max(s.point_similarity, default=0.0),
+                                                    s.shared_question_words, s.lexical_coverage).values())
+                      for _, s in rows])
+        fitted = LogisticRegression(class_weight="balanced").fit(x, [item.adversarial is None for item, _ in rows])
+        names = list(claims.on_topic_features(0.0, 0.0, 0, 0.0))
+        models[kind] = {"intercept": round(float(fitted.intercept_[0]), 4),
+                        "weights": {n: round(float(w), 4) for n, w in zip(names, fitted.coef_[0], strict=True)}}
+    return models
 
 
 def main() -> None:
