@@ -211,3 +211,11 @@ def test_a_short_story_with_a_setting_and_one_filler_is_described_truly(bank) ->
 def test_the_sub_scores_of_a_strong_story_are_not_low(bank) -> None:  # type: ignore[no-untyped-def]
     criteria = grading.grade(deadline(bank), STRONG_DEADLINE).criteria  # a cosine gave relevance 3, coverage 2
     assert min(criteria["relevance"], criteria["coverage"], criteria["structure"]) >= 7, criteria
+
+
+def test_numbers_in_words_are_specifics(bank) -> None:  # type: ignore[no-untyped-def]
+    spoken = ("Last year our launch slipped because a partner changed their spec two weeks before release, so I "
+              "split the work, negotiated a one-week slip for the blocked half with the product manager and shipped "
+              "the rest on time. We launched a week late with zero incidents, and now I ask partners for a freeze "
+              "date up front.")
+    assert not any("No concrete specifics" in w for w in grading.grade(deadline(bank), spoken).weaknesses)

@@ -54,7 +54,7 @@ def for_answer(question: Question, s: Signals, criteria: dict[str, int], predict
         _reasoning(s, r)
     if s.numbers >= 2 and s.specific_terms + s.numbers >= 3:
         r.strengths.append("Concrete and specific, with numbers.")
-    elif s.numbers == 0 and s.specific_terms < 2:
+    elif s.numbers == 0 and s.spelled_numbers == 0 and s.specific_terms < 2:
         r.weaknesses.append("No concrete specifics such as numbers, names, tools or scale.")
         r.suggestions.append("Add specifics: scale, numbers, timelines, tools.")
     low, high = LENGTH_TARGET[question.level]

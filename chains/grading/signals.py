@@ -95,6 +95,7 @@ class Signals:
     star: dict[str, bool]  # a STAR part (or reflection) matched: score features
     story_evidence: dict[str, tuple[float, bool]]  # per part, (best similarity, cue found): for the remarks
     numbers: int
+    spelled_numbers: int
     specific_terms: int
     reasoning: int
     explaining: int
@@ -176,6 +177,7 @@ def measure(question: Question, answer: str) -> Signals:
         star={part: sim >= STAR_MATCH or cue for part, (sim, cue) in story.items()},
         story_evidence=story,
         numbers=len(text.NUMBER.findall(lowered)),
+        spelled_numbers=len(text.SPELLED_NUMBER.findall(lowered)),
         specific_terms=len(set(SPECIFIC_TERM.findall(answer))),
         reasoning=len(REASONING.findall(lowered)),
         explaining=len(EXPLAINING.findall(lowered)),

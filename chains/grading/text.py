@@ -22,6 +22,9 @@ WORD = re.compile(r"[a-z0-9][a-z0-9+#]*(?:[-'][a-z0-9]+)*")
 SENTENCE = re.compile(r"(?<=[.!?;\n])\s+")
 NUMBER = re.compile(r"\$\s?\d|\b\d+(?:[.,]\d+)?\s?(?:%|percent|ms|s|seconds|minutes|hours|days|weeks|months|"
                     r"years|x|k|m|gb|mb|tb|users|customers|people|engineers)?\b")
+# Quantities in words ("two weeks", "zero incidents"); "one" is left out, it is mostly "one of".
+SPELLED_NUMBER = re.compile(r"\b(zero|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty"
+                            r"|forty|fifty|hundred|thousand|million|billion|dozen|half|double|twice)\b")
 FILLERS = re.compile(
     r"\b(um+|uh+|erm|basically|literally|you know|i guess|kind of|sort of|stuff|things like that"
     r"|whatever|i mean|pretty much|or something|like,)\b"
