@@ -72,19 +72,14 @@ PRAISE = (
 
 
 def _vague(score: int, length: int) -> str:
-    """Generic praise padded to about ``length`` characters, so it is no shorter than the specific one."""
-    summary = ""
-    while len(summary) + 230 < length:
-        summary += PRAISE[len(summary) % len(PRAISE)]
-    return json.dumps(
-        {
-            "score": score,
-            "strengths": ["Great answer, really well done overall!"],
-            "weaknesses": ["Nothing major, maybe add a little more detail somewhere."],
-            "suggestions": ["Keep doing what you are doing, it is great."],
-            "summary": (summary or PRAISE[0]).strip(),
-        }
-    )
+    """Generic praise padded to the length of the specific reply, so that a model cannot prefer the
+    specific one for being shorter: a tiny untrained model did, in 14 of 16 held-out pairs."""
+    reply = {"score": score, "strengths": ["Great answer, really well done overall!"], "weaknesses": [],
+             "suggestions": ["Keep doing what you are doing."], "summary": ""}
+    words = " ".join(PRAISE * 8).split()
+    while len(json.dumps(reply)) < length and words:
+        reply["summary"] = (reply["summary"] + " " + words.pop(0)).strip()
+    return json.dumps(reply)
 
 
 def answer_examples() -> list[dict[str, Any]]:
