@@ -97,6 +97,7 @@ def test_eval_cli_json_and_html_on_embedded_defaults(tmp_path: Path) -> None:
     page = html.read_text()
     assert page.startswith("<!doctype html>") and page.count("data:image/png;base64,") == 2
     assert "Feedback accuracy" in page
+    assert "Agreement on the held-out annotated set" in page and "Offline remarks true" in page
 
 
 def test_a_question_the_provider_cannot_give_ends_that_session_with_a_note() -> None:

@@ -60,6 +60,10 @@ def render_html(report: EvalReport, stats: Stats | None = None) -> str:
         sections.append(_table("Question relevance to the role", report.relevance.model_dump()))
     if report.satisfaction is not None:
         sections.append(_table("Candidate satisfaction", report.satisfaction.model_dump()))
+    if report.agreement is not None:
+        sections.append(_table("Agreement on the held-out annotated set", report.agreement.model_dump()))
+    if report.remarks is not None:
+        sections.append(_table("Offline remarks true, held-out labels", report.remarks.model_dump()))
     if stats is not None:
         sections.append(f"<h2>Satisfaction over time</h2><pre>{html.escape(stats.as_text())}</pre>")
         sections.append(_png(render_chart(stats)))
