@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from chains import grading
 from chains.grading import claims, model
 from tasks.evaluation import annotated, fit_claims, fit_grader, remark_labels
@@ -26,12 +28,21 @@ def test_a_halting_answer_that_makes_every_point_is_not_told_it_misses_them() ->
                    for point in question.key_points)
 
 
+def _flat(tree: object, path: str = "") -> dict[str, object]:
+    if isinstance(tree, dict):
+        return {k: v for key, value in tree.items() for k, v in _flat(value, f"{path}/{key}").items()}
+    return {path: tree}
+
+
 def test_the_fitted_models_are_what_their_fitters_write() -> None:
-    """A change to the signals or the labels must come with a refit (fit_grader, then fit_claims)."""
+    """A change to the signals or the labels must come with a refit (fit_grader, then fit_claims). Up to
+    rounding: another CPU's floating point may move the fourth decimal."""
     for kind in ("technical", "behavioral"):
         weights, calibration, _, _ = fit_grader.fit(kind)
-        assert weights == model._weights()[kind] and calibration == model._calibration()[kind]
-    assert fit_claims.fit() == json.loads(claims.MODEL.read_text(encoding="utf-8"))
+        assert weights == pytest.approx(model._weights()[kind], abs=2e-3)
+        assert calibration == pytest.approx(model._calibration()[kind], abs=2e-3)
+    fitted, stored = _flat(fit_claims.fit()), _flat(json.loads(claims.MODEL.read_text(encoding="utf-8")))
+    assert fitted == pytest.approx(stored, abs=2e-3)
 
 
 def test_sub_scores_follow_the_annotations_on_the_held_out_part() -> None:

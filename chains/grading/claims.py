@@ -11,6 +11,7 @@ model over its local evidence (word share and similarity for a key point; protot
 and a cue for a story part) and the answer's fitted score, and is made only above a threshold
 chosen on the training labels by cross-validation for a stated precision (``claims.json``,
 written by ``python -m tasks.evaluation.fit_claims``). In between, the feedback says nothing.
+The same chances make the relevance, coverage and structure sub-scores.
 docs/grading.md has the figures on the held-out labels.
 """
 
