@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from chains import providers
+from chains import grading, providers
 from chains.bank import load_bank
 from chains.providers import GradeRequest, ProviderError
 from chains.schemas import Question
@@ -153,3 +153,14 @@ def test_a_reply_without_criteria_gets_the_offline_graders(question: Question) -
     assert bare.value.criteria == grading.grade(question, request.answer).criteria != {}
     kept = guard(request, Result(Feedback(score=7, summary="Fine.", criteria={"depth": 4}), call))
     assert kept.value.criteria == {"depth": 4}
+
+
+def test_the_rubric_caps_a_model_that_passes_a_known_mistake(fake: FakeOpenAI) -> None:
+    question = load_bank().by_id["frontend-001"]
+    answer = ("var is function-scoped and let and const are block-scoped; reading a let before its line throws. "
+              "Using const makes the object immutable, so nobody can change it.")
+    fake.script(VALID)
+    result = build(fake).grade(GradeRequest(question=question, answer=answer))
+    assert canned("feedback")["score"] > grading.MISTAKE_CAP
+    assert result.value.score == grading.MISTAKE_CAP and result.call.guardrail == "known-mistake"
+    assert result.value.weaknesses[0].startswith("This looks like a common mistake.")

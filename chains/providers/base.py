@@ -29,6 +29,7 @@ from typing import Any, Self, TypeVar
 from chains import grading, prompts
 from chains.bank import load_bank
 from chains.contract import CallRecord, FollowUpRequest, GradeRequest, Provider, ProviderError, QuestionRequest, Result
+from chains.grading import misconceptions
 from chains.llm import feedback, follow_up, question, report
 from chains.llm.errors import describe
 from chains.llm.task import Message, OutputSpec, Task, assistant, user
@@ -186,7 +187,8 @@ class ChatProvider(Provider):
 
 
 def guard(request: GradeRequest, result: Result[Feedback]) -> Result[Feedback]:
-    """The offline grader's relevance check beside the model: a non-answer cannot score above 3.
+    """The offline grader's checks beside the model: a non-answer cannot score above 3, nor an answer
+    that asserts a known mistake above 4 (the patterns flagged only answers people scored 2-4).
 
     A model can be talked into praising an off-topic story or a prompt injection; the check
     does not depend on the model, so its verdict caps the score, leads the weaknesses with the
@@ -210,4 +212,14 @@ def guard(request: GradeRequest, result: Result[Feedback]) -> Result[Feedback]:
                 "summary": f"Capped at {grading.NON_ANSWER_CAP}/10: {verdict.reason}",
             })
             result.call.guardrail = verdict.kind
+    if feedback.score > grading.MISTAKE_CAP:
+        asserted = misconceptions.asserted(request.question.id, request.answer)
+        if asserted:
+            reason = f"This looks like a common mistake. {asserted[0].correction}"
+            feedback = feedback.model_copy(update={
+                "score": grading.MISTAKE_CAP,
+                "weaknesses": [reason, *feedback.weaknesses][:8],
+                "summary": f"Capped at {grading.MISTAKE_CAP}/10: {reason}",
+            })
+            result.call.guardrail = "known-mistake"
     return Result(feedback, result.call)
