@@ -61,6 +61,7 @@ def test_an_off_topic_story_cannot_score_and_says_what_it_is_about(bank) -> None
     assert feedback.score <= 3
     assert feedback.weaknesses[0].startswith("This answer does not address the question")
     assert "sourdough" in feedback.weaknesses[0]
+    assert not {"last", "hours"} & set(feedback.weaknesses[0].rstrip(".").replace(",", "").split())  # not "when"
     assert feedback.strengths == []
     trip = ("Last summer I travelled to Lisbon with friends. Lisbon has steep hills, old trams and great custard "
             "tarts, and we walked across Lisbon every day until our feet hurt. The tarts were the best part.")

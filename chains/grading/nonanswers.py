@@ -71,6 +71,11 @@ PARROT_RELEVANCE = 0.8
 PARROT_QUESTION_SHARE = 0.6
 
 
+# Words of time that say nothing about what an answer is about ("last spring", "two hours").
+WHEN = frozenset("last next first hour hours days weeks month months year years time times week spring summer "
+                 "autumn winter today yesterday morning evening night later ahead".split())
+
+
 @dataclass(frozen=True)
 class NonAnswer:
     kind: str
@@ -115,11 +120,20 @@ def _gibberish(answer: str) -> bool:
 
 
 def _topic_words(answer: str, question: Question) -> list[str]:
+    """What an off-topic answer is about: the words nearest its own meaning and furthest from the question's
+    (a repeated word a little more), so a bake-sale story is about "sourdough", not "last" or "took"."""
     asked = text.content_stems(question.text + " " + " ".join(question.key_points))
     counts = Counter(w for w in text.words(answer)
-                     if w not in text.STOPWORDS and len(w) > 3 and text.stem(w) not in asked and not w.isdigit()
-                     and not w.endswith(("ed", "ing", "ly")))
-    return [_as_written(w, answer) for w, _ in counts.most_common(3)]
+                     if w not in text.STOPWORDS and w not in WHEN and len(w) > 3 and text.stem(w) not in asked
+                     and not w.isdigit() and not w.endswith(("ed", "ing", "ly")))
+    if not counts:
+        return []
+    words = sorted(counts)
+    answer_vector, question_vector = embed([answer, question.text + " " + " ".join(question.key_points)])
+    vectors = embed(words)
+    typical = vectors @ answer_vector - vectors @ question_vector
+    ranked = sorted(zip(words, typical, strict=True), key=lambda pair: -float(pair[1]) - 0.05 * counts[pair[0]])
+    return [_as_written(w, answer) for w, _ in ranked[:3]]
 
 
 def _as_written(word: str, answer: str) -> str:
