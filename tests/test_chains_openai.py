@@ -8,8 +8,10 @@ import pytest
 
 from chains import grading, providers
 from chains.bank import load_bank
+from chains.contract import CallRecord, Result
 from chains.providers import GradeRequest, ProviderError
-from chains.schemas import Question
+from chains.providers.base import guard
+from chains.schemas import Feedback, Question
 from tests.conftest import make_settings
 from tests.fakes.llm_env import env_for
 from tests.fakes.llm_server import MALFORMED, VALID, canned
@@ -119,13 +121,18 @@ def test_a_streamed_request_is_the_plain_one_with_stream_on(fake: FakeOpenAI, qu
     assert shown and streamed.value == plain.value and streamed.call.valid_first_try
 
 
+def praised(fake: FakeOpenAI, question: Question, answer: str) -> Result[Feedback]:
+    """The fake model's canned feedback, which scores above both caps, for this answer."""
+    assert canned("feedback")["score"] > grading.MISTAKE_CAP > grading.NON_ANSWER_CAP
+    fake.script(VALID)
+    return build(fake).grade(GradeRequest(question=question, answer=answer))
+
+
 def test_the_rubric_caps_a_model_that_praises_an_off_topic_answer(fake: FakeOpenAI) -> None:
     question = load_bank().by_id["backend-027"]
-    sourdough = ("Last spring I organised the sourdough stall for our school bake sale. I baked 40 loaves over two "
-                 "days, planned the oven schedule and priced each loaf at $6. We sold out in 2 hours.")
-    fake.script(VALID)
-    result = build(fake).grade(GradeRequest(question=question, answer=sourdough))
-    assert canned("feedback")["score"] > 3
+    result = praised(fake, question, "Last spring I organised the sourdough stall for our school bake sale. I baked "
+                     "40 loaves over two days, planned the oven schedule and priced each loaf at $6. We sold out in 2 "
+                     "hours.")
     assert result.value.score == 3 and result.call.guardrail == "off-topic"
     assert result.value.weaknesses[0].startswith("This answer does not address the question")
     assert result.value.strengths == []
@@ -143,9 +150,6 @@ def test_the_guardrail_leaves_an_on_topic_answer_to_the_model(fake: FakeOpenAI, 
 def test_a_reply_without_criteria_gets_the_offline_graders(question: Question) -> None:
     # Fine-tuned local models are trained to leave the criteria out (they are the grader's, not the recruiters').
     from chains import grading
-    from chains.contract import CallRecord, Result
-    from chains.providers.base import guard
-    from chains.schemas import Feedback
 
     request = GradeRequest(question=question, answer=ANSWER + " " + " ".join(question.key_points))
     call = CallRecord(provider="local", model="m", prompt_version="v")
@@ -156,11 +160,8 @@ def test_a_reply_without_criteria_gets_the_offline_graders(question: Question) -
 
 
 def test_the_rubric_caps_a_model_that_passes_a_known_mistake(fake: FakeOpenAI) -> None:
-    question = load_bank().by_id["frontend-001"]
-    answer = ("var is function-scoped and let and const are block-scoped; reading a let before its line throws. "
-              "Using const makes the object immutable, so nobody can change it.")
-    fake.script(VALID)
-    result = build(fake).grade(GradeRequest(question=question, answer=answer))
-    assert canned("feedback")["score"] > grading.MISTAKE_CAP
+    result = praised(fake, load_bank().by_id["frontend-001"], "var is function-scoped and let and const are "
+                     "block-scoped; reading a let before its line throws. Using const makes the object immutable, so "
+                     "nobody can change it.")
     assert result.value.score == grading.MISTAKE_CAP and result.call.guardrail == "known-mistake"
     assert result.value.weaknesses[0].startswith("This looks like a common mistake.")
