@@ -18,6 +18,7 @@ from chains.schemas import Question
 
 STAR_PARTS = ("situation", "task", "action", "result")
 SOLID = 6.5  # a fitted score that rounds to 7 or more
+SHOWN_POINTS = 3  # key points named in one "Covers:" or "Not yet covered:" remark
 STAR_TIPS = {
     "situation": "Open with the situation: where and when it happened, and what was at stake.",
     "task": "Say what you specifically had to achieve, and by when.",
@@ -132,7 +133,7 @@ def _sentence(text_: str) -> str:
 
 def _points(covered: list[str], missing: list[str], r: Remarks, missing_label: str) -> None:
     if covered:
-        r.strengths.append(_sentence("Covers: " + "; ".join(covered[:3])))
+        r.strengths.append(_sentence("Covers: " + "; ".join(covered[:SHOWN_POINTS])))
     if missing:
-        r.weaknesses.append(_sentence(f"{missing_label}: " + "; ".join(missing[:3])))
+        r.weaknesses.append(_sentence(f"{missing_label}: " + "; ".join(missing[:SHOWN_POINTS])))
         r.suggestions.append(_sentence(f"Cover {missing[0]}"))

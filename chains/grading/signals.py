@@ -134,11 +134,10 @@ def _prototype_vectors() -> dict[str, np.ndarray]:
 def _story_evidence(sentences: list[str], vectors: np.ndarray, lowered: str) -> dict[str, tuple[float, bool]]:
     """Per STAR part and reflection: the best sentence's similarity to its prototypes, and whether a cue matched.
 
-    The situation is looked for in the first third of the story, where it belongs.
+    The situation is looked for in the first third of the story, where it belongs. ``sentences`` is
+    never empty: ``measure`` falls back to the whole answer.
     """
     prototypes = _prototype_vectors()
-    if not len(sentences):
-        return {part: (0.0, False) for part in prototypes}
     best = {part: float((vectors @ proto.T).max()) for part, proto in prototypes.items()}
     best["situation"] = float((vectors[: max(1, len(sentences) // 3)] @ prototypes["situation"].T).max())
     cues = {"situation": bool(SITUATION_CUE.search(lowered)), "task": bool(TASK_CUE.search(lowered)),

@@ -44,11 +44,13 @@ def _fit(x: np.ndarray, y: np.ndarray, groups: Sequence[str], names: list[str],
                    "cross_validated": {}}
     for remark, (opposite, precision) in remarks.items():
         chance, truth = (1 - out_of_fold, ~y) if opposite else (out_of_fold, y)
-        threshold = next((float(t) for t in THRESHOLDS if truth[chance >= t].mean() >= precision), 0.95)
-        said = chance >= threshold
+        threshold = next((float(t) for t in THRESHOLDS
+                          if (chance >= t).any() and truth[chance >= t].mean() >= precision), 1.0)
+        said = chance >= threshold  # at 1.0 the remark is never made: no threshold kept its precision
         model[remark] = round(threshold, 2)
-        model["cross_validated"][remark] = {"precision": round(float(truth[said].mean()), 3),
-                                            "recall": round(float(said[truth].mean()), 3)}
+        model["cross_validated"][remark] = {
+            "precision": round(float(truth[said].mean()), 3) if said.any() else None,
+            "recall": round(float(said[truth].mean()), 3) if truth.any() else None}
     return model
 
 
@@ -67,7 +69,8 @@ def fit() -> dict:
     stories = [s for s in remark_labels.load_stories("train") if s.genuine]
     story = {}
     for part in claims.STORY_PARTS:
-        x = np.array([list(claims.story_features(*s.evidence[part], s.predicted).values()) for s in stories])
+        x = np.array([list(claims.story_features(*s.signals.story_evidence[part], s.predicted).values())
+                      for s in stories])
         story[part] = _fit(x, np.array([s.labels[part] == "clear" for s in stories]), [s.question.id for s in stories],
                            list(claims.story_features(0.0, False, 5.5)),
                            {"clear_at": (False, PRAISE), "unclear_at": (True, CRITICISM)})

@@ -47,7 +47,6 @@ class LabelledStory:
     answer_id: str
     question: Question
     labels: dict[str, str]  # part -> clear | vague | absent; own_role -> clear | mixed | unclear
-    evidence: dict[str, tuple[float, bool]]
     signals: Signals
     predicted: float
     genuine: bool
@@ -70,21 +69,22 @@ class RemarkPrecision(BaseModel):
     own_role_true: float | None  # the "we" / own-contribution remarks against the own-role label
 
 
-def _rows(name: str, split: annotated.Split) -> Iterator[tuple[dict, object, Question, Signals, float, bool]]:
+def _rows(name: str, split: annotated.Split) -> Iterator[tuple[dict, Question, Signals, float, bool]]:
+    """(label row, question, signals, fitted score, genuine) for each labelled answer of the part."""
     answers = {item.id: (item, question) for item, question in annotated.load(split)}
     for line in (LABELS / name).read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         if row["id"] in answers:
             item, question = answers[row["id"]]
             s = measure(question, item.answer)
-            yield row, item, question, s, fitted_score(question, s), nonanswers.detect(question, item.answer, s) is None
+            yield row, question, s, fitted_score(question, s), nonanswers.detect(question, item.answer, s) is None
 
 
 @cache
 def load_points(split: annotated.Split = "all") -> tuple[LabelledPoint, ...]:
     """Every labelled key point of one part, with the grader's measurements of it."""
     return tuple(LabelledPoint(row["id"], question, point, label, similarity, share, predicted, genuine)
-                 for row, _, question, s, predicted, genuine in _rows("points.jsonl", split)
+                 for row, question, s, predicted, genuine in _rows("points.jsonl", split)
                  for point, label, similarity, share in zip(question.key_points, row["labels"], s.point_similarity,
                                                             s.point_shares, strict=True))
 
@@ -92,8 +92,8 @@ def load_points(split: annotated.Split = "all") -> tuple[LabelledPoint, ...]:
 @cache
 def load_stories(split: annotated.Split = "all") -> tuple[LabelledStory, ...]:
     return tuple(LabelledStory(row["id"], question, {k: v for k, v in row.items() if k not in ("id", "writer")},
-                               s.story_evidence, s, predicted, genuine)
-                 for row, _, question, s, predicted, genuine in _rows("stories.jsonl", split))
+                               s, predicted, genuine)
+                 for row, question, s, predicted, genuine in _rows("stories.jsonl", split))
 
 
 def _share(values: list[bool]) -> float | None:
@@ -113,8 +113,8 @@ def measure_remarks(split: annotated.Split = "heldout") -> RemarkPrecision:
         said_covered, said_missing = claims.key_points([p.point for p in mine], [p.similarity for p in mine],
                                                        [p.share for p in mine], mine[0].question.kind,
                                                        mine[0].predicted)
-        covers += [p.label == "covered" for p in mine if p.point in said_covered[:3]]
-        not_covered += [p.label in ("missing", "wrong") for p in mine if p.point in said_missing[:3]]
+        covers += [p.label == "covered" for p in mine if p.point in said_covered[:explain.SHOWN_POINTS]]
+        not_covered += [p.label in ("missing", "wrong") for p in mine if p.point in said_missing[:explain.SHOWN_POINTS]]
     clear: list[bool] = []
     unclear: list[bool] = []
     reflects: list[bool] = []
