@@ -50,7 +50,7 @@ def baseline_rubric() -> Callable[[Question, str], object] | None:
 
 
 def timings(grade: Callable[[Question, str], object], items: list, repeat: int) -> list[float]:
-    grade(items[0][1], items[0][0].answer)  # load models and caches, as a running bot has
+    grade(items[0][1], items[0][0].answer)  # load models and caches, as a running bot has (bot.app.warm_up)
     out = []
     for _ in range(repeat):
         for item, question in items:
@@ -74,6 +74,7 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     items = annotated.load("all")
+    grading.prepare()  # as bot.app.warm_up does before a server takes traffic
     result = {"answers": len(items), "grader-v2": summary(timings(grading.grade, items, args.repeat))}
     baseline = baseline_rubric()
     if baseline is not None:

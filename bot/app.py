@@ -63,8 +63,9 @@ def warm_up(engine: InterviewEngine) -> None:
     * the report of a session with nothing answered, which every provider answers without a
       model call (``ChatProvider.report`` returns None, so the engine keeps its own report), but
       only after the fallback order has built the provider, as the first question would;
-    * the offline grader on one bank question, which loads the embedding table and the bank's
-      vectors that the relevance check beside every model (``grading.relevance_check``) uses.
+    * the offline grader on one bank question, after ``grading.prepare`` has loaded the embedding
+      table, the bank's vectors and each role's words that the relevance check beside every model
+      (``grading.relevance_check``) uses.
 
     Call it before ``freeze_startup_heap`` so what it builds is frozen with the rest.
     """
@@ -78,5 +79,6 @@ def warm_up(engine: InterviewEngine) -> None:
         engine.provider.report(nothing_answered)
     except Exception as exc:  # the first interview meets the same failure and falls back or says so
         log.warning("warm-up: the provider could not be built: %s", exc)
+    grading.prepare()
     grading.grade(question, "I would measure first, then change one thing and measure again.")
     log.info("warm-up took %.0f ms", (time.perf_counter() - started) * 1000)

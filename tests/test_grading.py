@@ -10,7 +10,10 @@ import yaml
 
 from chains import grading
 from chains.bank import load_bank
+from chains.grading import themes
 from chains.schemas import Feedback, Question
+from tasks.evaluation import annotated
+from tasks.evaluation.annotated import AnnotatedAnswer
 
 PAIRS = Path(__file__).parent / "fixtures" / "answer_pairs"
 
@@ -72,6 +75,46 @@ def test_an_off_topic_story_cannot_score_and_says_what_it_is_about(bank) -> None
 def test_a_story_for_another_question_cannot_score(bank) -> None:  # type: ignore[no-untyped-def]
     feedback = grading.grade(bank.by_id["product-management-028"], OUTAGE)
     assert feedback.score <= 3 and feedback.weaknesses and feedback.strengths == []
+
+
+def _annotated(item_id: str) -> tuple[AnnotatedAnswer, Question]:
+    return next((item, question) for item, question in annotated.load() if item.id == item_id)
+
+
+def test_a_story_prepared_for_a_neighbouring_question_cannot_score_and_names_it() -> None:
+    item, question = _annotated("ann-data-science-051")  # a rigour-versus-speed story, asked about something else
+    feedback = grading.grade(question, item.answer)
+    assert feedback.score <= 3 and feedback.strengths == []
+    assert feedback.weaknesses[0].startswith("This answer seems to address a different question (the closest: "
+                                             "\"Tell me about a time you had to choose between a quick")
+
+
+@pytest.mark.parametrize("item_id", ["ann-design-033", "ann-devops-sre-037", "ann-backend-040", "ann-frontend-040",
+                                     "ann-data-science-032"])
+def test_genuine_stories_are_not_told_they_answer_another_question(item_id: str) -> None:
+    item, question = _annotated(item_id)  # annotated 6-9; the bank embedding alone put another question nearer
+    assert grading.relevance_check(question, item.answer) is None
+
+
+def test_a_story_to_a_model_written_question_or_without_words_is_not_compared(bank) -> None:  # type: ignore[no-untyped-def]
+    written = deadline(bank).model_copy(update={"id": "written-by-a-model"})
+    assert themes.nearest_neighbour(written, OUTAGE) is None
+    assert themes.nearest_neighbour(deadline(bank), "I did it. It was so.") is None  # no content words
+    assert themes.margin_over(deadline(bank), written, OUTAGE) is None
+    assert grading.relevance_check(written, OUTAGE) is None
+
+
+def test_the_another_question_check_on_the_training_part() -> None:
+    """Stories told to the wrong question of their role, written blind to the grader: about half are caught
+    (a bag of words cannot follow every story), and no genuine answer is told it answers another question."""
+    caught, genuine_flagged = 0, []
+    for item, question in annotated.load("train"):
+        verdict = grading.relevance_check(question, item.answer)
+        if item.adversarial == "other-question" and question.kind == "behavioral":
+            caught += verdict is not None
+        elif item.adversarial is None and verdict is not None and verdict.kind == "other-question":
+            genuine_flagged.append(item.id)
+    assert caught >= 18 and genuine_flagged == []
 
 
 @pytest.mark.parametrize(("answer", "kind"), [

@@ -18,7 +18,7 @@ from chains.grading.signals import Signals, measure
 from chains.schemas import Feedback, Question
 
 __all__ = ["GRADER_VERSION", "MISTAKE_CAP", "NON_ANSWER_CAP", "NonAnswer", "Signals", "explain", "fitted_score",
-           "grade", "measure", "model", "nonanswers", "relevance_check", "signals"]
+           "grade", "measure", "model", "nonanswers", "prepare", "relevance_check", "signals"]
 
 GRADER_VERSION = "grader-v2"
 
@@ -31,9 +31,8 @@ def _criteria(question: Question, s: Signals, non_answer: NonAnswer | None, pred
     """Sub-scores on 1-10. Relevance, coverage and structure are chances from the models fitted on labels
     (``claims``), so "coverage 3/10" means about a fifth of the points look made, not a cosine."""
     low, high = model.LENGTH_TARGET[question.level]
-    on_topic = claims.on_topic(s.relevance, max(s.point_similarity, default=0.0), s.shared_question_words,
-                               s.lexical_coverage, question.kind)
-    chances = claims.point_chances(s.point_similarity, s.point_shares, question.kind, predicted)
+    on_topic = claims.on_topic(s, question.kind)
+    chances = claims.point_chances(s.point_similarity, s.point_shares, question.kind, predicted, on_topic)
     criteria = {
         "relevance": _clamp(1 + 9 * on_topic),
         "coverage": _clamp(1 + 9 * sum(chances) / len(chances)) if chances else 1,
@@ -62,6 +61,12 @@ def fitted_score(question: Question, s: Signals) -> float:
     if s.mistakes:  # recruiters do not pass a confident, known mistake whatever surrounds it
         predicted = min(predicted, MISTAKE_CAP)
     return predicted
+
+
+def prepare() -> None:
+    """Build everything grading a bank question needs (the embedding table, the bank's vectors, each role's
+    words), so that no interview's first answer pays for it: a server calls this while warming up."""
+    nonanswers.prepare()
 
 
 def grade(question: Question, answer: str) -> Feedback:

@@ -23,16 +23,20 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
+from chains.grading.signals import Signals
 from chains.schemas import Kind
 
 MODEL = Path(__file__).with_name("claims.json")
 STORY_PARTS = ("situation", "task", "action", "result", "reflection")
 
 
-def point_features(similarity: float, share: float, kind: Kind, predicted: float) -> dict[str, float]:
-    """The inputs of the key-point models (the fitter uses the same function)."""
-    return {"similarity": similarity, "share": share, "technical": float(kind == "technical"),
-            "score": (predicted - 5.5) / 3}
+def point_features(similarity: float, share: float, kind: Kind, predicted: float, on_topic: float) -> dict[str, float]:
+    """The inputs of the key-point models (the fitter uses the same function). ``on_topic`` is the answer's
+    relevance chance: a fluent story told to another question scores well, and only this says its points
+    are not this question's, so the score also enters weighted by it."""
+    score = (predicted - 5.5) / 3
+    return {"similarity": similarity, "share": share, "technical": float(kind == "technical"), "score": score,
+            "on_topic": on_topic, "score_on_topic": score * on_topic}
 
 
 def story_features(similarity: float, cue: bool, predicted: float) -> dict[str, float]:
@@ -50,38 +54,37 @@ def probability(model: Mapping, features: Mapping[str, float]) -> float:
     return 1 / (1 + math.exp(-z))
 
 
-def on_topic_features(relevance: float, best_point: float, shared_question_words: int,
-                      lexical_coverage: float) -> dict[str, float]:
-    """The inputs of the relevance model (all cheap: no field-word embedding)."""
-    return {"relevance": relevance, "best_point": best_point, "shared_words": min(shared_question_words, 10) / 10,
-            "lexical_coverage": lexical_coverage}
+def on_topic_features(s: Signals) -> dict[str, float]:
+    """The inputs of the relevance model (all cheap: no field-word embedding). A neighbour question whose own
+    words the answer matches better is what tells a story prepared for it (themes.py)."""
+    return {"relevance": s.relevance, "best_point": max(s.point_similarity, default=0.0),
+            "shared_words": min(s.shared_question_words, 10) / 10, "lexical_coverage": s.lexical_coverage,
+            "better_neighbour": max(0.0, s.neighbour.margin) if s.neighbour else 0.0}
 
 
-def on_topic(relevance: float, best_point: float, shared_question_words: int, lexical_coverage: float,
-             kind: Kind) -> float:
+def on_topic(s: Signals, kind: Kind) -> float:
     """The chance that the answer addresses its question rather than another one (the relevance criterion)."""
-    return probability(_models()["relevance"][kind],
-                       on_topic_features(relevance, best_point, shared_question_words, lexical_coverage))
+    return probability(_models()["relevance"][kind], on_topic_features(s))
 
 
-def point_chances(similarities: Sequence[float], shares: Sequence[float], kind: Kind,
-                  predicted: float) -> list[float]:
+def point_chances(similarities: Sequence[float], shares: Sequence[float], kind: Kind, predicted: float,
+                  on_topic: float) -> list[float]:
     """Per key point, the chance that the answer covers it (the coverage criterion is their mean)."""
     model = _models()["key_points"]["covered"]
-    return [probability(model, point_features(sim, share, kind, predicted))
+    return [probability(model, point_features(sim, share, kind, predicted, on_topic))
             for sim, share in zip(similarities, shares, strict=True)]
 
 
 def key_points(points: Sequence[str], similarities: Sequence[float], shares: Sequence[float], kind: Kind,
-               predicted: float) -> tuple[list[str], list[str]]:
+               predicted: float, on_topic: float) -> tuple[list[str], list[str]]:
     """(points to call covered, points to call not yet covered), in the question's order."""
     models = _models()["key_points"]
     covered, missing = [], []
-    chances = point_chances(similarities, shares, kind, predicted)
+    chances = point_chances(similarities, shares, kind, predicted, on_topic)
     for point, similarity, share, chance in zip(points, similarities, shares, chances, strict=True):
         if chance >= models["covered"]["threshold"]:
             covered.append(point)
-        elif probability(models["missing"], point_features(similarity, share, kind, predicted)) >= \
+        elif probability(models["missing"], point_features(similarity, share, kind, predicted, on_topic)) >= \
                 models["missing"]["threshold"]:
             missing.append(point)
     return covered, missing

@@ -45,7 +45,7 @@ def for_answer(question: Question, s: Signals, criteria: dict[str, int], predict
     """``predicted`` is the fitted score before rounding: how likely a point or a part is there depends on it."""
     r = Remarks()
     covered, missing = claims.key_points(question.key_points, s.point_similarity, s.point_shares, question.kind,
-                                         predicted)
+                                         predicted, claims.on_topic(s, question.kind))
     if question.kind == "behavioral":
         _behavioral(s, predicted, r)
         _points(covered, missing, r, "The story does not show")

@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from chains.embeddings import embed
-from chains.grading import misconceptions, text
+from chains.grading import misconceptions, text, themes
 from chains.schemas import Question
 
 # What each STAR part says, in a few ways; a sentence close to any of them counts.
@@ -112,6 +112,9 @@ class Signals:
     covered_points: list[str]  # matched (a score feature); not what the feedback claims
     point_shares: tuple[float, ...]  # per key point, the share of its content words the answer uses
     mistakes: tuple[str, ...] = ()  # corrections of the known mistakes the answer asserts
+    # The other question of the same role and kind whose own words the answer matches best, and by how
+    # much better than the question asked (themes.py); None outside the bank or without content words.
+    neighbour: themes.Neighbour | None = None
 
     @property
     def coverage(self) -> float:
@@ -193,4 +196,5 @@ def measure(question: Question, answer: str) -> Signals:
         covered_points=covered,
         point_shares=tuple(shares),
         mistakes=tuple(claim.correction for claim in misconceptions.asserted(question.id, answer)),
+        neighbour=themes.nearest_neighbour(question, answer),
     )

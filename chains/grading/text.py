@@ -48,6 +48,11 @@ def stem(word: str) -> str:
     return word.rstrip("e") if len(word) > 4 else word
 
 
+def content_words(text: str) -> list[str]:
+    """The distinct words that carry meaning (no stop words, digits or one- and two-letter words), sorted."""
+    return sorted({w for w in words(text) if w not in STOPWORDS and len(w) > 2 and not w.isdigit()})
+
+
 def content_stems(text: str) -> set[str]:
     return {stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1}
 

@@ -5,7 +5,8 @@ regressions (scikit-learn) over ``claims.point_features`` ("covered"; "missing o
 ``claims.story_features`` (one per story part: "clear"), each remark with the lowest probability
 threshold whose out-of-fold precision (5-fold cross-validation grouped by question, as the split
 is) reaches its target; and per question kind the relevance sub-score's model, genuine answers
-against the adversarial ones written to miss the question. A wrong remark costs more trust than
+against the adversarial ones written to miss the question, fitted first because the key-point
+models read its chance. A wrong remark costs more trust than
 one left out, so the targets are high: 90% for what an answer does well, 85% for what it lacks.
 Run it after the labels, the signals or the score model change (fit_grader first: the answer's
 fitted score is an input), then `mockingbird eval`.
@@ -55,10 +56,12 @@ def _fit(x: np.ndarray, y: np.ndarray, groups: Sequence[str], names: list[str],
 
 
 def fit() -> dict:
+    relevance = _relevance()  # first: the key-point models read its chance
     points = [p for p in remark_labels.load_points("train") if p.genuine]
-    x = np.array([list(claims.point_features(p.similarity, p.share, p.question.kind, p.predicted).values())
-                  for p in points])
-    names = list(claims.point_features(0.0, 0.0, "technical", 5.5))
+    on_topic = [claims.probability(relevance[p.question.kind], claims.on_topic_features(p.signals)) for p in points]
+    x = np.array([list(claims.point_features(p.similarity, p.share, p.question.kind, p.predicted, chance).values())
+                  for p, chance in zip(points, on_topic, strict=True)])
+    names = list(claims.point_features(0.0, 0.0, "technical", 5.5, 1.0))
     groups = [p.question.id for p in points]
     key_points = {
         "covered": _fit(x, np.array([p.label == "covered" for p in points]), groups, names,
@@ -74,7 +77,7 @@ def fit() -> dict:
         story[part] = _fit(x, np.array([s.labels[part] == "clear" for s in stories]), [s.question.id for s in stories],
                            list(claims.story_features(0.0, False, 5.5)),
                            {"clear_at": (False, PRAISE), "unclear_at": (True, CRITICISM)})
-    return {"key_points": key_points, "story": story, "relevance": _relevance()}
+    return {"key_points": key_points, "story": story, "relevance": relevance}
 
 
 def _relevance() -> dict[str, dict]:
@@ -85,11 +88,9 @@ def _relevance() -> dict[str, dict]:
     for kind in ("technical", "behavioral"):
         rows = [(item, measure(question, item.answer)) for item, question in annotated.load("train")
                 if question.kind == kind and item.adversarial in (None, "off-topic", "other-question")]
-        x = np.array([list(claims.on_topic_features(s.relevance, max(s.point_similarity, default=0.0),
-                                                    s.shared_question_words, s.lexical_coverage).values())
-                      for _, s in rows])
+        x = np.array([list(claims.on_topic_features(s).values()) for _, s in rows])
         fitted = LogisticRegression(class_weight="balanced").fit(x, [item.adversarial is None for item, _ in rows])
-        names = list(claims.on_topic_features(0.0, 0.0, 0, 0.0))
+        names = list(claims.on_topic_features(rows[0][1]))
         models[kind] = {"intercept": round(float(fitted.intercept_[0]), 4),
                         "weights": {n: round(float(w), 4) for n, w in zip(names, fitted.coef_[0], strict=True)}}
     return models

@@ -39,6 +39,7 @@ class LabelledPoint:
     similarity: float
     share: float
     predicted: float  # the answer's fitted score before rounding (grading.fitted_score)
+    signals: Signals  # the whole answer's (the relevance model reads them)
     genuine: bool  # not a non-answer (those get no remarks of this kind)
 
 
@@ -83,7 +84,7 @@ def _rows(name: str, split: annotated.Split) -> Iterator[tuple[dict, Question, S
 @cache
 def load_points(split: annotated.Split = "all") -> tuple[LabelledPoint, ...]:
     """Every labelled key point of one part, with the grader's measurements of it."""
-    return tuple(LabelledPoint(row["id"], question, point, label, similarity, share, predicted, genuine)
+    return tuple(LabelledPoint(row["id"], question, point, label, similarity, share, predicted, s, genuine)
                  for row, question, s, predicted, genuine in _rows("points.jsonl", split)
                  for point, label, similarity, share in zip(question.key_points, row["labels"], s.point_similarity,
                                                             s.point_shares, strict=True))
@@ -112,7 +113,8 @@ def measure_remarks(split: annotated.Split = "heldout") -> RemarkPrecision:
     for mine in by_answer.values():
         said_covered, said_missing = claims.key_points([p.point for p in mine], [p.similarity for p in mine],
                                                        [p.share for p in mine], mine[0].question.kind,
-                                                       mine[0].predicted)
+                                                       mine[0].predicted, claims.on_topic(mine[0].signals,
+                                                                                          mine[0].question.kind))
         covers += [p.label == "covered" for p in mine if p.point in said_covered[:explain.SHOWN_POINTS]]
         not_covered += [p.label in ("missing", "wrong") for p in mine if p.point in said_missing[:explain.SHOWN_POINTS]]
     clear: list[bool] = []
