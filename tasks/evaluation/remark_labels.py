@@ -1,9 +1,10 @@
 """Labels by people of what answers contain, and how often the offline grader's remarks are true.
 
-Two sets, both over genuine answers of the annotated set and made by labellers who saw only the
-question (and its key points) and the answer, never the score, the reason or the grader's
-feedback (briefs in docs/data/, method in docs/grading.md):
-- ``labels/points.jsonl``: every key point of 300 answers (150 from each part) as covered,
+Two sets over answers of the annotated set, made by labellers who saw only the question (and its
+key points) and the answer, never the score, the reason or the grader's feedback (briefs in
+docs/data/, method in docs/grading.md):
+- ``labels/points.jsonl``: every key point of 300 genuine answers (150 from each part) and of the
+  73 off-topic and other-question ones (which score well when no check catches them) as covered,
   partial, missing or wrong;
 - ``labels/stories.jsonl``: 240 behavioral answers (all of them), each STAR part and the
   reflection as clear, vague or absent, and the candidate's own role as clear, mixed or unclear.
