@@ -10,7 +10,7 @@ import yaml
 
 from chains import grading
 from chains.bank import load_bank
-from chains.grading import themes
+from chains.grading import nonanswers, themes
 from chains.schemas import Feedback, Question
 from tasks.evaluation import annotated
 from tasks.evaluation.annotated import AnnotatedAnswer
@@ -70,6 +70,15 @@ def test_an_off_topic_story_cannot_score_and_says_what_it_is_about(bank) -> None
             "tarts, and we walked across Lisbon every day until our feet hurt. The tarts were the best part.")
     about = grading.grade(deadline(bank), trip).weaknesses[0]
     assert "Lisbon" in about and "Last" not in about  # names keep their capitals, sentence starts do not
+
+
+@pytest.mark.parametrize("item_id", ["ann-design-047", "ann-frontend-038", "ann-frontend-049"])
+def test_an_off_topic_answer_is_not_described_by_talk_or_common_verbs(item_id: str) -> None:
+    item, question = _annotated(item_id)  # were "gave, came and park", "didn't, whatever and done", "kept, alone"
+    reason = grading.grade(question, item.answer).weaknesses[0]
+    assert reason.startswith("This answer does not address the question")
+    topic = set(reason.partition("it is about ")[2].rstrip(".").replace(",", "").split()) - {"and"}
+    assert not {w for w in topic if "'" in w} and not topic & (nonanswers.NOT_A_TOPIC | {"kept", "whatever"})
 
 
 def test_a_story_for_another_question_cannot_score(bank) -> None:  # type: ignore[no-untyped-def]

@@ -80,7 +80,15 @@ PARROT_QUESTION_SHARE = 0.6
 
 # Words of time that say nothing about what an answer is about ("last spring", "two hours").
 WHEN = frozenset("last next first hour hours days weeks month months year years time times week spring summer "
-                 "autumn winter today yesterday morning evening night later ahead".split())
+                 "autumn winter today yesterday morning evening night later ahead afternoon tonight tomorrow weekend "
+                 "weekends monday tuesday wednesday thursday friday saturday sunday".split())
+# Nor do talk, pronouns and the common irregular verbs (regular ones end in -ed or -ing and are left out
+# too): "it is about gave, came and park" told a candidate nothing.
+NOT_A_TOPIC = frozenset("yeah okay sure well anyway whatever stuff thing things always never sometimes often usually "
+                        "really actually basically literally honestly haha else every anyone someone everyone nobody "
+                        "please look myself yourself ourselves themselves himself herself came went gave took made "
+                        "kept told said got saw thought felt left brought bought found knew done gone seen given "
+                        "taken began became held meant sent spent stood".split())
 
 
 @dataclass(frozen=True)
@@ -130,16 +138,20 @@ def _topic_words(answer: str, question: Question) -> list[str]:
     """What an off-topic answer is about: the words nearest its own meaning and furthest from the question's
     (a repeated word a little more), so a bake-sale story is about "sourdough", not "last" or "took"."""
     asked = text.content_stems(question.text + " " + " ".join(question.key_points))
-    counts = Counter(w for w in text.words(answer)
-                     if w not in text.STOPWORDS and w not in WHEN and len(w) > 3 and text.stem(w) not in asked
-                     and not w.isdigit() and not w.endswith(("ed", "ing", "ly")))
+    candidates = (w.removesuffix("'s") for w in text.words(answer))  # "the restaurant's site": restaurant
+    counts = Counter(w for w in candidates
+                     if "'" not in w and w not in text.STOPWORDS and w not in WHEN and w not in NOT_A_TOPIC
+                     and len(w) > 3 and text.stem(w) not in asked and not w.isdigit()
+                     and not w.endswith(("ed", "ing", "ly")))
     if not counts:
         return []
     words = sorted(counts)
     answer_vector, question_vector = embed([answer, question.text + " " + " ".join(question.key_points)])
     vectors = embed(words)
     typical = vectors @ answer_vector - vectors @ question_vector
-    ranked = sorted(zip(words, typical, strict=True), key=lambda pair: -float(pair[1]) - 0.05 * counts[pair[0]])
+    # A topic recurs: a word said two or three times counts for more than its nearness alone.
+    ranked = sorted(zip(words, typical, strict=True),
+                    key=lambda pair: -float(pair[1]) - 0.15 * min(counts[pair[0]], 3))
     return [_as_written(w, answer) for w, _ in ranked[:3]]
 
 
