@@ -110,6 +110,8 @@ def test_a_story_to_a_model_written_question_or_without_words_is_not_compared(ba
     assert themes.nearest_neighbour(written, OUTAGE) is None
     assert themes.nearest_neighbour(deadline(bank), "I did it. It was so.") is None  # no content words
     assert themes.margin_over(deadline(bank), written, OUTAGE) is None
+    astronaut = written.model_copy(update={"role": "astronaut"})  # a role the bank does not have
+    assert themes.nearest_neighbour(astronaut, OUTAGE) is None and grading.grade(astronaut, OUTAGE).score >= 1
     assert grading.relevance_check(written, OUTAGE) is None
 
 

@@ -189,7 +189,10 @@ def domain_share(answer: str, role: str) -> float:
     words = text.content_words(answer)
     if not words:
         return 0.0
-    return float(((themes.word_vectors(words) @ _field_vectors(role).T).max(axis=1) >= DOMAIN_WORD).mean())
+    field = _field_vectors(role)
+    if not len(field):  # a role the bank does not know: no field to be off
+        return 1.0
+    return float(((themes.word_vectors(words) @ field.T).max(axis=1) >= DOMAIN_WORD).mean())
 
 
 def _other_question(answer: str, question: Question, signals: Signals) -> Question | None:
