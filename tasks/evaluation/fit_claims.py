@@ -1,15 +1,14 @@
 """Fit what the feedback may say about key points and story parts, on the training labels.
 
-``python -m tasks.evaluation.fit_claims`` rewrites chains/grading/claims.json: logistic
-regressions (scikit-learn) over ``claims.point_features`` ("covered"; "missing or wrong") and
+``python -m tasks.evaluation.fit_claims`` rewrites chains/grading/claims.json: logistic regressions
+(scikit-learn) over ``claims.point_features`` ("covered"; "missing or wrong") and
 ``claims.story_features`` (one per story part: "clear"), each remark with the lowest probability
-threshold whose out-of-fold precision (5-fold cross-validation grouped by question, as the split
-is) reaches its target; and per question kind the relevance sub-score's model, genuine answers
-against the adversarial ones written to miss the question, fitted first because the key-point
-models read its chance. A wrong remark costs more trust than
-one left out, so the targets are high: 90% for what an answer does well, 85% for what it lacks.
-Run it after the labels, the signals or the score model change (fit_grader first: the answer's
-fitted score is an input), then `mockingbird eval`.
+threshold whose out-of-fold precision (5-fold cross-validation grouped by question, as the split is)
+reaches its target; and per question kind the relevance sub-score's model, genuine answers against
+the adversarial ones written to miss the question, fitted first because the key-point models read
+its chance. A wrong remark costs more trust than one left out, so the targets are high: 90% for what
+an answer does well, 85% for what it lacks. Run it after the labels, the signals or the score model
+change (fit_grader first: the answer's fitted score is an input), then `mockingbird eval`.
 """
 
 from __future__ import annotations
