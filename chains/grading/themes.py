@@ -44,7 +44,7 @@ class _Peers:
 ASKED_WORD_WEIGHT = 2.0  # a word of the question itself counts double a word only its key points use
 
 
-@lru_cache(maxsize=1 << 15)
+@lru_cache(maxsize=1 << 13)  # 8,192 words of 1 KB: the words answers keep using stay, rare ones cycle
 def _word_vector(word: str) -> np.ndarray:
     return embed([word])[0]
 
