@@ -27,7 +27,7 @@ COMMON = ("bias", "negative_bias", "relevance", "coverage", "covered_share", "re
           "lexical_coverage", "length", "words", "vocabulary", "sentences", "numbers", "specific_terms",
           "reasoning", "fluency", "no_hedges", "precise", "concise")
 FEATURES: dict[str, tuple[str, ...]] = {
-    "technical": COMMON,
+    "technical": (*COMMON, "reference_share"),
     "behavioral": (*COMMON, "situation", "task", "action", "result", "reflection", "ownership"),
 }
 
@@ -62,6 +62,11 @@ def feature_values(signals: Signals, kind: Kind, level: Level) -> dict[str, floa
         "fluency": 1 - min(signals.filler_rate, 10) / 10,
         "concise": 1 - _unit((signals.words - 2 * high) / (2 * high)),
     }
+    if kind == "technical":
+        # Without a reference answer (a model-written question) the question's own words stood in; their
+        # share runs higher, so it is brought to the references' scale (fitted beside the weights).
+        scale = 1.0 if signals.has_reference else _reference_fallback_scale()
+        values["reference_share"] = _unit(signals.reference_share * scale)
     if kind == "behavioral":
         values.update({part: float(signals.star[part]) for part in ("situation", "task", "action", "result",
                                                                      "reflection")})
@@ -78,6 +83,11 @@ def _weights() -> dict[str, dict[str, float]]:
 @lru_cache(maxsize=1)
 def _calibration() -> dict[str, dict[str, float]]:
     return json.loads(WEIGHTS.read_text(encoding="utf-8")).get("calibration", {})
+
+
+@lru_cache(maxsize=1)
+def _reference_fallback_scale() -> float:
+    return float(json.loads(WEIGHTS.read_text(encoding="utf-8")).get("reference_fallback_scale", 1.0))
 
 
 def raw_score(signals: Signals, kind: Kind, level: Level) -> float:

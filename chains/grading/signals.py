@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from chains.embeddings import embed
-from chains.grading import misconceptions, text, themes
+from chains.grading import misconceptions, references, text, themes
 from chains.schemas import Question
 
 # What each STAR part says, in a few ways; a sentence close to any of them counts.
@@ -115,6 +115,10 @@ class Signals:
     # The other question of the same role and kind whose own words the answer matches best, and by how
     # much better than the question asked (themes.py); None outside the bank or without content words.
     neighbour: themes.Neighbour | None = None
+    # The share of a strong reference answer's content stems the answer uses (references.py), and
+    # whether the question has one (otherwise its text and key points stood in).
+    reference_share: float = 0.0
+    has_reference: bool = False
 
     @property
     def coverage(self) -> float:
@@ -164,6 +168,7 @@ def measure(question: Question, answer: str) -> Signals:
     normalised = [" ".join(text.words(s)) for s in sentences]
     story = _story_evidence(sentences, sentence_vectors, lowered)
     answer_stems = text.content_stems(answer)
+    reference = references.share(question, answer_stems)
     point_stems = [text.content_stems(p) for p in question.key_points]
     shares = [len(stems & answer_stems) / len(stems) if stems else 0.0 for stems in point_stems]
     lexical = [share for share, stems in zip(shares, point_stems, strict=True) if stems]
@@ -197,4 +202,6 @@ def measure(question: Question, answer: str) -> Signals:
         point_shares=tuple(shares),
         mistakes=tuple(claim.correction for claim in misconceptions.asserted(question.id, answer)),
         neighbour=themes.nearest_neighbour(question, answer),
+        reference_share=reference[0],
+        has_reference=reference[1],
     )

@@ -21,7 +21,7 @@ import sys
 import numpy as np
 from scipy.optimize import nnls
 
-from chains.grading import measure, model, nonanswers
+from chains.grading import measure, model, nonanswers, text
 from chains.schemas import KINDS
 from tasks.evaluation import annotated
 
@@ -90,12 +90,26 @@ def fit(kind: str) -> tuple[dict[str, float], dict[str, float], int, float]:
     return rounded, _stretch(raw, y), len(y), ridge
 
 
+def reference_fallback_scale() -> float:
+    """Mean share of the reference answer's stems over mean share of the question's own (text and key points)
+    in the technical training answers: what a model-written question's share is scaled by (model.py)."""
+    with_reference, with_question = [], []
+    for item, question in annotated.load("train"):
+        if question.kind == "technical" and item.adversarial is None:
+            answer = text.content_stems(item.answer)
+            with_reference.append(measure(question, item.answer).reference_share)
+            own = text.content_stems(question.text + " " + " ".join(question.key_points))
+            with_question.append(len(own & answer) / max(len(own), 1))
+    return round(float(np.mean(with_reference) / np.mean(with_question)), 3)
+
+
 def main() -> None:
     weights, calibration, counts, ridges = {}, {}, {}, {}
     for kind in KINDS:
         weights[kind], calibration[kind], counts[kind], ridges[kind] = fit(kind)
     document = {"version": "fitted-" + "-".join(f"{k[0]}{counts[k]}" for k in KINDS), "ridge": ridges,
-                "trained_on": counts, "weights": weights, "calibration": calibration}
+                "trained_on": counts, "weights": weights, "calibration": calibration,
+                "reference_fallback_scale": reference_fallback_scale()}
     model.WEIGHTS.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     json.dump(document, sys.stdout, indent=2)
 
