@@ -11,7 +11,8 @@ docs/grading.md describes the design and its measured agreement with recruiters.
 
 from __future__ import annotations
 
-from chains.grading import claims, explain, model, nonanswers, signals
+from chains.bank import load_bank
+from chains.grading import claims, explain, model, nonanswers, references, signals
 from chains.grading.misconceptions import MISTAKE_CAP
 from chains.grading.nonanswers import NON_ANSWER_CAP, NonAnswer
 from chains.grading.signals import Signals, measure
@@ -67,6 +68,7 @@ def prepare() -> None:
     """Build everything grading a bank question needs (the embedding table, the bank's vectors, each role's
     words), so that no interview's first answer pays for it: a server calls this while warming up."""
     nonanswers.prepare()
+    references.prepare(load_bank().questions)
 
 
 def grade(question: Question, answer: str) -> Feedback:
