@@ -9,6 +9,7 @@ import pytest
 from bot.engine.views import SessionView, TurnView
 from bot.slack import blocks
 from bot.slack.commands import InterviewRequest, Reply, parse_interview, parse_stats
+from bot.slack.feedback import FeedbackActions
 from bot.slack.home import home_view, sparkline, trend_text
 from bot.slack.modals import correction_form, parse_correction, parse_start, start_form
 from bot.store.models import SessionState, TurnState
@@ -202,6 +203,43 @@ def test_a_click_redraws_the_message_it_came_from_with_the_new_tally() -> None:
     assert shown[-2]["elements"][0]["positive_button"]["text"]["text"] == "👍 Helpful · 0"  # payload untouched
     assert blocks.with_tally(shown, turn.id + 1, {"up": 1}) is None  # another turn's buttons: render afresh
     assert blocks.with_tally([], turn.id, {"up": 1}) is None
+
+
+class _RacingEngine:
+    """A second click's rating is stored while the first click's redraw is on its way."""
+
+    def __init__(self) -> None:
+        self.stored = {"up": 0, "down": 1, "mine": -1}
+
+    def rate(self, turn_id: int, actor: object, value: int) -> dict:
+        return {"tally": dict(self.stored)}  # what this click's own transaction read
+
+    def tally(self, turn_id: int, actor: object) -> dict:
+        return dict(self.stored)
+
+
+class _Client:
+    def __init__(self, engine: _RacingEngine) -> None:
+        self.engine, self.updates = engine, []
+
+    def chat_update(self, **params: object) -> dict:
+        self.updates.append(params)
+        self.engine.stored = {"up": 0, "others_up": 1, "down": 1, "mine": -1}  # the other click, stored meanwhile
+        return {"ok": True}
+
+
+def test_a_click_whose_redraw_lands_after_a_newer_rating_draws_again() -> None:
+    turn = _turn(FEEDBACK)
+    _, shown = blocks.feedback_message(turn, _session([turn]), {"up": 0, "down": 1})
+    engine = _RacingEngine()
+    client = _Client(engine)
+    people = type("People", (), {"actor": lambda self, user, client=None, roles=False: object()})()
+    body = {"user": {"id": "UCAND"}, "channel": {"id": "C1"}, "container": {"message_ts": "1.0"},
+            "message": {"ts": "1.0", "text": "Feedback", "blocks": shown}}
+    action = {"action_id": "rate", "value": f"{turn.id}:down"}
+    FeedbackActions(engine, people).run_rating(body, action, client)  # type: ignore[arg-type]
+    last = client.updates[-1]["blocks"][-2]["elements"][0]["positive_button"]["text"]["text"]
+    assert len(client.updates) == 2 and last == "👍 Helpful · 0 (+1 from others)"
 
 
 def test_rating_clicks_name_their_turn_and_side_native_or_legacy() -> None:

@@ -24,6 +24,7 @@ from bot.slack.modals import correction_form, metadata, parse_correction
 from bot.slack.people import People
 
 log = logging.getLogger(__name__)
+REDRAWS = 3  # a message redrawn this often in one click has a stream of clicks, each of which redraws it too
 
 
 def _ids(body: dict[str, Any]) -> tuple[str, str | None, str | None, str | None]:
@@ -67,6 +68,18 @@ class FeedbackActions:
         if not (channel and ts):
             return
         shown = body.get("message") or {}
+        for _ in range(REDRAWS):
+            self._redraw(client, channel, ts, shown, turn_id, counts)
+            # Two clicks on one message run side by side, and each draws the tally it read: the one read
+            # first can land last. Reading again after drawing, the last to land sees every rating stored
+            # before it landed (and a rating stored later draws again itself), so the message ends right.
+            latest = self.engine.tally(turn_id, actor)
+            if blocks.tally_labels(latest) == blocks.tally_labels(counts):
+                return
+            counts = latest
+
+    def _redraw(self, client: WebClient, channel: str, ts: str, shown: dict[str, Any], turn_id: int,
+                counts: dict[str, Any]) -> None:
         redrawn = blocks.with_tally(shown.get("blocks") or [], turn_id, counts)
         if redrawn is not None:
             web.update(client, channel, ts, shown.get("text") or "Feedback", redrawn)

@@ -37,7 +37,7 @@ class _Peers:
     """The questions of one role and kind, their words stacked for one matrix product."""
     ids: tuple[str, ...]
     vectors: np.ndarray  # one row per (question, word)
-    weights: np.ndarray  # the word's IDF, per row
+    weights: np.ndarray  # per row, the word's IDF (doubled for a word of the question itself)
     starts: np.ndarray  # the first row of each question
 
 
