@@ -8,8 +8,10 @@ mistake (capped at 4) are left out, because the rule and not the weights decides
 fitting on them would bend the weights for everyone else. A pair of opposite constant features lets
 the intercept take either sign. Non-negative weights on features oriented "more is better" keep the
 score monotone: degrading an answer cannot raise it. A linear stretch, fitted by minimising the
-training MAE of the rounded score, undoes the ridge's pull toward the mean. Run it after the
-annotated set or the grader's signals change, then `mockingbird eval`.
+training MAE of the rounded score, undoes the ridge's pull toward the mean. It also stores the scale
+that brings a model-written question's share of its own words to the reference answers' scale
+(``reference_fallback_scale``, read by model.py). Run it after the annotated set or the grader's
+signals change, then `mockingbird eval`.
 """
 
 from __future__ import annotations
