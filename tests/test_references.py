@@ -31,7 +31,7 @@ def test_a_model_written_question_uses_its_own_words_at_the_fitted_scale() -> No
     question = load_bank().by_id["backend-001"].model_copy(update={"id": "written-by-a-model"})
     answer = "I would add an index on the filtered columns, check the plan with EXPLAIN and cache hot reads."
     s = measure(question, answer)
-    own = text.content_stems(question.text + " " + " ".join(question.key_points))
+    own = text.content_stems(text.asked(question))
     assert not s.has_reference
     assert s.reference_share == pytest.approx(len(own & text.content_stems(answer)) / len(own))
     value = model.feature_values(s, "technical", question.level)["reference_share"]

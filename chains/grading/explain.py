@@ -50,7 +50,7 @@ def for_answer(question: Question, s: Signals, criteria: dict[str, int], predict
         _behavioral(s, predicted, r)
         _points(covered, missing, r, "The story does not show")
     else:
-        r.weaknesses.extend(f"This looks like a common mistake. {correction}" for correction in s.mistakes[:2])
+        r.weaknesses.extend(mistake_remark(correction) for correction in s.mistakes[:2])
         _points(covered, missing, r, "Not yet covered")
         _reasoning(s, r)
     if s.numbers >= 2 and s.specific_terms + s.numbers >= 3:
@@ -77,6 +77,11 @@ def for_answer(question: Question, s: Signals, criteria: dict[str, int], predict
         r.weaknesses.append("Not yet the depth of a strong answer: the outline shows what one would cover.")
         r.suggestions.append("Take each part of the outline and say how you would do it, and why.")
     return r
+
+
+def mistake_remark(correction: str) -> str:
+    """What the feedback says of a known mistake (the LLM guardrail says the same)."""
+    return f"This looks like a common mistake. {correction}"
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,7 @@ def _gibberish(answer: str) -> bool:
 def _topic_words(answer: str, question: Question) -> list[str]:
     """What an off-topic answer is about: the words nearest its own meaning and furthest from the question's
     (a repeated word a little more), so a bake-sale story is about "sourdough", not "last" or "took"."""
-    asked = text.content_stems(question.text + " " + " ".join(question.key_points))
+    asked = text.content_stems(text.asked(question))
     candidates = (w.removesuffix("'s") for w in text.words(answer))  # "the restaurant's site": restaurant
     counts = Counter(w for w in candidates
                      if "'" not in w and w not in text.STOPWORDS and w not in WHEN and w not in NOT_A_TOPIC
@@ -146,7 +146,7 @@ def _topic_words(answer: str, question: Question) -> list[str]:
     if not counts:
         return []
     words = sorted(counts)
-    answer_vector, question_vector = embed([answer, question.text + " " + " ".join(question.key_points)])
+    answer_vector, question_vector = embed([answer, text.asked(question)])
     vectors = embed(words)
     typical = vectors @ answer_vector - vectors @ question_vector
     # A topic recurs: a word said two or three times counts for more than its nearness alone.
@@ -165,14 +165,14 @@ def _as_written(word: str, answer: str) -> str:
 @lru_cache(maxsize=1)
 def _bank_vectors() -> tuple[list[Question], np.ndarray]:
     questions = load_bank().questions
-    return questions, embed([q.text + " " + " ".join(q.key_points) for q in questions])
+    return questions, embed([text.asked(q) for q in questions])
 
 
 @lru_cache(maxsize=64)
 def _field_vectors(role: str) -> np.ndarray:
     """The words of a role's questions and key points: what its field sounds like."""
     words = sorted({w for q in load_bank().questions if q.role == role
-                    for w in text.content_words(q.text + " " + " ".join(q.key_points))})
+                    for w in text.content_words(text.asked(q))})
     return embed(words)
 
 

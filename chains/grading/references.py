@@ -30,19 +30,30 @@ def _answers() -> dict[str, str]:
 
 
 @lru_cache(maxsize=1024)
-def _stems(question_id: str, fallback: str) -> tuple[frozenset[str], bool]:
+def _reference_stems(question_id: str) -> frozenset[str] | None:
     reference = _answers().get(question_id)
-    return frozenset(text.content_stems(reference if reference else fallback)), reference is not None
+    return frozenset(text.content_stems(reference)) if reference else None
+
+
+def _share(stems: frozenset[str] | set[str], answer_stems: set[str]) -> float:
+    return len(stems & answer_stems) / max(len(stems), 1)
+
+
+def own_words_share(question: Question, answer_stems: set[str]) -> float:
+    """The share of the question's own content stems (text and key points) the answer uses: the stand-in."""
+    return _share(text.content_stems(text.asked(question)), answer_stems)
 
 
 def share(question: Question, answer_stems: set[str]) -> tuple[float, bool]:
     """The share of the reference answer's content stems the answer uses, and whether the question has a
-    reference (without one, the share of its text's and key points' stems)."""
-    stems, has_reference = _stems(question.id, question.text + " " + " ".join(question.key_points))
-    return len(stems & answer_stems) / max(len(stems), 1), has_reference
+    reference (without one, ``own_words_share``)."""
+    stems = _reference_stems(question.id)
+    if stems is None:
+        return own_words_share(question, answer_stems), False
+    return _share(stems, answer_stems), True
 
 
 def prepare(questions: list[Question]) -> None:
     """Stem every reference answer now, so no question's first answer pays for it."""
     for question in questions:
-        share(question, set())
+        _reference_stems(question.id)

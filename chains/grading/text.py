@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import zlib
 
+from chains.schemas import Question
+
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being
     below between both but by can could did do does doing down during each few for from further had has
@@ -46,6 +48,11 @@ def stem(word: str) -> str:
             word = word[: -len(suffix)] + replacement
             break
     return word.rstrip("e") if len(word) > 4 else word
+
+
+def asked(question: Question) -> str:
+    """The question and its key points as one text: what an answer is compared with."""
+    return question.text + " " + " ".join(question.key_points)
 
 
 def content_words(text: str) -> list[str]:

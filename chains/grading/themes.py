@@ -55,7 +55,7 @@ def word_vectors(words: list[str]) -> np.ndarray:
 
 
 def _question_words(question: Question) -> list[str]:
-    return text.content_words(question.text + " " + " ".join(question.key_points))
+    return text.content_words(text.asked(question))
 
 
 @lru_cache(maxsize=1)

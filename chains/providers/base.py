@@ -205,21 +205,17 @@ def guard(request: GradeRequest, result: Result[Feedback]) -> Result[Feedback]:
     if feedback.score > grading.NON_ANSWER_CAP:
         verdict = grading.relevance_check(request.question, request.answer)
         if verdict is not None:
-            feedback = feedback.model_copy(update={
-                "score": grading.NON_ANSWER_CAP,
-                "strengths": [],
-                "weaknesses": [verdict.reason, *feedback.weaknesses][:8],
-                "summary": f"Capped at {grading.NON_ANSWER_CAP}/10: {verdict.reason}",
-            })
+            feedback = _capped(feedback, grading.NON_ANSWER_CAP, verdict.reason).model_copy(update={"strengths": []})
             result.call.guardrail = verdict.kind
     if feedback.score > grading.MISTAKE_CAP:
         asserted = misconceptions.asserted(request.question.id, request.answer)
-        if asserted:
-            reason = f"This looks like a common mistake. {asserted[0].correction}"
-            feedback = feedback.model_copy(update={
-                "score": grading.MISTAKE_CAP,
-                "weaknesses": [reason, *feedback.weaknesses][:8],
-                "summary": f"Capped at {grading.MISTAKE_CAP}/10: {reason}",
-            })
+        if asserted:  # strengths are kept: the rest of the answer may deserve them
+            feedback = _capped(feedback, grading.MISTAKE_CAP, grading.explain.mistake_remark(asserted[0].correction))
             result.call.guardrail = "known-mistake"
     return Result(feedback, result.call)
+
+
+def _capped(feedback: Feedback, cap: int, reason: str) -> Feedback:
+    """The model's feedback at most ``cap``, with the reason leading its weaknesses and its summary."""
+    return feedback.model_copy(update={"score": cap, "weaknesses": [reason, *feedback.weaknesses][:8],
+                                       "summary": f"Capped at {cap}/10: {reason}"})

@@ -23,7 +23,7 @@ import sys
 import numpy as np
 from scipy.optimize import nnls
 
-from chains.grading import measure, model, nonanswers, text
+from chains.grading import measure, model, nonanswers, references, text
 from chains.schemas import KINDS
 from tasks.evaluation import annotated
 
@@ -99,9 +99,8 @@ def reference_fallback_scale() -> float:
     for item, question in annotated.load("train"):
         if question.kind == "technical" and item.adversarial is None:
             answer = text.content_stems(item.answer)
-            with_reference.append(measure(question, item.answer).reference_share)
-            own = text.content_stems(question.text + " " + " ".join(question.key_points))
-            with_question.append(len(own & answer) / max(len(own), 1))
+            with_reference.append(references.share(question, answer)[0])
+            with_question.append(references.own_words_share(question, answer))
     return round(float(np.mean(with_reference) / np.mean(with_question)), 3)
 
 
