@@ -35,13 +35,23 @@ LABELS = Path(__file__).with_name("labels")
 class LabelledPoint:
     answer_id: str
     question: Question
-    point: str
+    index: int  # which of the question's key points
     label: str  # covered | partial | missing | wrong
-    similarity: float
-    share: float
     predicted: float  # the answer's fitted score before rounding (grading.fitted_score)
     signals: Signals  # the whole answer's (the relevance model reads them)
     genuine: bool  # not a non-answer (those get no remarks of this kind)
+
+    @property
+    def point(self) -> str:
+        return self.question.key_points[self.index]
+
+    @property
+    def similarity(self) -> float:
+        return self.signals.point_similarity[self.index]
+
+    @property
+    def share(self) -> float:
+        return self.signals.point_shares[self.index]
 
 
 @dataclass(frozen=True)
@@ -85,10 +95,15 @@ def _rows(name: str, split: annotated.Split) -> Iterator[tuple[dict, Question, S
 @cache
 def load_points(split: annotated.Split = "all") -> tuple[LabelledPoint, ...]:
     """Every labelled key point of one part, with the grader's measurements of it."""
-    return tuple(LabelledPoint(row["id"], question, point, label, similarity, share, predicted, s, genuine)
+    return tuple(LabelledPoint(row["id"], question, index, label, predicted, s, genuine)
                  for row, question, s, predicted, genuine in _rows("points.jsonl", split)
-                 for point, label, similarity, share in zip(question.key_points, row["labels"], s.point_similarity,
-                                                            s.point_shares, strict=True))
+                 for index, label in enumerate(_one_per_point(row["labels"], question)))
+
+
+def _one_per_point(labels: list[str], question: Question) -> list[str]:
+    if len(labels) != len(question.key_points):
+        raise ValueError(f"{len(labels)} labels for the {len(question.key_points)} key points of {question.id}")
+    return labels
 
 
 @cache
