@@ -67,3 +67,9 @@ def test_sub_scores_follow_the_annotations_on_the_held_out_part() -> None:
             (strong if item.score >= 8 else weak).append(criteria)
     assert sum(c["relevance"] >= 6 and c["coverage"] >= 6 for c in strong) / len(strong) >= 0.9
     assert sum(c["coverage"] for c in weak) / len(weak) < 4
+
+
+def test_a_label_line_must_label_every_key_point() -> None:
+    question = annotated.load("train")[0][1]
+    with pytest.raises(ValueError, match=question.id):
+        remark_labels._one_per_point(["covered"] * (len(question.key_points) + 1), question)
